@@ -1,1 +1,26 @@
-//! placeholder
+//! The JSON-RPC 2.0 and MCP wire model Manifold speaks on every face: ids, messages, error codes,
+//! method names, protocol versions and the newline-delimited stdio framing. No I/O lives here.
+//!
+//! Only what the gateway rewrites is typed; `params`, `result` and `error.data` stay
+//! [`serde_json::value::RawValue`] so that fields Manifold does not know pass through byte-for-byte.
+
+pub mod codec;
+pub mod error;
+pub mod id;
+pub mod message;
+pub mod method;
+pub mod object;
+pub mod version;
+
+pub use codec::{Frame, LineDecoder};
+pub use error::{code, ErrorObject};
+pub use id::Id;
+pub use message::{
+    decode, decode_one, encode_error, encode_notification, encode_request, encode_result,
+    DecodeError, Decoded, Message, Notification, Request, Response,
+};
+pub use object::RawObject;
+pub use serde_json::value::RawValue;
+
+#[cfg(test)]
+mod tests;
