@@ -10,6 +10,7 @@ pub mod id;
 pub mod message;
 pub mod method;
 pub mod object;
+pub mod sse;
 pub mod version;
 
 pub use codec::{Frame, LineDecoder};

@@ -1,1 +1,181 @@
-//! placeholder
+//! Transports move JSON-RPC messages to and from one peer and do nothing else: no ids, no pending
+//! table, no handshake (those belong to the session above). Each transport yields a
+//! [`Connection`]: a cloneable [`Sender`], a bounded stream of [`Inbound`] events, and a [`Closer`].
+
+mod command;
+mod http;
+mod process_group;
+mod stdio;
+
+use std::time::Duration;
+
+use manifold_protocol::{Id, Message};
+use tokio::sync::mpsc;
+
+pub use http::{connect_http, HttpParams};
+pub use stdio::{spawn_stdio, StdioParams};
+
+/// Capacity of every inbound queue: a peer that floods us is read no faster than we process.
+pub const INBOUND_CAPACITY: usize = 256;
+
+/// What arrives from the peer.
+#[derive(Debug)]
+pub enum Inbound {
+    /// A well-formed message.
+    Message(Message),
+    /// A frame that is not a JSON-RPC message (garbage on stdout, say); already logged.
+    Invalid {
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A message over the size limit was discarded; `id` is the request it probably answered.
+    Oversized {
+        /// Its size in bytes.
+        len: usize,
+        /// The id read from its first bytes, if any.
+        id: Option<Id>,
+    },
+    /// Sending a request failed at the transport level (HTTP status, connection refused).
+    SendFailed {
+        /// The request that could not be delivered.
+        id: Id,
+        /// Why.
+        reason: String,
+    },
+    /// The HTTP server no longer knows our session (404): the session must re-initialize.
+    SessionExpired {
+        /// The session id the server rejected.
+        session_id: String,
+    },
+}
+
+/// Why a transport could not start or send.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The process could not be started.
+    #[error("cannot start `{command}`: {source}")]
+    Spawn {
+        /// The command.
+        command: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bad URL or header.
+    #[error("invalid HTTP settings: {0}")]
+    InvalidHttp(String),
+    /// The transport has ended.
+    #[error("transport closed")]
+    Closed,
+}
+
+/// Sends encoded messages (one JSON text, no trailing newline) to the peer.
+#[derive(Clone, Debug)]
+pub struct Sender {
+    inner: SenderKind,
+}
+
+#[derive(Clone, Debug)]
+enum SenderKind {
+    Stdio(mpsc::Sender<String>),
+    Http(std::sync::Arc<http::HttpShared>),
+}
+
+impl Sender {
+    /// Queues `text` for the peer; `request_id` names the request it carries, if it is one, so a
+    /// delivery failure can be reported against it. Waits while the outbound queue is full.
+    pub async fn send(&self, text: String, request_id: Option<Id>) -> Result<(), TransportError> {
+        match &self.inner {
+            SenderKind::Stdio(tx) => tx.send(text).await.map_err(|_| TransportError::Closed),
+            SenderKind::Http(shared) => shared.post(text, request_id),
+        }
+    }
+
+    /// Tells the transport the negotiated protocol version (sent as `MCP-Protocol-Version`).
+    pub fn set_protocol_version(&self, version: &str) {
+        if let SenderKind::Http(shared) = &self.inner {
+            shared.set_protocol_version(version);
+        }
+    }
+
+    /// HTTP: opens the GET stream for server-initiated messages once the session is ready.
+    pub fn open_event_stream(&self) {
+        if let SenderKind::Http(shared) = &self.inner {
+            http::HttpShared::open_event_stream(shared);
+        }
+    }
+}
+
+/// Ends the transport: stdio closes stdin, then SIGTERM, then SIGKILL to the process group;
+/// HTTP sends DELETE for its session.
+#[derive(Debug)]
+pub struct Closer {
+    inner: CloserKind,
+}
+
+#[derive(Debug)]
+enum CloserKind {
+    Stdio(
+        tokio::sync::oneshot::Sender<Duration>,
+        tokio::task::JoinHandle<()>,
+    ),
+    Http(std::sync::Arc<http::HttpShared>),
+}
+
+impl Closer {
+    /// Shuts the peer down, waiting `grace` between escalation steps. Returns once it is gone.
+    pub async fn close(self, grace: Duration) {
+        match self.inner {
+            CloserKind::Stdio(tx, watcher) => {
+                let _ = tx.send(grace);
+                let _ = watcher.await;
+            }
+            CloserKind::Http(shared) => shared.close().await,
+        }
+    }
+}
+
+/// A live transport to one peer.
+#[derive(Debug)]
+pub struct Connection {
+    /// Cloneable sending half.
+    pub sender: Sender,
+    /// Everything the peer sends; ends when the transport ends.
+    pub inbound: mpsc::Receiver<Inbound>,
+    /// Shuts the transport down.
+    pub closer: Closer,
+}
+
+/// Turns one frame into an inbound event, logging what is dropped.
+fn frame_to_inbound(frame: manifold_protocol::Frame, peer: &str) -> Option<Inbound> {
+    use manifold_protocol::{decode, Decoded, Frame};
+    match frame {
+        Frame::Line(line) => match decode(&line) {
+            Ok(Decoded::Single(m)) => Some(Inbound::Message(m)),
+            Ok(Decoded::Batch(_)) => {
+                tracing::warn!(server = peer, "upstream sent a JSON-RPC batch; ignored");
+                Some(Inbound::Invalid {
+                    reason: "batch from upstream".into(),
+                })
+            }
+            Err(e) => {
+                let shown: String = String::from_utf8_lossy(&line).chars().take(200).collect();
+                tracing::warn!(server = peer, error = %e, line = %shown, "dropping invalid message from upstream");
+                Some(Inbound::Invalid {
+                    reason: e.to_string(),
+                })
+            }
+        },
+        Frame::Oversized { prefix, len } => {
+            let id = manifold_protocol::codec::sniff_id(&prefix);
+            tracing::warn!(
+                server = peer,
+                len,
+                ?id,
+                "dropping oversized message from upstream"
+            );
+            Some(Inbound::Oversized { len, id })
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! A Streamable HTTP upstream (2025-03-26 … 2025-11-25, mcp-spec.md §5.2): every message is a POST
+//! whose answer is 202, a JSON body or an SSE stream; `Mcp-Session-Id` is captured from the
+//! response and sent back; a 404 on a known session is reported so the session re-initializes.
+
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use manifold_protocol::sse::SseDecoder;
+use manifold_protocol::{decode, decode_one, Decoded, Id, Message};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::StatusCode;
+use tokio::sync::mpsc;
+
+use crate::{
+    Closer, CloserKind, Connection, Inbound, Sender, SenderKind, TransportError, INBOUND_CAPACITY,
+};
+
+const SESSION_HEADER: &str = "mcp-session-id";
+const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// How to reach a Streamable HTTP upstream.
+#[derive(Debug, Clone)]
+pub struct HttpParams {
+    /// The server's alias, used in logs.
+    pub alias: String,
+    /// The MCP endpoint.
+    pub url: String,
+    /// Extra headers sent with every request (configured credentials live here).
+    pub headers: Vec<(String, String)>,
+    /// Largest message accepted, in bytes.
+    pub max_message_bytes: usize,
+}
+
+#[derive(Debug)]
+pub(crate) struct HttpShared {
+    alias: String,
+    client: reqwest::Client,
+    url: reqwest::Url,
+    headers: HeaderMap,
+    session_id: Mutex<Option<String>>,
+    protocol_version: Mutex<Option<String>>,
+    inbound: mpsc::Sender<Inbound>,
+    max: usize,
+    tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+}
+
+/// Prepares a client for `params`; nothing is sent until the first message.
+pub fn connect_http(params: &HttpParams) -> Result<Connection, TransportError> {
+    let url = reqwest::Url::parse(&params.url)
+        .map_err(|e| TransportError::InvalidHttp(format!("url: {e}")))?;
+    let mut headers = HeaderMap::new();
+    for (k, v) in &params.headers {
+        let name = HeaderName::from_bytes(k.as_bytes())
+            .map_err(|_| TransportError::InvalidHttp(format!("header name `{k}`")))?;
+        let mut value = HeaderValue::from_str(v)
+            .map_err(|_| TransportError::InvalidHttp(format!("value of header `{k}`")))?;
+        value.set_sensitive(true);
+        headers.insert(name, value);
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| TransportError::InvalidHttp(e.to_string()))?;
+    let (tx, rx) = mpsc::channel(INBOUND_CAPACITY);
+    let shared = Arc::new(HttpShared {
+        alias: params.alias.clone(),
+        client,
+        url,
+        headers,
+        session_id: Mutex::new(None),
+        protocol_version: Mutex::new(None),
+        inbound: tx,
+        max: params.max_message_bytes,
+        tasks: Mutex::new(Vec::new()),
+    });
+    Ok(Connection {
+        sender: Sender {
+            inner: SenderKind::Http(shared.clone()),
+        },
+        inbound: rx,
+        closer: Closer {
+            inner: CloserKind::Http(shared),
+        },
+    })
+}
+
+impl HttpShared {
+    pub(crate) fn set_protocol_version(&self, version: &str) {
+        *lock(&self.protocol_version) = Some(version.to_string());
+    }
+
+    fn session_id(&self) -> Option<String> {
+        lock(&self.session_id).clone()
+    }
+
+    fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
+        let mut req = self
+            .client
+            .request(method, self.url.clone())
+            .headers(self.headers.clone());
+        if let Some(id) = self.session_id() {
+            req = req.header(SESSION_HEADER, id);
+        }
+        if let Some(v) = lock(&self.protocol_version).clone() {
+            req = req.header(VERSION_HEADER, v);
+        }
+        req
+    }
+
+    pub(crate) fn post(
+        self: &Arc<Self>,
+        text: String,
+        request_id: Option<Id>,
+    ) -> Result<(), TransportError> {
+        if self.inbound.is_closed() {
+            return Err(TransportError::Closed);
+        }
+        let this = self.clone();
+        let task = tokio::spawn(async move {
+            if let Err(reason) = this.post_and_read(text).await {
+                tracing::debug!(server = %this.alias, %reason, "POST to upstream failed");
+                if let Some(id) = request_id {
+                    let _ = this.inbound.send(Inbound::SendFailed { id, reason }).await;
+                }
+            }
+        });
+        self.track(task.abort_handle());
+        Ok(())
+    }
+
+    fn track(&self, handle: tokio::task::AbortHandle) {
+        let mut tasks = lock(&self.tasks);
+        tasks.retain(|t| !t.is_finished());
+        tasks.push(handle);
+    }
+
+    async fn post_and_read(&self, text: String) -> Result<(), String> {
+        let sent_session = self.session_id();
+        let resp = self
+            .request(reqwest::Method::POST)
+            .header(ACCEPT, "application/json, text/event-stream")
+            .header(CONTENT_TYPE, "application/json")
+            .body(text)
+            .send()
+            .await
+            .map_err(|e| format!("request failed: {e}"))?;
+        if let Some(id) = resp
+            .headers()
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+        {
+            *lock(&self.session_id) = Some(id.to_string());
+        }
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            if let Some(old) = sent_session {
+                let expired = {
+                    let mut current = lock(&self.session_id);
+                    let same = current.as_deref() == Some(old.as_str());
+                    if same {
+                        *current = None;
+                    }
+                    same
+                };
+                if expired {
+                    let _ = self
+                        .inbound
+                        .send(Inbound::SessionExpired { session_id: old })
+                        .await;
+                }
+                return Ok(());
+            }
+        }
+        if !status.is_success() {
+            return Err(format!("upstream answered HTTP {status}"));
+        }
+        if status == StatusCode::ACCEPTED {
+            return Ok(());
+        }
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if content_type.starts_with("text/event-stream") {
+            self.read_sse(resp).await
+        } else {
+            let body = resp
+                .bytes()
+                .await
+                .map_err(|e| format!("reading body: {e}"))?;
+            if body.len() > self.max {
+                return Err(format!(
+                    "response of {} bytes exceeds the limit",
+                    body.len()
+                ));
+            }
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(());
+            }
+            self.deliver(&body).await;
+            Ok(())
+        }
+    }
+
+    async fn read_sse(&self, resp: reqwest::Response) -> Result<(), String> {
+        let mut decoder = SseDecoder::new(self.max);
+        let mut events = Vec::new();
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| format!("SSE stream broke: {e}"))?;
+            decoder.feed(&chunk, &mut events);
+            for event in events.drain(..) {
+                if (event.event.is_empty() || event.event == "message") && !event.data.is_empty() {
+                    self.deliver(event.data.as_bytes()).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn deliver(&self, bytes: &[u8]) {
+        let messages: Vec<Message> = match decode(bytes) {
+            Ok(Decoded::Single(m)) => vec![m],
+            Ok(Decoded::Batch(items)) => items.iter().filter_map(|i| decode_one(i).ok()).collect(),
+            Err(e) => {
+                tracing::warn!(server = %self.alias, error = %e, "dropping invalid message from upstream");
+                let _ = self
+                    .inbound
+                    .send(Inbound::Invalid {
+                        reason: e.to_string(),
+                    })
+                    .await;
+                return;
+            }
+        };
+        for m in messages {
+            if self.inbound.send(Inbound::Message(m)).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Opens the GET stream (server-initiated messages). A 405 means the server offers none.
+    pub(crate) fn open_event_stream(this: &Arc<Self>) {
+        let shared = this.clone();
+        let task = tokio::spawn(async move {
+            let resp = shared
+                .request(reqwest::Method::GET)
+                .header(ACCEPT, "text/event-stream")
+                .send()
+                .await;
+            match resp {
+                Ok(r) if r.status().is_success() => {
+                    let _ = shared.read_sse(r).await;
+                }
+                Ok(r) => {
+                    tracing::debug!(server = %shared.alias, status = %r.status(), "no GET stream")
+                }
+                Err(e) => tracing::debug!(server = %shared.alias, error = %e, "GET stream failed"),
+            }
+        });
+        this.track(task.abort_handle());
+    }
+
+    pub(crate) async fn close(&self) {
+        for task in lock(&self.tasks).drain(..) {
+            task.abort();
+        }
+        if self.session_id().is_some() {
+            let delete = self.request(reqwest::Method::DELETE).send();
+            if let Ok(Ok(resp)) =
+                tokio::time::timeout(std::time::Duration::from_secs(2), delete).await
+            {
+                tracing::debug!(server = %self.alias, status = %resp.status(), "ended upstream session");
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
