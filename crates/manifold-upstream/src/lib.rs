@@ -1,1 +1,116 @@
-//! placeholder
+//! One session to one upstream MCP server: the legacy handshake and version negotiation, id
+//! allocation and the pending-request table, per-request timeouts that cancel upstream, and
+//! supervision (restart with bounded exponential backoff, unhealthy after repeated failures).
+
+mod error;
+mod handshake;
+mod pending;
+mod session;
+mod supervisor;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use manifold_protocol::{Notification, RawValue, Request};
+use manifold_transport::{HttpParams, StdioParams};
+
+pub use error::CallError;
+pub use session::Upstream;
+
+/// How to reach an upstream.
+#[derive(Debug, Clone)]
+pub enum TransportSpec {
+    /// A child process speaking stdio.
+    Stdio(StdioParams),
+    /// A Streamable HTTP endpoint.
+    Http(HttpParams),
+}
+
+/// Restart policy for a failed upstream.
+#[derive(Debug, Clone, Copy)]
+pub struct RestartPolicy {
+    /// Delay before the first restart.
+    pub initial_backoff: Duration,
+    /// Ceiling of the doubling delay.
+    pub max_backoff: Duration,
+    /// Consecutive failed starts after which the upstream is reported unhealthy.
+    pub unhealthy_after: u32,
+}
+
+/// Everything needed to run one upstream session.
+#[derive(Debug, Clone)]
+pub struct UpstreamSpec {
+    /// Config alias, used in logs and errors.
+    pub alias: String,
+    /// Transport.
+    pub transport: TransportSpec,
+    /// Default per-request timeout.
+    pub timeout: Duration,
+    /// Restart policy.
+    pub restart: RestartPolicy,
+    /// Step between stdin close, SIGTERM and SIGKILL at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// What Manifold tells an upstream about its client in `initialize`: the downstream client's own
+/// declared capabilities (only those Manifold can relay), its identity and protocol version.
+#[derive(Debug, Clone)]
+pub struct ClientIdentity {
+    /// Protocol version to request.
+    pub protocol_version: String,
+    /// `capabilities` object to declare.
+    pub capabilities: Box<RawValue>,
+    /// `clientInfo` object to send.
+    pub client_info: Box<RawValue>,
+}
+
+/// What an upstream said about itself in its `initialize` result.
+#[derive(Debug, Clone)]
+pub struct ServerInfo {
+    /// Negotiated protocol version.
+    pub protocol_version: String,
+    /// Its `capabilities` object.
+    pub capabilities: serde_json::Value,
+    /// Its `serverInfo`.
+    pub server_info: serde_json::Value,
+    /// Its `instructions`, if any.
+    pub instructions: Option<String>,
+}
+
+impl ServerInfo {
+    /// Whether the upstream declared the top-level capability `name` (`tools`, `prompts`, ...).
+    pub fn has(&self, name: &str) -> bool {
+        self.capabilities.get(name).is_some_and(|v| !v.is_null())
+    }
+}
+
+/// The health of one upstream.
+#[derive(Debug, Clone)]
+pub enum Health {
+    /// Starting or waiting for the client's `initialize`.
+    Starting,
+    /// Handshake done; serving.
+    Up(Arc<ServerInfo>),
+    /// Not serving; will be restarted after a backoff unless stopped.
+    Down {
+        /// Why.
+        reason: String,
+        /// Set after `unhealthy_after` consecutive failed starts.
+        unhealthy: bool,
+    },
+    /// Shut down for good.
+    Stopped,
+}
+
+/// Events an upstream reports to the router, tagged with the upstream's index.
+#[derive(Debug)]
+pub enum UpstreamEvent {
+    /// The upstream completed its handshake (first start or restart).
+    Up(usize),
+    /// The upstream stopped serving.
+    Down(usize),
+    /// A notification from the upstream.
+    Notification(usize, Notification),
+    /// A server→client request from the upstream.
+    Request(usize, Request),
+}

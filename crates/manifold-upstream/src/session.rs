@@ -1,0 +1,261 @@
+//! The [`Upstream`] handle: calls with timeouts and cancel-on-drop, notifications, replies to
+//! server→client requests, health, and shutdown.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use manifold_protocol::{
+    encode_error, encode_notification, encode_request, encode_result, ErrorObject, Id, RawValue,
+};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::pending::{Live, Pending};
+use crate::{supervisor, CallError, ClientIdentity, Health, UpstreamEvent, UpstreamSpec};
+
+/// A cheap, cloneable handle to one supervised upstream session.
+#[derive(Clone)]
+pub struct Upstream {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) index: usize,
+    pub(crate) spec: UpstreamSpec,
+    next_id: AtomicI64,
+    pub(crate) live: Mutex<Live>,
+    pub(crate) health: watch::Sender<Health>,
+    pub(crate) events: mpsc::Sender<UpstreamEvent>,
+    pub(crate) stop: watch::Sender<bool>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("alias", &self.inner.spec.alias)
+            .finish()
+    }
+}
+
+pub(crate) fn lock(m: &Mutex<Live>) -> MutexGuard<'_, Live> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Upstream {
+    /// Starts supervising an upstream. Its process (or HTTP client) starts at once; the handshake
+    /// waits until `identity` holds the downstream client's identity.
+    pub fn start(
+        index: usize,
+        spec: UpstreamSpec,
+        identity: watch::Receiver<Option<ClientIdentity>>,
+        events: mpsc::Sender<UpstreamEvent>,
+    ) -> Upstream {
+        let (health, _) = watch::channel(Health::Starting);
+        let (stop, _) = watch::channel(false);
+        let up = Upstream {
+            inner: Arc::new(Inner {
+                index,
+                spec,
+                next_id: AtomicI64::new(1),
+                live: Mutex::new(Live::default()),
+                health,
+                events,
+                stop,
+                task: Mutex::new(None),
+            }),
+        };
+        let task = tokio::spawn(supervisor::run(up.clone(), identity));
+        *up.inner.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        up
+    }
+
+    /// The config alias.
+    pub fn alias(&self) -> &str {
+        &self.inner.spec.alias
+    }
+
+    /// The index given at start.
+    pub fn index(&self) -> usize {
+        self.inner.index
+    }
+
+    /// Current health.
+    pub fn health(&self) -> Health {
+        self.inner.health.borrow().clone()
+    }
+
+    /// A receiver that sees every health change.
+    pub fn watch_health(&self) -> watch::Receiver<Health> {
+        self.inner.health.subscribe()
+    }
+
+    /// Sends a request and waits for its result, failing fast if the upstream is not up.
+    /// Dropping the returned future cancels the request upstream (`notifications/cancelled`).
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        timeout: Option<Duration>,
+    ) -> Result<Box<RawValue>, CallError> {
+        self.call(method, params, timeout, true).await
+    }
+
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        timeout: Option<Duration>,
+        require_up: bool,
+    ) -> Result<Box<RawValue>, CallError> {
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        let text = encode_request(&Id::Num(id), method, params);
+        let (tx, rx) = oneshot::channel();
+        let sender = {
+            let mut live = lock(&self.inner.live);
+            let sender = match (&live.sender, live.up || !require_up) {
+                (Some(sender), true) => sender.clone(),
+                _ => {
+                    return Err(CallError::Unavailable {
+                        alias: self.alias().to_string(),
+                        reason: if live.down_reason.is_empty() {
+                            "starting".to_string()
+                        } else {
+                            live.down_reason.clone()
+                        },
+                    })
+                }
+            };
+            let kept = live.keep_text.then(|| text.clone());
+            live.pending.insert(
+                id,
+                Pending {
+                    reply: tx,
+                    text: kept,
+                },
+            );
+            sender
+        };
+        let mut guard = CancelGuard {
+            inner: &self.inner,
+            id,
+            reason: "request cancelled by the client",
+            armed: true,
+        };
+        if sender.send(text, Some(Id::Num(id))).await.is_err() {
+            guard.armed = false;
+            lock(&self.inner.live).pending.remove(&id);
+            return Err(self.failed("connection closed"));
+        }
+        let deadline = timeout.unwrap_or(self.inner.spec.timeout);
+        match tokio::time::timeout(deadline, rx).await {
+            Ok(Ok(outcome)) => {
+                guard.armed = false;
+                outcome
+            }
+            Ok(Err(_)) => {
+                guard.armed = false;
+                Err(self.failed("connection closed"))
+            }
+            Err(_) => {
+                guard.reason = "timeout";
+                drop(guard);
+                Err(CallError::Timeout {
+                    alias: self.alias().to_string(),
+                    ms: deadline.as_millis(),
+                })
+            }
+        }
+    }
+
+    fn failed(&self, reason: &str) -> CallError {
+        CallError::Failed {
+            alias: self.alias().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Sends a notification (dropped if the upstream is not connected).
+    pub async fn notify(&self, method: &str, params: Option<&RawValue>) {
+        self.send_raw(encode_notification(method, params)).await;
+    }
+
+    /// Answers a server→client request the upstream sent, with the upstream's own id.
+    pub async fn respond(&self, id: &Id, outcome: Result<Box<RawValue>, ErrorObject>) {
+        let text = match outcome {
+            Ok(result) => encode_result(id, &result),
+            Err(e) => encode_error(Some(id), &e),
+        };
+        self.send_raw(text).await;
+    }
+
+    pub(crate) async fn send_raw(&self, text: String) {
+        let sender = lock(&self.inner.live).sender.clone();
+        if let Some(sender) = sender {
+            let _ = sender.send(text, None).await;
+        }
+    }
+
+    /// Completes the pending request `id` (called by the connection pump).
+    pub(crate) fn complete(&self, id: &Id, outcome: Result<Box<RawValue>, CallError>) {
+        let Id::Num(n) = id else { return };
+        let pending = lock(&self.inner.live).pending.remove(n);
+        match pending {
+            Some(p) => {
+                let _ = p.reply.send(outcome);
+            }
+            None => {
+                tracing::debug!(server = %self.alias(), %id, "response for no pending request (late or cancelled)")
+            }
+        }
+    }
+
+    /// Stops the upstream for good: ends its session and process, waits until it is gone.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.stop.send(true);
+        let task = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(task) = task {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Removes a request from the pending table and cancels it upstream unless it completed.
+struct CancelGuard<'a> {
+    inner: &'a Arc<Inner>,
+    id: i64,
+    reason: &'static str,
+    armed: bool,
+}
+
+impl Drop for CancelGuard<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let (removed, sender) = {
+            let mut live = lock(&self.inner.live);
+            (live.pending.remove(&self.id).is_some(), live.sender.clone())
+        };
+        let (true, Some(sender)) = (removed, sender) else {
+            return;
+        };
+        let params = serde_json::json!({ "requestId": self.id, "reason": self.reason });
+        let text = encode_notification(
+            manifold_protocol::method::CANCELLED,
+            serde_json::value::to_raw_value(&params).ok().as_deref(),
+        );
+        tracing::debug!(server = %self.inner.spec.alias, id = self.id, reason = self.reason, "cancelling upstream request");
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let _ = sender.send(text, None).await;
+            });
+        }
+    }
+}

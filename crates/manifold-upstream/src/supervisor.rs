@@ -1,0 +1,218 @@
+//! Keeps one upstream running: connect, wait for the client's identity, handshake, pump messages,
+//! and on failure restart with bounded exponential backoff.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use manifold_protocol::Message;
+use manifold_transport::{connect_http, spawn_stdio, Connection, Inbound};
+use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
+
+use crate::session::lock;
+use crate::{handshake, CallError, ClientIdentity, Health, TransportSpec, Upstream, UpstreamEvent};
+
+/// An upstream that stayed up this long is considered healthy again: its failure count resets.
+const STABLE_AFTER: Duration = Duration::from_secs(30);
+
+pub(crate) async fn run(up: Upstream, mut identity: watch::Receiver<Option<ClientIdentity>>) {
+    let span = tracing::info_span!("mcp.upstream", server = %up.alias());
+    async move {
+        let policy = up.inner.spec.restart;
+        let mut stop = up.inner.stop.subscribe();
+        let mut failures: u32 = 0;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let started = Instant::now();
+            let (reason, was_up) = run_once(&up, &mut identity, &mut stop).await;
+            if *stop.borrow() {
+                break;
+            }
+            if was_up {
+                let _ = up.inner.events.send(UpstreamEvent::Down(up.index())).await;
+                if started.elapsed() >= STABLE_AFTER {
+                    failures = 0;
+                }
+            }
+            failures = failures.saturating_add(1);
+            let unhealthy = failures >= policy.unhealthy_after;
+            let delay = backoff(policy.initial_backoff, policy.max_backoff, failures);
+            if unhealthy {
+                tracing::error!(%reason, failures, retry_in_ms = delay.as_millis() as u64, "upstream is unhealthy");
+            } else {
+                tracing::warn!(%reason, retry_in_ms = delay.as_millis() as u64, "upstream down; restarting");
+            }
+            lock(&up.inner.live).down_reason = reason.clone();
+            up.inner.health.send_replace(Health::Down { reason, unhealthy });
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stopped(&mut stop) => break,
+            }
+        }
+        up.inner.health.send_replace(Health::Stopped);
+    }
+    .instrument(span)
+    .await
+}
+
+/// Resolves once the stop flag is set (the guard `wait_for` returns is dropped here, not held).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
+
+fn backoff(initial: Duration, max: Duration, failures: u32) -> Duration {
+    let factor = 1u32 << failures.saturating_sub(1).min(16);
+    initial.saturating_mul(factor).min(max)
+}
+
+/// One life of the connection. Returns why it ended and whether the handshake had succeeded.
+async fn run_once(
+    up: &Upstream,
+    identity: &mut watch::Receiver<Option<ClientIdentity>>,
+    stop: &mut watch::Receiver<bool>,
+) -> (String, bool) {
+    up.inner.health.send_replace(Health::Starting);
+    let spec = &up.inner.spec;
+    let conn = match &spec.transport {
+        TransportSpec::Stdio(p) => spawn_stdio(p),
+        TransportSpec::Http(p) => connect_http(p),
+    };
+    let Connection {
+        sender,
+        inbound,
+        closer,
+    } = match conn {
+        Ok(c) => c,
+        Err(e) => return (e.to_string(), false),
+    };
+    {
+        let mut live = lock(&up.inner.live);
+        live.sender = Some(sender);
+        live.up = false;
+        live.keep_text = matches!(spec.transport, TransportSpec::Http(_));
+    }
+    let (reinit_tx, mut reinit_rx) = mpsc::channel(4);
+    let mut pump = tokio::spawn(pump(up.clone(), inbound, reinit_tx));
+    let mut was_up = false;
+
+    let reason = 'life: {
+        let ident = tokio::select! {
+            r = identity.wait_for(Option::is_some) => match r {
+                Ok(v) => v.clone(),
+                Err(_) => break 'life "gateway shutting down".to_string(),
+            },
+            _ = &mut pump => break 'life "exited before initialize".to_string(),
+            _ = stopped(stop) => break 'life "stopped".to_string(),
+        };
+        let Some(ident) = ident else {
+            break 'life "no client identity".to_string();
+        };
+        let info = tokio::select! {
+            r = handshake::initialize(up, &ident) => match r {
+                Ok(info) => info,
+                Err(e) => break 'life e,
+            },
+            _ = &mut pump => break 'life "exited during initialize".to_string(),
+            _ = stopped(stop) => break 'life "stopped".to_string(),
+        };
+        tracing::info!(version = %info.protocol_version, server_info = %info.server_info, "upstream ready");
+        lock(&up.inner.live).up = true;
+        up.inner.health.send_replace(Health::Up(Arc::new(info)));
+        was_up = true;
+        let _ = up.inner.events.send(UpstreamEvent::Up(up.index())).await;
+        loop {
+            tokio::select! {
+                _ = &mut pump => break 'life "connection closed (process exited)".to_string(),
+                _ = stopped(stop) => break 'life "stopped".to_string(),
+                Some(()) = reinit_rx.recv() => {
+                    tracing::info!("upstream session expired; re-initializing");
+                    lock(&up.inner.live).up = false;
+                    match handshake::initialize(up, &ident).await {
+                        Ok(info) => {
+                            resend_pending(up).await;
+                            lock(&up.inner.live).up = true;
+                            up.inner.health.send_replace(Health::Up(Arc::new(info)));
+                        }
+                        Err(e) => break 'life e,
+                    }
+                }
+            }
+        }
+    };
+    {
+        let mut live = lock(&up.inner.live);
+        live.up = false;
+        live.sender = None;
+        let alias = up.alias().to_string();
+        let why = reason.clone();
+        live.fail_all(|| CallError::Failed {
+            alias: alias.clone(),
+            reason: why.clone(),
+        });
+    }
+    pump.abort();
+    closer.close(spec.shutdown_grace).await;
+    (reason, was_up)
+}
+
+/// After a transparent re-initialize, sends again every request still waiting for an answer.
+async fn resend_pending(up: &Upstream) {
+    let texts: Vec<String> = lock(&up.inner.live)
+        .pending
+        .values()
+        .filter_map(|p| p.text.clone())
+        .collect();
+    for text in texts {
+        up.send_raw(text).await;
+    }
+}
+
+/// Reads everything the upstream sends and dispatches it.
+async fn pump(up: Upstream, mut inbound: mpsc::Receiver<Inbound>, reinit: mpsc::Sender<()>) {
+    while let Some(event) = inbound.recv().await {
+        match event {
+            Inbound::Message(Message::Response(r)) => match r.id {
+                Some(id) => up.complete(&id, r.outcome.map_err(CallError::Rpc)),
+                None => {
+                    tracing::warn!(error = ?r.outcome.err(), "upstream sent an error without id")
+                }
+            },
+            Inbound::Message(Message::Request(r)) => {
+                let _ = up
+                    .inner
+                    .events
+                    .send(UpstreamEvent::Request(up.index(), r))
+                    .await;
+            }
+            Inbound::Message(Message::Notification(n)) => {
+                let _ = up
+                    .inner
+                    .events
+                    .send(UpstreamEvent::Notification(up.index(), n))
+                    .await;
+            }
+            Inbound::Invalid { .. } => {}
+            Inbound::Oversized { len, id } => {
+                if let Some(id) = id {
+                    let alias = up.alias().to_string();
+                    up.complete(
+                        &id,
+                        Err(CallError::Failed {
+                            alias,
+                            reason: format!("response of {len} bytes exceeds max_message_bytes"),
+                        }),
+                    );
+                }
+            }
+            Inbound::SendFailed { id, reason } => {
+                let alias = up.alias().to_string();
+                up.complete(&id, Err(CallError::Failed { alias, reason }));
+            }
+            Inbound::SessionExpired { .. } => {
+                let _ = reinit.send(()).await;
+            }
+        }
+    }
+}
