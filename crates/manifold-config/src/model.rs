@@ -1,0 +1,198 @@
+//! The frozen, validated configuration types other crates code against, and their defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::filter::Filter;
+
+/// Default `gateway.name`: the `serverInfo.name` Manifold reports.
+pub const DEFAULT_NAME: &str = "manifold";
+/// Default `gateway.separator` between namespace and tool/prompt name.
+pub const DEFAULT_SEPARATOR: &str = "__";
+/// Default `gateway.request_timeout_ms`.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_millis(60_000);
+/// Default `gateway.startup_wait_ms`.
+pub const DEFAULT_STARTUP_WAIT: Duration = Duration::from_millis(5_000);
+/// Default `gateway.max_message_bytes` (4 MiB).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Smallest accepted `gateway.max_message_bytes`.
+pub const MIN_MAX_MESSAGE_BYTES: usize = 1024;
+/// Default `gateway.shutdown_grace_ms`.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_millis(2_000);
+/// Default `gateway.restart.initial_backoff_ms`.
+pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(250);
+/// Default `gateway.restart.max_backoff_ms`.
+pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_millis(30_000);
+/// Default `gateway.restart.unhealthy_after`.
+pub const DEFAULT_UNHEALTHY_AFTER: u32 = 5;
+/// Default `listen.path` of the Streamable HTTP endpoint.
+pub const DEFAULT_HTTP_PATH: &str = "/mcp";
+
+/// The whole validated configuration. Built only by [`crate::load`] / [`crate::load_str`]
+/// (or `Default` in tests of other crates); immutable afterwards.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Gateway-wide settings (`[gateway]`).
+    pub gateway: Gateway,
+    /// Enabled upstream servers in file order (the order decides name collisions);
+    /// servers added only through environment overrides come last, sorted by alias.
+    pub servers: Vec<Server>,
+    /// Where the Streamable HTTP face listens (`[listen]`).
+    pub listen: Listen,
+    /// The admin endpoint: metrics, health (`[admin]`).
+    pub admin: Admin,
+    /// Human-readable notes produced while loading (normalised names, ignored keys, disabled servers).
+    pub notices: Vec<String>,
+}
+
+/// Gateway-wide settings (`[gateway]`).
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// `serverInfo.name` Manifold reports to its clients.
+    pub name: String,
+    /// Separator between namespace and tool/prompt name; non-empty, from `[A-Za-z0-9_.-]`.
+    pub separator: String,
+    /// Page size of Manifold's own list pagination; 0 = everything in one page.
+    pub page_size: usize,
+    /// Default deadline of a forwarded request (`request_timeout_ms`).
+    pub request_timeout: Duration,
+    /// How long a client's `initialize` waits for upstreams to come up (`startup_wait_ms`).
+    pub startup_wait: Duration,
+    /// Largest accepted JSON-RPC message, in bytes.
+    pub max_message_bytes: usize,
+    /// Restart policy of upstream processes/sessions (`[gateway.restart]`).
+    pub restart: Restart,
+    /// Each step of the shutdown of a stdio child: stdin close → SIGTERM → SIGKILL (`shutdown_grace_ms`).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        Gateway {
+            name: DEFAULT_NAME.to_owned(),
+            separator: DEFAULT_SEPARATOR.to_owned(),
+            page_size: 0,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            startup_wait: DEFAULT_STARTUP_WAIT,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            restart: Restart::default(),
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}
+
+/// Restart policy (`[gateway.restart]`): exponential backoff between failed starts.
+#[derive(Debug, Clone)]
+pub struct Restart {
+    /// First backoff after a failure (`initial_backoff_ms`).
+    pub initial_backoff: Duration,
+    /// Cap of the backoff (`max_backoff_ms`).
+    pub max_backoff: Duration,
+    /// Consecutive failed starts after which an upstream is reported unhealthy.
+    pub unhealthy_after: u32,
+}
+
+impl Default for Restart {
+    fn default() -> Self {
+        Restart {
+            initial_backoff: DEFAULT_INITIAL_BACKOFF,
+            max_backoff: DEFAULT_MAX_BACKOFF,
+            unhealthy_after: DEFAULT_UNHEALTHY_AFTER,
+        }
+    }
+}
+
+/// The Streamable HTTP face (`[listen]`).
+#[derive(Debug, Clone)]
+pub struct Listen {
+    /// Address to bind; `None` = no HTTP face.
+    pub http: Option<SocketAddr>,
+    /// Path of the MCP endpoint (starts with `/`).
+    pub path: String,
+}
+
+impl Default for Listen {
+    fn default() -> Self {
+        Listen {
+            http: None,
+            path: DEFAULT_HTTP_PATH.to_owned(),
+        }
+    }
+}
+
+/// The admin endpoint (`[admin]`).
+#[derive(Debug, Clone, Default)]
+pub struct Admin {
+    /// Address to bind; `None` = no admin endpoint.
+    pub listen: Option<SocketAddr>,
+}
+
+/// One upstream MCP server (`[servers.<alias>]`).
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// The config key; matches `[a-z0-9][a-z0-9-]*`.
+    pub alias: String,
+    /// Prefix of this server's names; `""` = pass-through.
+    pub namespace: String,
+    /// How to reach it.
+    pub transport: Transport,
+    /// Per-server request deadline overriding `gateway.request_timeout`.
+    pub timeout: Option<Duration>,
+    /// Always `true` in [`Config::servers`] (disabled servers are left out).
+    pub enabled: bool,
+    /// Which tools (un-namespaced names) are exposed.
+    pub tools: Filter,
+    /// Which prompts (un-namespaced names) are exposed.
+    pub prompts: Filter,
+    /// Which resources and templates (un-namespaced URIs) are exposed.
+    pub resources: Filter,
+}
+
+impl Server {
+    /// True when the server is exposed without a namespace.
+    pub fn is_pass_through(&self) -> bool {
+        self.namespace.is_empty()
+    }
+}
+
+/// How an upstream is reached.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// A child process speaking newline-delimited JSON-RPC on stdin/stdout.
+    Stdio(StdioSpec),
+    /// A Streamable HTTP endpoint.
+    Http(HttpSpec),
+}
+
+impl Transport {
+    /// `"stdio"` or `"streamable-http"`: the spelling used in config files, logs and summaries.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Transport::Stdio(_) => "stdio",
+            Transport::Http(_) => "streamable-http",
+        }
+    }
+}
+
+/// A stdio upstream: the process to spawn. `${VAR}` already expanded, paths already resolved.
+#[derive(Debug, Clone)]
+pub struct StdioSpec {
+    /// Program to run; a relative path containing `/` is already resolved against the config's directory.
+    pub command: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Extra environment variables (sorted by name).
+    pub env: Vec<(String, String)>,
+    /// Working directory (absolute), if set.
+    pub cwd: Option<PathBuf>,
+}
+
+/// A Streamable HTTP upstream. `${VAR}` already expanded.
+#[derive(Debug, Clone)]
+pub struct HttpSpec {
+    /// Endpoint URL (`http://` or `https://`).
+    pub url: String,
+    /// Extra request headers (sorted by name).
+    pub headers: Vec<(String, String)>,
+}

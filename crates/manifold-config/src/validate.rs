@@ -1,0 +1,199 @@
+//! `RawConfig` → frozen `Config`: defaults, gateway/listen/admin checks, server order, and the
+//! rules that span servers (unique namespaces).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::error::ConfigError;
+use crate::model::{
+    Admin, Config, Gateway, Listen, Restart, DEFAULT_HTTP_PATH, DEFAULT_INITIAL_BACKOFF,
+    DEFAULT_MAX_BACKOFF, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_NAME, DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_SEPARATOR, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_WAIT, DEFAULT_UNHEALTHY_AFTER,
+    MIN_MAX_MESSAGE_BYTES,
+};
+use crate::raw::{RawAdmin, RawConfig, RawGateway, RawListen, Text};
+use crate::server::{freeze_server, Context};
+
+/// Validates and freezes. `order` lists server aliases in file order; servers not in it (added
+/// by environment overrides) follow, sorted.
+pub(crate) fn freeze(
+    raw: RawConfig,
+    order: &[String],
+    cx: &Context<'_>,
+    mut notices: Vec<String>,
+) -> Result<Config, ConfigError> {
+    let gateway = gateway(raw.gateway, cx)?;
+    let listen = listen(raw.listen, cx)?;
+    let admin = admin(raw.admin, cx)?;
+
+    let mut raw_servers = raw.servers;
+    let mut ordered = Vec::with_capacity(raw_servers.len());
+    for alias in order {
+        if let Some(server) = raw_servers.remove(alias) {
+            ordered.push((alias.clone(), server));
+        }
+    }
+    ordered.extend(raw_servers);
+
+    let mut servers = Vec::with_capacity(ordered.len());
+    let mut namespaces: HashMap<String, String> = HashMap::new();
+    for (alias, raw_server) in ordered {
+        let Some(server) = freeze_server(&alias, raw_server, cx)? else {
+            notices.push(format!("server `{alias}` is disabled and was left out"));
+            continue;
+        };
+        if !server.namespace.is_empty() {
+            if let Some(other) = namespaces.insert(server.namespace.clone(), alias.clone()) {
+                return Err(cx.err(
+                    &format!("servers.{alias}.namespace"),
+                    format!(
+                        "namespace `{}` is already used by server `{other}`",
+                        server.namespace
+                    ),
+                ));
+            }
+        }
+        servers.push(server);
+    }
+    if servers.is_empty() {
+        notices.push("no servers are configured".to_owned());
+    }
+    Ok(Config {
+        gateway,
+        servers,
+        listen,
+        admin,
+        notices,
+    })
+}
+
+fn gateway(raw: RawGateway, cx: &Context<'_>) -> Result<Gateway, ConfigError> {
+    let name = raw.name.map_or_else(|| DEFAULT_NAME.to_owned(), |t| t.0);
+    if name.trim().is_empty() {
+        return Err(cx.err("gateway.name", "must not be empty"));
+    }
+    let separator = raw
+        .separator
+        .map_or_else(|| DEFAULT_SEPARATOR.to_owned(), |t| t.0);
+    check_separator(&separator).map_err(|problem| cx.err("gateway.separator", problem))?;
+    let request_timeout = raw
+        .request_timeout_ms
+        .map_or(DEFAULT_REQUEST_TIMEOUT, Duration::from_millis);
+    if request_timeout.is_zero() {
+        return Err(cx.err("gateway.request_timeout_ms", "must be greater than 0"));
+    }
+    let max_message_bytes = raw.max_message_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
+    if max_message_bytes < MIN_MAX_MESSAGE_BYTES {
+        return Err(cx.err(
+            "gateway.max_message_bytes",
+            format!("must be at least {MIN_MAX_MESSAGE_BYTES}"),
+        ));
+    }
+    let initial_backoff = raw
+        .restart
+        .initial_backoff_ms
+        .map_or(DEFAULT_INITIAL_BACKOFF, Duration::from_millis);
+    if initial_backoff.is_zero() {
+        return Err(cx.err(
+            "gateway.restart.initial_backoff_ms",
+            "must be greater than 0",
+        ));
+    }
+    let max_backoff = raw.restart.max_backoff_ms.map_or(
+        DEFAULT_MAX_BACKOFF.max(initial_backoff),
+        Duration::from_millis,
+    );
+    if max_backoff < initial_backoff {
+        return Err(cx.err(
+            "gateway.restart.max_backoff_ms",
+            "must not be smaller than initial_backoff_ms",
+        ));
+    }
+    let unhealthy_after = raw
+        .restart
+        .unhealthy_after
+        .unwrap_or(DEFAULT_UNHEALTHY_AFTER);
+    if unhealthy_after == 0 {
+        return Err(cx.err("gateway.restart.unhealthy_after", "must be at least 1"));
+    }
+    Ok(Gateway {
+        name,
+        separator,
+        page_size: raw.page_size.unwrap_or(0),
+        request_timeout,
+        startup_wait: raw
+            .startup_wait_ms
+            .map_or(DEFAULT_STARTUP_WAIT, Duration::from_millis),
+        max_message_bytes,
+        restart: Restart {
+            initial_backoff,
+            max_backoff,
+            unhealthy_after,
+        },
+        shutdown_grace: raw
+            .shutdown_grace_ms
+            .map_or(DEFAULT_SHUTDOWN_GRACE, Duration::from_millis),
+    })
+}
+
+/// Non-empty, from `[A-Za-z0-9_.-]`, and holding at least one character a namespace cannot
+/// contain (`_`, `.` or an uppercase letter), so `<namespace><separator><name>` splits unambiguously.
+fn check_separator(separator: &str) -> Result<(), String> {
+    if separator.is_empty() {
+        return Err("must not be empty".to_owned());
+    }
+    if let Some(bad) = separator
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(format!(
+            "`{bad}` is not allowed: tool and prompt names are limited to [A-Za-z0-9_.-]"
+        ));
+    }
+    if !separator
+        .chars()
+        .any(|c| c == '_' || c == '.' || c.is_ascii_uppercase())
+    {
+        return Err(format!(
+            "`{separator}` could be part of a namespace; include `_`, `.` or an uppercase letter"
+        ));
+    }
+    Ok(())
+}
+
+fn listen(raw: RawListen, cx: &Context<'_>) -> Result<Listen, ConfigError> {
+    let http = socket_addr(raw.http, "listen.http", cx)?;
+    let path = raw
+        .path
+        .map_or_else(|| DEFAULT_HTTP_PATH.to_owned(), |t| t.0);
+    if !path.starts_with('/') || path.contains(char::is_whitespace) {
+        return Err(cx.err("listen.path", "must start with '/' and contain no spaces"));
+    }
+    Ok(Listen { http, path })
+}
+
+fn admin(raw: RawAdmin, cx: &Context<'_>) -> Result<Admin, ConfigError> {
+    Ok(Admin {
+        listen: socket_addr(raw.listen, "admin.listen", cx)?,
+    })
+}
+
+fn socket_addr(
+    raw: Option<Text>,
+    key: &str,
+    cx: &Context<'_>,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    raw.map(|text| {
+        text.0.parse::<SocketAddr>().map_err(|_| {
+            cx.err(
+                key,
+                format!(
+                    "`{}` is not a socket address; expected IP:port such as 127.0.0.1:8080 or [::1]:8080",
+                    text.0
+                ),
+            )
+        })
+    })
+    .transpose()
+}
