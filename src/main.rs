@@ -1,1 +1,150 @@
-fn main() {}
+//! The `manifold` command: CLI parsing, logging setup, signals and wiring of the library crates.
+//! No logic worth unit-testing lives here; the end-to-end tests drive this binary.
+
+mod catalog_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Manifold: an MCP gateway. To a host it is one MCP server; behind it, many.
+#[derive(Parser, Debug)]
+#[command(name = "manifold", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve MCP: on stdin/stdout with --stdio (register this in a host).
+    Serve {
+        /// Configuration file (TOML, YAML, JSON, or a hosts' {"mcpServers": …} JSON file).
+        #[arg(long, short, default_value = "manifold.toml")]
+        config: PathBuf,
+        /// Speak MCP on stdin/stdout (logs go to stderr).
+        #[arg(long)]
+        stdio: bool,
+        /// Address for the Streamable HTTP face (not available yet; use --stdio).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Validate a configuration file and print a summary; exit status 2 if it is invalid.
+    Check {
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Connect to every upstream and print the merged catalog.
+    Catalog {
+        /// Configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let code = match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Serve {
+            config,
+            stdio,
+            listen,
+        } => run_async(serve(config, stdio, listen)),
+        Command::Catalog { config, json } => run_async(catalog_cmd::run(config, json)),
+    };
+    // Exit without waiting for the runtime's blocking stdin reader, which would never return.
+    std::process::exit(i32::from(code));
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+fn run_async(fut: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(fut),
+        Err(e) => {
+            eprintln!("manifold: cannot start the runtime: {e}");
+            1
+        }
+    }
+}
+
+fn load(path: &std::path::Path) -> Result<manifold_config::Config, u8> {
+    manifold_config::load(path).map_err(|e| {
+        eprintln!("manifold: invalid configuration\n{e}");
+        2
+    })
+}
+
+fn check(path: &std::path::Path) -> u8 {
+    match load(path) {
+        Ok(config) => {
+            for notice in &config.notices {
+                println!("note: {notice}");
+            }
+            println!("{}", config.summary());
+            0
+        }
+        Err(code) => code,
+    }
+}
+
+async fn serve(config: PathBuf, stdio: bool, listen: Option<String>) -> u8 {
+    let config = match load(&config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if !stdio || listen.is_some() {
+        eprintln!("manifold: only the stdio face is available in this version; run `manifold serve --stdio --config …`");
+        return 2;
+    }
+    for notice in &config.notices {
+        tracing::info!("{notice}");
+    }
+    match manifold_router::serve_stdio(
+        &config,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        shutdown_signal(),
+    )
+    .await
+    {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "stdio face failed");
+            1
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}

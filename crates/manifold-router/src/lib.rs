@@ -1,1 +1,28 @@
-//! placeholder
+//! The heart of Manifold: the merged, namespaced catalog; dispatch of every client request to the
+//! upstream that owns it; rewriting of names, URIs and cursors; relaying of upstream notifications
+//! and server→client requests; and the downstream stdio face.
+
+pub mod catalog;
+pub mod cursor;
+mod discovery;
+mod dispatch;
+pub mod downstream;
+mod events;
+mod face_stdio;
+mod gateway;
+pub mod naming;
+pub mod rewrite;
+
+pub use face_stdio::serve_stdio;
+pub use gateway::Gateway;
+
+impl Gateway {
+    /// Forwards a client notification to every upstream that is up.
+    pub async fn broadcast(&self, method: &str, params: Option<&manifold_protocol::RawValue>) {
+        for slot in &self.shared.slots {
+            if slot.is_up() {
+                slot.upstream.notify(method, params).await;
+            }
+        }
+    }
+}

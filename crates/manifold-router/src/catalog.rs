@@ -1,0 +1,191 @@
+//! The merged catalog: an immutable snapshot of every upstream's tools, prompts, resources and
+//! templates under downstream names, with the lookups that route a call back to its upstream.
+//! Rebuilt (never mutated) when an upstream's lists change.
+
+use std::collections::HashMap;
+
+use manifold_protocol::RawValue;
+use serde_json::Value;
+
+use crate::naming::{downstream_name, downstream_uri};
+
+/// The four kinds of listed items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `tools/list`.
+    Tools,
+    /// `prompts/list`.
+    Prompts,
+    /// `resources/list`.
+    Resources,
+    /// `resources/templates/list`.
+    Templates,
+}
+
+impl Kind {
+    /// All kinds.
+    pub const ALL: [Kind; 4] = [Kind::Tools, Kind::Prompts, Kind::Resources, Kind::Templates];
+
+    /// The list method.
+    pub fn method(self) -> &'static str {
+        use manifold_protocol::method;
+        match self {
+            Kind::Tools => method::TOOLS_LIST,
+            Kind::Prompts => method::PROMPTS_LIST,
+            Kind::Resources => method::RESOURCES_LIST,
+            Kind::Templates => method::RESOURCES_TEMPLATES_LIST,
+        }
+    }
+
+    /// The array field of the list result.
+    pub fn field(self) -> &'static str {
+        match self {
+            Kind::Tools => "tools",
+            Kind::Prompts => "prompts",
+            Kind::Resources => "resources",
+            Kind::Templates => "resourceTemplates",
+        }
+    }
+
+    /// The key identifying an item of this kind.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Tools | Kind::Prompts => "name",
+            Kind::Resources => "uri",
+            Kind::Templates => "uriTemplate",
+        }
+    }
+
+    /// The capability an upstream must declare to be asked for this list.
+    pub fn capability(self) -> &'static str {
+        match self {
+            Kind::Tools => "tools",
+            Kind::Prompts => "prompts",
+            Kind::Resources | Kind::Templates => "resources",
+        }
+    }
+
+    /// The `list_changed` notification for this kind (templates share the resources one).
+    pub fn list_changed(self) -> &'static str {
+        use manifold_protocol::method;
+        match self {
+            Kind::Tools => method::TOOLS_LIST_CHANGED,
+            Kind::Prompts => method::PROMPTS_LIST_CHANGED,
+            Kind::Resources | Kind::Templates => method::RESOURCES_LIST_CHANGED,
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One upstream's complete lists as it reported them (already filtered by include/exclude).
+#[derive(Debug, Default, Clone)]
+pub struct UpstreamLists {
+    /// Items per kind, in upstream order.
+    pub items: [Vec<Value>; 4],
+}
+
+/// What the catalog needs to know about each upstream, in config order.
+#[derive(Debug, Clone)]
+pub struct Source<'a> {
+    /// Alias, for warnings.
+    pub alias: &'a str,
+    /// Namespace (`""` = pass-through).
+    pub namespace: &'a str,
+    /// Its lists, if discovered and up.
+    pub lists: Option<&'a UpstreamLists>,
+}
+
+/// Where a downstream name points.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Index of the upstream.
+    pub upstream: usize,
+    /// The upstream's own name (or URI).
+    pub original: String,
+}
+
+/// One merged list: downstream JSON of each item (ready to splice into a response) and lookups.
+#[derive(Debug, Default)]
+pub struct List {
+    /// Downstream JSON per item, in merged order.
+    pub json: Vec<Box<RawValue>>,
+    /// Downstream key → target.
+    pub by_name: HashMap<String, Target>,
+}
+
+/// An immutable merged view of every upstream.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    lists: [List; 4],
+    /// Names dropped because an earlier upstream (config order) already used them.
+    pub collisions: Vec<String>,
+}
+
+impl Catalog {
+    /// Merges `sources` (config order decides collisions) with `separator` between namespace and name.
+    pub fn build(sources: &[Source<'_>], separator: &str) -> Catalog {
+        let mut catalog = Catalog::default();
+        for kind in Kind::ALL {
+            let list = &mut catalog.lists[kind.index()];
+            for (index, source) in sources.iter().enumerate() {
+                let Some(lists) = source.lists else { continue };
+                for item in &lists.items[kind.index()] {
+                    let Some(original) = item.get(kind.key()).and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let name = match kind {
+                        Kind::Tools | Kind::Prompts => {
+                            downstream_name(source.namespace, separator, original)
+                        }
+                        Kind::Resources | Kind::Templates => {
+                            downstream_uri(source.namespace, original)
+                        }
+                    };
+                    if list.by_name.contains_key(&name) {
+                        tracing::warn!(server = source.alias, kind = kind.field(), %name, "name collision: an earlier server in config order keeps it");
+                        catalog.collisions.push(name);
+                        continue;
+                    }
+                    let mut item = item.clone();
+                    if name != original {
+                        item[kind.key()] = Value::String(name.clone());
+                    }
+                    let Ok(json) = serde_json::value::to_raw_value(&item) else {
+                        continue;
+                    };
+                    list.json.push(json);
+                    list.by_name.insert(
+                        name,
+                        Target {
+                            upstream: index,
+                            original: original.to_string(),
+                        },
+                    );
+                }
+            }
+        }
+        catalog
+    }
+
+    /// The merged list of `kind`.
+    pub fn list(&self, kind: Kind) -> &List {
+        &self.lists[kind.index()]
+    }
+
+    /// Looks up a tool, prompt, resource or template by downstream key.
+    pub fn lookup(&self, kind: Kind, name: &str) -> Option<&Target> {
+        self.lists[kind.index()].by_name.get(name)
+    }
+
+    /// Whether two catalogs list the same items of `kind` (decides whether to send `list_changed`).
+    pub fn same(&self, other: &Catalog, kind: Kind) -> bool {
+        let (a, b) = (
+            &self.lists[kind.index()].json,
+            &other.lists[kind.index()].json,
+        );
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.get() == y.get())
+    }
+}

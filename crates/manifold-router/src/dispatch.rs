@@ -1,0 +1,398 @@
+//! Dispatch of every client request: the handshake, merged lists with Manifold's cursors, and
+//! routing of calls, reads, prompts and completions to the one upstream that owns the name.
+
+use manifold_protocol::object::empty_object;
+use manifold_protocol::{code, method, version, ErrorObject, RawObject, RawValue, Request};
+use manifold_upstream::{ClientIdentity, Health};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::catalog::{Kind, Target};
+use crate::gateway::{Gateway, Slot};
+use crate::naming::split_uri;
+use crate::{cursor, rewrite};
+
+type Outcome = Result<Box<RawValue>, ErrorObject>;
+
+/// Capabilities of the client that Manifold relays to upstreams (server→client features).
+const RELAYED_CLIENT_CAPABILITIES: [&str; 3] = ["sampling", "elicitation", "roots"];
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InitializeParams {
+    protocol_version: String,
+    #[serde(default)]
+    capabilities: Value,
+    #[serde(default)]
+    client_info: Value,
+}
+
+impl Gateway {
+    /// Answers one client request.
+    pub async fn handle(&self, request: &Request) -> Outcome {
+        let params = request.params.as_deref();
+        let initialized = self.client_initialized();
+        match request.method.as_str() {
+            method::INITIALIZE => self.initialize(params).await,
+            method::PING => Ok(empty_object()),
+            _ if !initialized => Err(ErrorObject::new(
+                code::INVALID_REQUEST,
+                format!(
+                    "`{}` before initialize: send initialize first",
+                    request.method
+                ),
+            )),
+            method::TOOLS_LIST => self.list(Kind::Tools, params),
+            method::PROMPTS_LIST => self.list(Kind::Prompts, params),
+            method::RESOURCES_LIST => self.list(Kind::Resources, params),
+            method::RESOURCES_TEMPLATES_LIST => self.list(Kind::Templates, params),
+            method::TOOLS_CALL => self.call_named(Kind::Tools, &request.method, params).await,
+            method::PROMPTS_GET => {
+                self.call_named(Kind::Prompts, &request.method, params)
+                    .await
+            }
+            method::RESOURCES_READ
+            | method::RESOURCES_SUBSCRIBE
+            | method::RESOURCES_UNSUBSCRIBE => self.call_uri(&request.method, params).await,
+            method::COMPLETION_COMPLETE => self.complete(params).await,
+            method::LOGGING_SET_LEVEL => self.set_level(params).await,
+            other => Err(ErrorObject::new(
+                code::METHOD_NOT_FOUND,
+                format!("Method not found: {other}"),
+            )),
+        }
+    }
+
+    pub(crate) fn client_initialized(&self) -> bool {
+        self.shared
+            .client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .initialized
+    }
+
+    /// The negotiated protocol version ("" before initialize).
+    pub fn negotiated_version(&self) -> String {
+        self.shared
+            .client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .version
+            .clone()
+    }
+
+    async fn initialize(&self, params: Option<&RawValue>) -> Outcome {
+        if self.client_initialized() {
+            return Err(ErrorObject::new(
+                code::INVALID_REQUEST,
+                "initialize was already received",
+            ));
+        }
+        let p: InitializeParams = params
+            .and_then(|p| serde_json::from_str(p.get()).ok())
+            .ok_or_else(|| {
+                ErrorObject::invalid_params(
+                    "initialize needs protocolVersion, capabilities and clientInfo",
+                )
+            })?;
+        let negotiated = version::negotiate(&p.protocol_version);
+        let mut relayed = serde_json::Map::new();
+        for key in RELAYED_CLIENT_CAPABILITIES {
+            if let Some(v) = p.capabilities.get(key).filter(|v| v.is_object()) {
+                relayed.insert(key.to_string(), v.clone());
+            }
+        }
+        {
+            let mut client = self.shared.client.lock().unwrap_or_else(|e| e.into_inner());
+            client.version = negotiated.to_string();
+            client.capabilities = p.capabilities.clone();
+        }
+        let to_raw =
+            |v: &Value| serde_json::value::to_raw_value(v).unwrap_or_else(|_| empty_object());
+        self.set_identity(ClientIdentity {
+            protocol_version: negotiated.to_string(),
+            capabilities: to_raw(&Value::Object(relayed)),
+            client_info: to_raw(&p.client_info),
+        });
+        self.wait_settled(self.shared.settings.startup_wait).await;
+        let result = self.initialize_result(negotiated);
+        self.shared
+            .client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .initialized = true;
+        Ok(to_raw(&result))
+    }
+
+    fn initialize_result(&self, negotiated: &str) -> Value {
+        let mut logging = false;
+        let mut instructions = Vec::new();
+        for slot in &self.shared.slots {
+            if let Health::Up(info) = slot.upstream.health() {
+                logging |= info.has("logging");
+                if let Some(text) = &info.instructions {
+                    let label = if slot.namespace.is_empty() {
+                        slot.alias()
+                    } else {
+                        &slot.namespace
+                    };
+                    instructions.push(format!("## {label}\n{text}"));
+                }
+            }
+        }
+        let mut capabilities = json!({
+            "tools": { "listChanged": true },
+            "prompts": { "listChanged": true },
+            "resources": { "listChanged": true },
+            "completions": {},
+        });
+        if logging {
+            capabilities["logging"] = json!({});
+        }
+        let mut result = json!({
+            "protocolVersion": negotiated,
+            "capabilities": capabilities,
+            "serverInfo": { "name": self.shared.settings.name, "version": env!("CARGO_PKG_VERSION") },
+        });
+        if !instructions.is_empty() {
+            result["instructions"] = Value::String(instructions.join("\n\n"));
+        }
+        result
+    }
+
+    fn list(&self, kind: Kind, params: Option<&RawValue>) -> Outcome {
+        let catalog = self.catalog();
+        let list = catalog.list(kind);
+        let offset = match params.map(RawObject::parse) {
+            Some(Ok(obj)) => match obj.get("cursor") {
+                None => 0,
+                Some(raw) if raw.get() == "null" => 0,
+                Some(raw) => {
+                    let c: String =
+                        serde_json::from_str(raw.get()).map_err(|_| invalid_cursor())?;
+                    cursor::decode(&c, list.json.len()).ok_or_else(invalid_cursor)?
+                }
+            },
+            Some(Err(_)) => return Err(ErrorObject::invalid_params("params must be an object")),
+            None => 0,
+        };
+        let (range, next) = cursor::page(offset, self.shared.settings.page_size, list.json.len());
+        // Splice the pre-serialised items; nothing is re-encoded per request.
+        let mut out = String::with_capacity(64 + range.len() * 128);
+        out.push_str("{\"");
+        out.push_str(kind.field());
+        out.push_str("\":[");
+        for (n, item) in list.json[range].iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            out.push_str(item.get());
+        }
+        out.push(']');
+        if let Some(next) = next {
+            out.push_str(",\"nextCursor\":");
+            out.push_str(&serde_json::to_string(&next).unwrap_or_default());
+        }
+        out.push('}');
+        RawValue::from_string(out)
+            .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()))
+    }
+
+    async fn call_named(&self, kind: Kind, method: &str, params: Option<&RawValue>) -> Outcome {
+        let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
+        let mut obj = RawObject::parse(params)
+            .map_err(|_| ErrorObject::invalid_params("params must be an object"))?;
+        let name = obj
+            .get_str("name")
+            .ok_or_else(|| ErrorObject::invalid_params("params.name must be a string"))?;
+        let target = self.resolve_name(kind, &name)?;
+        let slot = &self.shared.slots[target.upstream];
+        if target.original != name {
+            obj.set_str("name", &target.original);
+        }
+        let result = slot
+            .upstream
+            .request(method, Some(&obj.to_raw()), Some(slot.timeout))
+            .await
+            .map_err(|e| e.to_error())?;
+        Ok(rewrite::content_result(result, &slot.namespace))
+    }
+
+    fn resolve_name(&self, kind: Kind, name: &str) -> Result<Target, ErrorObject> {
+        if let Some(target) = self.catalog().lookup(kind, name) {
+            return Ok(target.clone());
+        }
+        let separator = &self.shared.settings.separator;
+        for slot in &self.shared.slots {
+            let owns = if slot.namespace.is_empty() {
+                true
+            } else {
+                name.strip_prefix(slot.namespace.as_str())
+                    .is_some_and(|rest| rest.starts_with(separator.as_str()))
+            };
+            if owns && !slot.is_up() {
+                return Err(unavailable(slot));
+            }
+        }
+        let what = if kind == Kind::Tools {
+            "tool"
+        } else {
+            "prompt"
+        };
+        Err(ErrorObject::invalid_params(format!(
+            "Unknown {what}: {name}"
+        )))
+    }
+
+    /// Finds the upstream owning a downstream URI and the URI to send it.
+    fn resolve_uri(&self, uri: &str) -> Result<(usize, String), ErrorObject> {
+        let slots = &self.shared.slots;
+        if let Some((ns, rest)) = split_uri(uri) {
+            if let Some(i) = slots.iter().position(|s| s.namespace == ns) {
+                return if slots[i].is_up() {
+                    Ok((i, rest.to_string()))
+                } else {
+                    Err(unavailable(&slots[i]))
+                };
+            }
+        }
+        let catalog = self.catalog();
+        if let Some(t) = catalog.lookup(Kind::Resources, uri) {
+            return Ok((t.upstream, t.original.clone()));
+        }
+        let mut passthrough = slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.namespace.is_empty());
+        match passthrough.next() {
+            Some((i, slot)) if slot.is_up() => Ok((i, uri.to_string())),
+            Some((_, slot)) => Err(unavailable(slot)),
+            None => Err(ErrorObject::with_data(
+                code::RESOURCE_NOT_FOUND,
+                format!("Resource not found: {uri}"),
+                json!({ "uri": uri }),
+            )),
+        }
+    }
+
+    async fn call_uri(&self, method: &str, params: Option<&RawValue>) -> Outcome {
+        let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
+        let mut obj = RawObject::parse(params)
+            .map_err(|_| ErrorObject::invalid_params("params must be an object"))?;
+        let uri = obj
+            .get_str("uri")
+            .ok_or_else(|| ErrorObject::invalid_params("params.uri must be a string"))?;
+        let (index, original) = self.resolve_uri(&uri)?;
+        if original != uri {
+            obj.set_str("uri", &original);
+        }
+        let slot = &self.shared.slots[index];
+        let result = slot
+            .upstream
+            .request(method, Some(&obj.to_raw()), Some(slot.timeout))
+            .await
+            .map_err(|e| e.to_error())?;
+        Ok(if method == method::RESOURCES_READ {
+            rewrite::read_result(result, &slot.namespace)
+        } else {
+            result
+        })
+    }
+
+    async fn complete(&self, params: Option<&RawValue>) -> Outcome {
+        let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
+        let mut value: Value = serde_json::from_str(params.get())
+            .map_err(|_| ErrorObject::invalid_params("params must be an object"))?;
+        let reference = value
+            .get_mut("ref")
+            .ok_or_else(|| ErrorObject::invalid_params("params.ref is required"))?;
+        let (index, field, original) = match reference.get("type").and_then(Value::as_str) {
+            Some("ref/prompt") => {
+                let name = reference
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let t = self.resolve_name(Kind::Prompts, &name)?;
+                (t.upstream, "name", t.original)
+            }
+            Some("ref/resource") => {
+                let uri = reference
+                    .get("uri")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let (i, original) = match self.catalog().lookup(Kind::Templates, &uri) {
+                    Some(t) => (t.upstream, t.original.clone()),
+                    None => self.resolve_uri(&uri)?,
+                };
+                (i, "uri", original)
+            }
+            _ => {
+                return Err(ErrorObject::invalid_params(
+                    "ref.type must be ref/prompt or ref/resource",
+                ))
+            }
+        };
+        reference[field] = Value::String(original);
+        let slot = &self.shared.slots[index];
+        if let Health::Up(info) = slot.upstream.health() {
+            if !info.has("completions") && info.protocol_version.as_str() != "2024-11-05" {
+                return serde_json::value::to_raw_value(
+                    &json!({ "completion": { "values": [], "hasMore": false } }),
+                )
+                .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()));
+            }
+        }
+        let params = serde_json::value::to_raw_value(&value)
+            .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()))?;
+        slot.upstream
+            .request(
+                method::COMPLETION_COMPLETE,
+                Some(&params),
+                Some(slot.timeout),
+            )
+            .await
+            .map_err(|e| e.to_error())
+    }
+
+    async fn set_level(&self, params: Option<&RawValue>) -> Outcome {
+        let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
+        let mut calls = Vec::new();
+        for slot in &self.shared.slots {
+            if let Health::Up(info) = slot.upstream.health() {
+                if info.has("logging") {
+                    calls.push(slot.upstream.request(
+                        method::LOGGING_SET_LEVEL,
+                        Some(params),
+                        Some(slot.timeout),
+                    ));
+                }
+            }
+        }
+        for outcome in futures::future::join_all(calls).await {
+            if let Err(e) = outcome {
+                tracing::debug!(error = %e, "logging/setLevel failed upstream");
+            }
+        }
+        Ok(empty_object())
+    }
+}
+
+fn invalid_cursor() -> ErrorObject {
+    ErrorObject::invalid_params("Invalid cursor")
+}
+
+fn unavailable(slot: &Slot) -> ErrorObject {
+    let reason = match slot.upstream.health() {
+        Health::Down { reason, .. } => reason,
+        Health::Starting => "starting".to_string(),
+        Health::Stopped => "stopped".to_string(),
+        Health::Up(_) => "up".to_string(),
+    };
+    ErrorObject::upstream(
+        slot.alias(),
+        format!("upstream `{}` is unavailable: {reason}", slot.alias()),
+        "unavailable",
+    )
+}

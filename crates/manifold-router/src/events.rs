@@ -1,0 +1,276 @@
+//! What happens when an upstream speaks on its own: it comes up or goes down (catalog refresh and
+//! `list_changed`), sends a notification (refresh, or relay with names rewritten), or sends a
+//! server→client request (relayed to the client if it declared the capability, else refused).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use manifold_protocol::{code, method, ErrorObject, Id, Notification, RawObject, Request};
+use manifold_upstream::{Health, UpstreamEvent};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::catalog::{Kind, UpstreamLists};
+use crate::discovery::fetch_all;
+use crate::gateway::Gateway;
+use crate::naming::downstream_uri;
+
+/// Server→client requests being relayed: (upstream index, upstream id) → (task, downstream id).
+#[derive(Default)]
+pub(crate) struct Relayed(Mutex<HashMap<(usize, Id), (AbortHandle, Option<i64>)>>);
+
+impl Relayed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(usize, Id), (AbortHandle, Option<i64>)>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+pub(crate) async fn run(gateway: Gateway, mut events: mpsc::Receiver<UpstreamEvent>) {
+    while let Some(event) = events.recv().await {
+        match event {
+            UpstreamEvent::Up(i) => {
+                tokio::spawn(refresh(gateway.clone(), i));
+            }
+            UpstreamEvent::Down(i) => {
+                gateway.next_generation(i);
+                gateway
+                    .shared
+                    .lists
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())[i] = None;
+                let changed = gateway.rebuild();
+                gateway.announce(&changed).await;
+            }
+            UpstreamEvent::Notification(i, n) => gateway.on_notification(i, n).await,
+            UpstreamEvent::Request(i, r) => gateway.on_request(i, r),
+        }
+    }
+}
+
+/// Fetches every list of upstream `index` again and republishes the catalog.
+pub(crate) async fn refresh(gateway: Gateway, index: usize) {
+    let generation = gateway.next_generation(index);
+    let slot = &gateway.shared.slots[index];
+    let Health::Up(info) = slot.upstream.health() else {
+        return;
+    };
+    let mut lists = UpstreamLists::default();
+    for kind in Kind::ALL {
+        if !info.has(kind.capability()) {
+            continue;
+        }
+        match fetch_all(&slot.upstream, kind, slot.filter(kind)).await {
+            Ok(items) => lists.items[kind.index()] = items,
+            Err(e) => {
+                tracing::warn!(server = slot.alias(), list = kind.method(), error = %e, "discovery failed");
+            }
+        }
+    }
+    if slot.generation.load(std::sync::atomic::Ordering::SeqCst) != generation {
+        return; // a newer refresh (or a Down) superseded this one
+    }
+    gateway
+        .shared
+        .lists
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())[index] = Some(Arc::new(lists));
+    let changed = gateway.rebuild();
+    tracing::debug!(server = slot.alias(), ?changed, "catalog refreshed");
+    gateway.announce(&changed).await;
+}
+
+impl Gateway {
+    /// Sends `list_changed` for the changed kinds, or holds them until the client is ready.
+    pub(crate) async fn announce(&self, changed: &[Kind]) {
+        let mut send = Vec::new();
+        {
+            let mut client = self.shared.client.lock().unwrap_or_else(|e| e.into_inner());
+            for kind in changed {
+                let slot = match kind {
+                    Kind::Tools => 0,
+                    Kind::Prompts => 1,
+                    Kind::Resources | Kind::Templates => 2,
+                };
+                if client.ready {
+                    if !send.contains(&kind.list_changed()) {
+                        send.push(kind.list_changed());
+                    }
+                } else if client.initialized {
+                    client.held[slot] = true;
+                }
+            }
+        }
+        for m in send {
+            self.shared.downstream.notify(m, None).await;
+        }
+    }
+
+    /// The client sent `notifications/initialized`: release held notifications.
+    pub(crate) async fn client_ready(&self) {
+        let held = {
+            let mut client = self.shared.client.lock().unwrap_or_else(|e| e.into_inner());
+            client.ready = true;
+            std::mem::take(&mut client.held)
+        };
+        let kinds = [Kind::Tools, Kind::Prompts, Kind::Resources];
+        for (flag, kind) in held.iter().zip(kinds) {
+            if *flag {
+                self.shared
+                    .downstream
+                    .notify(kind.list_changed(), None)
+                    .await;
+            }
+        }
+    }
+
+    async fn on_notification(&self, index: usize, n: Notification) {
+        let namespace = &self.shared.slots[index].namespace;
+        let params = match n.method.as_str() {
+            method::TOOLS_LIST_CHANGED
+            | method::PROMPTS_LIST_CHANGED
+            | method::RESOURCES_LIST_CHANGED => {
+                tokio::spawn(refresh(self.clone(), index));
+                return;
+            }
+            method::CANCELLED => {
+                self.cancel_relayed(index, n.params.as_deref()).await;
+                return;
+            }
+            method::RESOURCES_UPDATED if !namespace.is_empty() => {
+                rewrite_param(&n, "uri", |uri| downstream_uri(namespace, uri))
+            }
+            method::MESSAGE if !namespace.is_empty() => {
+                rewrite_param(&n, "logger", |logger| format!("{namespace}/{logger}"))
+                    .or_else(|| add_logger(&n, namespace))
+            }
+            _ => None,
+        };
+        let ready = self
+            .shared
+            .client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ready;
+        if !ready {
+            return;
+        }
+        let params = params.or(n.params);
+        self.shared
+            .downstream
+            .notify(&n.method, params.as_deref())
+            .await;
+    }
+
+    fn on_request(&self, index: usize, request: Request) {
+        let gateway = self.clone();
+        let key = (index, request.id.clone());
+        let (go, gate) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            // Wait until the task is registered, so its removal below cannot run first.
+            let _ = gate.await;
+            let upstream = &gateway.shared.slots[index].upstream;
+            let outcome = gateway.relay(index, &request).await;
+            gateway
+                .shared
+                .relayed
+                .lock()
+                .remove(&(index, request.id.clone()));
+            upstream.respond(&request.id, outcome).await;
+        });
+        self.shared
+            .relayed
+            .lock()
+            .insert(key, (task.abort_handle(), None));
+        let _ = go.send(());
+    }
+
+    async fn relay(
+        &self,
+        index: usize,
+        request: &Request,
+    ) -> Result<Box<manifold_protocol::RawValue>, ErrorObject> {
+        let needed = match request.method.as_str() {
+            method::PING => return Ok(manifold_protocol::object::empty_object()),
+            "sampling/createMessage" => "sampling",
+            "elicitation/create" => "elicitation",
+            "roots/list" => "roots",
+            other => {
+                return Err(ErrorObject::new(
+                    code::METHOD_NOT_FOUND,
+                    format!("Method not found: {other}"),
+                ));
+            }
+        };
+        let declared = {
+            let client = self.shared.client.lock().unwrap_or_else(|e| e.into_inner());
+            client
+                .capabilities
+                .get(needed)
+                .is_some_and(|v| !v.is_null())
+        };
+        if !declared {
+            return Err(ErrorObject::new(
+                code::METHOD_NOT_FOUND,
+                format!("the client did not declare the `{needed}` capability"),
+            ));
+        }
+        let key = (index, request.id.clone());
+        self.shared
+            .downstream
+            .request(&request.method, request.params.as_deref(), |id| {
+                if let Some(entry) = self.shared.relayed.lock().get_mut(&key) {
+                    entry.1 = Some(id);
+                }
+            })
+            .await
+    }
+
+    /// The upstream cancelled a request it had sent: stop relaying it and tell the client.
+    async fn cancel_relayed(&self, index: usize, params: Option<&manifold_protocol::RawValue>) {
+        let Some(params) = params else { return };
+        let Ok(obj) = RawObject::parse(params) else {
+            return;
+        };
+        let Some(id) = obj
+            .get("requestId")
+            .and_then(|v| serde_json::from_str::<Id>(v.get()).ok())
+        else {
+            return;
+        };
+        let Some((task, downstream_id)) = self.shared.relayed.lock().remove(&(index, id)) else {
+            return;
+        };
+        task.abort();
+        if let Some(down) = downstream_id {
+            let mut out = obj.clone();
+            out.set(
+                "requestId",
+                serde_json::value::to_raw_value(&down)
+                    .unwrap_or_else(|_| manifold_protocol::object::empty_object()),
+            );
+            self.shared
+                .downstream
+                .notify(method::CANCELLED, Some(&out.to_raw()))
+                .await;
+        }
+    }
+}
+
+fn rewrite_param(
+    n: &Notification,
+    key: &str,
+    f: impl FnOnce(&str) -> String,
+) -> Option<Box<manifold_protocol::RawValue>> {
+    let params = n.params.as_deref()?;
+    let mut obj = RawObject::parse(params).ok()?;
+    let value = obj.get_str(key)?;
+    obj.set_str(key, &f(&value));
+    Some(obj.to_raw())
+}
+
+fn add_logger(n: &Notification, namespace: &str) -> Option<Box<manifold_protocol::RawValue>> {
+    let params = n.params.as_deref()?;
+    let mut obj = RawObject::parse(params).ok()?;
+    obj.set_str("logger", namespace);
+    Some(obj.to_raw())
+}

@@ -1,0 +1,237 @@
+//! The downstream stdio face: MCP on a byte stream pair (stdin/stdout for `serve --stdio`, any
+//! pipe in tests and benches). One client; each request runs as its own task so a slow call never
+//! blocks the others; `notifications/cancelled` and end of input cancel what is in flight.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use manifold_config::Config;
+use manifold_protocol::codec::{sniff_id, to_line};
+use manifold_protocol::{
+    code, decode, decode_one, encode_error, encode_result, method, version, Decoded, ErrorObject,
+    Frame, Id, LineDecoder, Message, RawObject, Request,
+};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::gateway::Gateway;
+
+/// Outgoing queue depth: when the client reads slower than upstreams answer, work waits here.
+const OUT_CAPACITY: usize = 1024;
+
+type InFlight = Arc<Mutex<HashMap<Id, AbortHandle>>>;
+
+/// Serves one client on `reader`/`writer` until end of input or `shutdown` resolves, then
+/// cancels what is in flight and shuts every upstream down.
+pub async fn serve_stdio<R, W, S>(
+    config: &Config,
+    reader: R,
+    writer: W,
+    shutdown: S,
+) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+    S: std::future::Future<Output = ()> + Send,
+{
+    let (out_tx, out_rx) = mpsc::channel::<String>(OUT_CAPACITY);
+    let gateway = Gateway::start(config, out_tx.clone());
+    let writer_task = tokio::spawn(write_lines(writer, out_rx));
+    let result = read_loop(
+        &gateway,
+        reader,
+        &out_tx,
+        config.gateway.max_message_bytes,
+        shutdown,
+    )
+    .await;
+    gateway.shutdown().await;
+    drop(gateway);
+    drop(out_tx);
+    let _ = writer_task.await;
+    result
+}
+
+async fn write_lines<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::Receiver<String>) {
+    let mut out = BufWriter::with_capacity(64 * 1024, writer);
+    while let Some(line) = rx.recv().await {
+        if out.write_all(to_line(line).as_bytes()).await.is_err() {
+            return;
+        }
+        // Flush only when nothing else is queued: batches writes under load.
+        while let Ok(line) = rx.try_recv() {
+            if out.write_all(to_line(line).as_bytes()).await.is_err() {
+                return;
+            }
+        }
+        if out.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    gateway: &Gateway,
+    mut reader: R,
+    out: &mpsc::Sender<String>,
+    max: usize,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    let in_flight: InFlight = Arc::default();
+    let mut decoder = LineDecoder::new(max);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut frames = Vec::new();
+    let result = loop {
+        let read = tokio::select! {
+            r = reader.read(&mut buf) => r,
+            _ = &mut shutdown => break Ok(()),
+        };
+        let n = match read {
+            Ok(0) => break Ok(()),
+            Ok(n) => n,
+            Err(e) => break Err(e),
+        };
+        decoder.feed(&buf[..n], &mut frames);
+        for frame in frames.drain(..) {
+            on_frame(gateway, frame, out, &in_flight).await;
+        }
+    };
+    decoder.finish(&mut frames);
+    for frame in frames.drain(..) {
+        on_frame(gateway, frame, out, &in_flight).await;
+    }
+    // The client is gone: cancel everything still in flight (each cancels upstream on drop).
+    for (_, task) in in_flight.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+        task.abort();
+    }
+    result
+}
+
+async fn on_frame(
+    gateway: &Gateway,
+    frame: Frame,
+    out: &mpsc::Sender<String>,
+    in_flight: &InFlight,
+) {
+    let line = match frame {
+        Frame::Line(line) => line,
+        Frame::Oversized { prefix, len } => {
+            let error = ErrorObject::new(
+                code::INVALID_REQUEST,
+                format!("message of {len} bytes exceeds max_message_bytes"),
+            );
+            let _ = out
+                .send(encode_error(sniff_id(&prefix).as_ref(), &error))
+                .await;
+            return;
+        }
+    };
+    match decode(&line) {
+        Ok(Decoded::Single(message)) => on_message(gateway, message, out, in_flight).await,
+        Ok(Decoded::Batch(items)) => on_batch(gateway, items, out).await,
+        Err(e) => {
+            let _ = out.send(encode_error(e.id(), &e.to_error())).await;
+        }
+    }
+}
+
+async fn on_message(
+    gateway: &Gateway,
+    message: Message,
+    out: &mpsc::Sender<String>,
+    in_flight: &InFlight,
+) {
+    match message {
+        Message::Request(request) if request.method == method::INITIALIZE => {
+            // Answered inline: nothing else should be processed before the handshake completes.
+            let _ = out.send(respond(gateway, &request).await).await;
+        }
+        Message::Request(request) => {
+            let gateway = gateway.clone();
+            let out = out.clone();
+            let registry = in_flight.clone();
+            let id = request.id.clone();
+            let (go, gate) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(async move {
+                let _ = gate.await;
+                let line = respond(&gateway, &request).await;
+                registry
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&request.id);
+                let _ = out.send(line).await;
+            });
+            in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id, task.abort_handle());
+            let _ = go.send(());
+        }
+        Message::Notification(n) => match n.method.as_str() {
+            method::INITIALIZED => gateway.client_ready().await,
+            method::CANCELLED => {
+                let id = n
+                    .params
+                    .as_deref()
+                    .and_then(|p| RawObject::parse(p).ok())
+                    .and_then(|o| {
+                        o.get("requestId")
+                            .and_then(|v| serde_json::from_str::<Id>(v.get()).ok())
+                    });
+                if let Some(id) = id {
+                    if let Some(task) = in_flight
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(&id)
+                    {
+                        tracing::debug!(%id, "client cancelled request");
+                        task.abort();
+                    }
+                }
+            }
+            method::ROOTS_LIST_CHANGED => gateway.broadcast(&n.method, n.params.as_deref()).await,
+            _ => tracing::debug!(method = %n.method, "ignoring client notification"),
+        },
+        Message::Response(response) => gateway.shared.downstream.complete(response),
+    }
+}
+
+async fn respond(gateway: &Gateway, request: &Request) -> String {
+    match gateway.handle(request).await {
+        Ok(result) => encode_result(&request.id, &result),
+        Err(error) => encode_error(Some(&request.id), &error),
+    }
+}
+
+/// JSON-RPC batches are valid only when 2025-03-26 was negotiated (mcp-spec.md §3.2).
+async fn on_batch(
+    gateway: &Gateway,
+    items: Vec<Box<manifold_protocol::RawValue>>,
+    out: &mpsc::Sender<String>,
+) {
+    if !version::allows_batches(&gateway.negotiated_version()) || items.is_empty() {
+        let error = ErrorObject::new(
+            code::INVALID_REQUEST,
+            "JSON-RPC batches are only accepted when protocol version 2025-03-26 is negotiated",
+        );
+        let _ = out.send(encode_error(None, &error)).await;
+        return;
+    }
+    let mut answers = Vec::new();
+    for item in items {
+        match decode_one(&item) {
+            Ok(Message::Request(r)) => answers.push(respond(gateway, &r).await),
+            Ok(Message::Notification(n)) if n.method == method::INITIALIZED => {
+                gateway.client_ready().await
+            }
+            Ok(Message::Response(r)) => gateway.shared.downstream.complete(r),
+            Ok(Message::Notification(_)) => {}
+            Err(e) => answers.push(encode_error(e.id(), &e.to_error())),
+        }
+    }
+    if !answers.is_empty() {
+        let _ = out.send(format!("[{}]", answers.join(","))).await;
+    }
+}
