@@ -1,1 +1,62 @@
-//! placeholder
+//! `manifold-testkit`: a configurable fake MCP server for Manifold's tests, benchmarks and demo.
+//!
+//! It speaks the legacy MCP lifecycle (protocol versions 2024-11-05 … 2025-11-25) over
+//! stdio ([`serve_stdio`]) or Streamable HTTP ([`serve_http`]), and its behaviour is
+//! driven by [`Options`] (the binary's command-line flags).
+//!
+//! Tools: `echo`, `add`, `fail`, `sleep`, `hang`, `crash`, `garbage`, `big`, `link`,
+//! `whoami`, `toggle` (adds/removes `toggled`), `sample` (only when the client declared
+//! `sampling`), `gen_<i>` (`--tools N`) and a 60-character name (`--long-names`), all
+//! prefixed by `--tool-prefix`. Resources `testkit://<name>/res/<i>`, template
+//! `testkit://<name>/tpl/{id}`, prompts `greet` and `prompt_<i>`, and completion for
+//! `greet`'s `name` and the template's `id`.
+//!
+//! Requests run concurrently (responses may go out of order); `notifications/cancelled`
+//! aborts a request so it is never answered. Over HTTP, `initialize` creates a session
+//! (`Mcp-Session-Id`, 32 hex characters); other messages need that header (400 without,
+//! 404 when unknown, deleted or expired by `--session-ttl-requests`). In the default
+//! JSON mode, progress notifications and server→client requests of a POSTed request
+//! go out on the session's GET stream; with `--sse` they precede the response on the
+//! POST's own event stream. A cancelled POST in JSON mode is answered `202` with no body.
+//!
+//! With `--record FILE` every received line is appended verbatim; HTTP adds a
+//! `HEADERS {…}` line (with a `:method` key) before each request's body, and requests
+//! received before `initialize` (or before `notifications/initialized`) add a
+//! `BEFORE_INITIALIZE {"method":…,"id":…}` (or `BEFORE_INITIALIZED {…}`) line.
+
+mod catalog;
+mod http;
+mod methods;
+mod options;
+mod record;
+mod rpc;
+mod session;
+mod shared;
+mod sse;
+mod stdio;
+mod tools;
+
+use std::fmt;
+
+pub use http::serve_http;
+pub use options::Options;
+pub use stdio::serve_stdio;
+
+/// The error returned by [`serve_stdio`] and [`serve_http`] when the server "crashed"
+/// on purpose (`crash` tool or `--crash-after`). The binary exits with code 3 on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Crashed;
+
+impl fmt::Display for Crashed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("testkit crashed on purpose")
+    }
+}
+
+impl std::error::Error for Crashed {}
+
+/// Exit code of the binary after a deliberate crash.
+pub const CRASH_EXIT_CODE: i32 = 3;
+
+/// The line the `garbage` tool writes to stdout before answering.
+pub const GARBAGE_LINE: &str = tools::GARBAGE;
