@@ -37,7 +37,8 @@ where
 {
     let (out_tx, out_rx) = mpsc::channel::<String>(OUT_CAPACITY);
     let gateway = Gateway::start(config, out_tx.clone());
-    let writer_task = tokio::spawn(write_lines(writer, out_rx));
+    let (finish, finished) = tokio::sync::oneshot::channel();
+    let writer_task = tokio::spawn(write_lines(writer, out_rx, finished));
     let result = read_loop(
         &gateway,
         reader,
@@ -47,15 +48,34 @@ where
     )
     .await;
     gateway.shutdown().await;
-    drop(gateway);
-    drop(out_tx);
+    // Flush what is queued, then stop: clones of the sender may outlive this call.
+    let _ = finish.send(());
     let _ = writer_task.await;
     result
 }
 
-async fn write_lines<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::Receiver<String>) {
+async fn write_lines<W: AsyncWrite + Unpin>(
+    writer: W,
+    mut rx: mpsc::Receiver<String>,
+    mut finish: tokio::sync::oneshot::Receiver<()>,
+) {
     let mut out = BufWriter::with_capacity(64 * 1024, writer);
-    while let Some(line) = rx.recv().await {
+    let mut finishing = false;
+    loop {
+        let line = if finishing {
+            rx.recv().await
+        } else {
+            tokio::select! {
+                line = rx.recv() => line,
+                _ = &mut finish => {
+                    // No new messages are accepted; the buffered ones still go out.
+                    rx.close();
+                    finishing = true;
+                    continue;
+                }
+            }
+        };
+        let Some(line) = line else { break };
         if out.write_all(to_line(line).as_bytes()).await.is_err() {
             return;
         }
@@ -69,6 +89,7 @@ async fn write_lines<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::Receiver<St
             return;
         }
     }
+    let _ = out.flush().await;
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(

@@ -79,6 +79,9 @@ pub(crate) struct Shared {
     pub(crate) client: Mutex<ClientState>,
     pub(crate) downstream: Downstream,
     pub(crate) relayed: crate::events::Relayed,
+    /// The upstream event loop, ended at shutdown (it holds a `Gateway`, so it would otherwise
+    /// keep the shared state alive forever).
+    pub(crate) event_loop: std::sync::OnceLock<tokio::task::AbortHandle>,
 }
 
 /// The gateway: cheap to clone, shared by the face and the event loop.
@@ -156,9 +159,11 @@ impl Gateway {
                 client: Mutex::new(ClientState::default()),
                 downstream: Downstream::new(out),
                 relayed: Default::default(),
+                event_loop: std::sync::OnceLock::new(),
             }),
         };
-        tokio::spawn(crate::events::run(gateway.clone(), events_rx));
+        let events = tokio::spawn(crate::events::run(gateway.clone(), events_rx));
+        let _ = gateway.shared.event_loop.set(events.abort_handle());
         gateway
     }
 
@@ -218,6 +223,9 @@ impl Gateway {
         self.shared.downstream.fail_all();
         let all = self.shared.slots.iter().map(|s| s.upstream.shutdown());
         futures::future::join_all(all).await;
+        if let Some(events) = self.shared.event_loop.get() {
+            events.abort();
+        }
     }
 
     /// Rebuilds the catalog from the stored lists and returns which list kinds changed.
