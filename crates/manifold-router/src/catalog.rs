@@ -189,3 +189,117 @@ impl Catalog {
         a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.get() == y.get())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn lists(tools: &[&str], resources: &[&str]) -> UpstreamLists {
+        let mut l = UpstreamLists::default();
+        l.items[Kind::Tools.index()] = tools
+            .iter()
+            .map(|n| json!({"name": n, "inputSchema": {"type": "object"}}))
+            .collect();
+        l.items[Kind::Resources.index()] = resources
+            .iter()
+            .map(|u| json!({"uri": u, "name": u}))
+            .collect();
+        l
+    }
+
+    #[test]
+    fn merges_in_config_order_with_namespaces() {
+        let a = lists(&["echo", "add"], &["file:///x"]);
+        let b = lists(&["echo"], &[]);
+        let catalog = Catalog::build(
+            &[
+                Source {
+                    alias: "a",
+                    namespace: "a",
+                    lists: Some(&a),
+                },
+                Source {
+                    alias: "down",
+                    namespace: "d",
+                    lists: None,
+                },
+                Source {
+                    alias: "b",
+                    namespace: "b",
+                    lists: Some(&b),
+                },
+            ],
+            "__",
+        );
+        let tools: Vec<&str> = catalog
+            .list(Kind::Tools)
+            .json
+            .iter()
+            .map(|j| j.get())
+            .collect();
+        assert_eq!(
+            tools,
+            [
+                r#"{"name":"a__echo","inputSchema":{"type":"object"}}"#,
+                r#"{"name":"a__add","inputSchema":{"type":"object"}}"#,
+                r#"{"name":"b__echo","inputSchema":{"type":"object"}}"#,
+            ]
+        );
+        let t = catalog.lookup(Kind::Tools, "b__echo").unwrap();
+        assert_eq!((t.upstream, t.original.as_str()), (2, "echo"));
+        let r = catalog.lookup(Kind::Resources, "a+file:///x").unwrap();
+        assert_eq!((r.upstream, r.original.as_str()), (0, "file:///x"));
+        assert!(catalog.collisions.is_empty());
+    }
+
+    #[test]
+    fn collisions_keep_the_earlier_server() {
+        let a = lists(&["echo"], &[]);
+        let b = lists(&["echo", "other"], &[]);
+        let catalog = Catalog::build(
+            &[
+                Source {
+                    alias: "a",
+                    namespace: "",
+                    lists: Some(&a),
+                },
+                Source {
+                    alias: "b",
+                    namespace: "",
+                    lists: Some(&b),
+                },
+            ],
+            "__",
+        );
+        assert_eq!(catalog.lookup(Kind::Tools, "echo").unwrap().upstream, 0);
+        assert_eq!(catalog.lookup(Kind::Tools, "other").unwrap().upstream, 1);
+        assert_eq!(catalog.collisions, ["echo"]);
+        assert_eq!(catalog.list(Kind::Tools).json.len(), 2);
+    }
+
+    #[test]
+    fn change_detection() {
+        let a = lists(&["echo"], &[]);
+        let b = lists(&["echo", "add"], &[]);
+        let one = Catalog::build(
+            &[Source {
+                alias: "a",
+                namespace: "a",
+                lists: Some(&a),
+            }],
+            "__",
+        );
+        let two = Catalog::build(
+            &[Source {
+                alias: "a",
+                namespace: "a",
+                lists: Some(&b),
+            }],
+            "__",
+        );
+        assert!(!one.same(&two, Kind::Tools));
+        assert!(one.same(&two, Kind::Prompts));
+    }
+}

@@ -216,3 +216,19 @@ async fn pump(up: Upstream, mut inbound: mpsc::Receiver<Inbound>, reinit: mpsc::
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_bounded() {
+        let (i, m) = (Duration::from_millis(250), Duration::from_secs(30));
+        let delays: Vec<u128> = (1..=10).map(|f| backoff(i, m, f).as_millis()).collect();
+        assert_eq!(
+            delays,
+            [250, 500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
+        );
+        assert_eq!(backoff(i, m, u32::MAX), m);
+    }
+}
