@@ -15,12 +15,15 @@ use crate::discovery::fetch_all;
 use crate::gateway::Gateway;
 use crate::naming::downstream_uri;
 
-/// Server→client requests being relayed: (upstream index, upstream id) → (task, downstream id).
+/// (upstream index, upstream id) → (relaying task, downstream id once sent).
+type RelayTable = HashMap<(usize, Id), (AbortHandle, Option<i64>)>;
+
+/// Server→client requests being relayed.
 #[derive(Default)]
-pub(crate) struct Relayed(Mutex<HashMap<(usize, Id), (AbortHandle, Option<i64>)>>);
+pub(crate) struct Relayed(Mutex<RelayTable>);
 
 impl Relayed {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(usize, Id), (AbortHandle, Option<i64>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, RelayTable> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
