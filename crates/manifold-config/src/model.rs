@@ -18,6 +18,8 @@ pub const DEFAULT_STARTUP_WAIT: Duration = Duration::from_millis(5_000);
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 * 1024 * 1024;
 /// Smallest accepted `gateway.max_message_bytes`.
 pub const MIN_MAX_MESSAGE_BYTES: usize = 1024;
+/// Default `gateway.ping_interval_ms`.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_millis(30_000);
 /// Default `gateway.shutdown_grace_ms`.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_millis(2_000);
 /// Default `gateway.restart.initial_backoff_ms`.
@@ -65,6 +67,9 @@ pub struct Gateway {
     pub restart: Restart,
     /// Each step of the shutdown of a stdio child: stdin close → SIGTERM → SIGKILL (`shutdown_grace_ms`).
     pub shutdown_grace: Duration,
+    /// How often a `ping` checks that an idle upstream still answers; an upstream that does not
+    /// answer within its request timeout is restarted. Zero disables it (`ping_interval_ms`).
+    pub ping_interval: Duration,
 }
 
 impl Default for Gateway {
@@ -78,6 +83,7 @@ impl Default for Gateway {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             restart: Restart::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            ping_interval: DEFAULT_PING_INTERVAL,
         }
     }
 }

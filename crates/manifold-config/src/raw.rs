@@ -34,6 +34,7 @@ pub(crate) struct RawGateway {
     #[serde(default)]
     pub(crate) restart: RawRestart,
     pub(crate) shutdown_grace_ms: Option<u64>,
+    pub(crate) ping_interval_ms: Option<u64>,
 }
 
 /// `[gateway.restart]`.

@@ -8,9 +8,9 @@ use std::time::Duration;
 use crate::error::ConfigError;
 use crate::model::{
     Admin, Config, Gateway, Listen, Restart, DEFAULT_HTTP_PATH, DEFAULT_INITIAL_BACKOFF,
-    DEFAULT_MAX_BACKOFF, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_NAME, DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_SEPARATOR, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_WAIT, DEFAULT_UNHEALTHY_AFTER,
-    MIN_MAX_MESSAGE_BYTES,
+    DEFAULT_MAX_BACKOFF, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_NAME, DEFAULT_PING_INTERVAL,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEPARATOR, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_WAIT,
+    DEFAULT_UNHEALTHY_AFTER, MIN_MAX_MESSAGE_BYTES,
 };
 use crate::raw::{RawAdmin, RawConfig, RawGateway, RawListen, Text};
 use crate::server::{freeze_server, Context};
@@ -134,6 +134,9 @@ fn gateway(raw: RawGateway, cx: &Context<'_>) -> Result<Gateway, ConfigError> {
         shutdown_grace: raw
             .shutdown_grace_ms
             .map_or(DEFAULT_SHUTDOWN_GRACE, Duration::from_millis),
+        ping_interval: raw
+            .ping_interval_ms
+            .map_or(DEFAULT_PING_INTERVAL, Duration::from_millis),
     })
 }
 

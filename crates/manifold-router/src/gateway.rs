@@ -136,6 +136,7 @@ impl Gateway {
                     timeout,
                     restart,
                     shutdown_grace: g.shutdown_grace,
+                    ping_interval: g.ping_interval,
                 };
                 Slot {
                     upstream: Upstream::start(index, spec, identity_rx.clone(), events_tx.clone()),

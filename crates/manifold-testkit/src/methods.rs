@@ -31,6 +31,7 @@ pub(crate) async fn execute(
     let page = opts.page_size;
     match method {
         "initialize" => initialize(session, params).await,
+        "ping" if opts.ignore_ping => std::future::pending().await,
         "ping" => Ok(json!({})),
         "tools/list" => catalog::paginate(
             catalog::tools(opts, session.tool_view()),

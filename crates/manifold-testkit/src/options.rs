@@ -69,6 +69,10 @@ pub struct Options {
     #[arg(long)]
     pub hang_initialize: bool,
 
+    /// Never answer ping (a server that looks alive but no longer responds).
+    #[arg(long)]
+    pub ignore_ping: bool,
+
     /// Print an error to stderr and exit 1 immediately.
     #[arg(long)]
     pub fail_start: bool,
@@ -118,6 +122,7 @@ struct FileConfig {
     latency_ms: Option<u64>,
     crash_after: Option<u64>,
     hang_initialize: Option<bool>,
+    ignore_ping: Option<bool>,
     fail_start: Option<bool>,
     record: Option<PathBuf>,
     http: Option<String>,
@@ -183,6 +188,7 @@ impl Options {
             tool_prefix,
             latency_ms,
             hang_initialize,
+            ignore_ping,
             fail_start,
             sse
         );

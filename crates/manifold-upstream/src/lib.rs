@@ -50,6 +50,9 @@ pub struct UpstreamSpec {
     pub restart: RestartPolicy,
     /// Step between stdin close, SIGTERM and SIGKILL at shutdown.
     pub shutdown_grace: Duration,
+    /// Interval of health pings while up (zero: none). An upstream that leaves a ping unanswered
+    /// past `timeout` is restarted.
+    pub ping_interval: Duration,
 }
 
 /// What Manifold tells an upstream about its client in `initialize`: the downstream client's own

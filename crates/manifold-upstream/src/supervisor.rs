@@ -122,8 +122,20 @@ async fn run_once(
         up.inner.health.send_replace(Health::Up(Arc::new(info)));
         was_up = true;
         let _ = up.inner.events.send(UpstreamEvent::Up(up.index())).await;
+        let mut pings = health_pings(spec.ping_interval);
         loop {
             tokio::select! {
+                _ = pings.tick() => {
+                    tokio::select! {
+                        r = up.call(manifold_protocol::method::PING, None, None, true) => {
+                            if let Err(CallError::Timeout { ms, .. }) = r {
+                                break 'life format!("did not answer a health ping within {ms} ms");
+                            }
+                        }
+                        _ = &mut pump => break 'life "connection closed (process exited)".to_string(),
+                        _ = stopped(stop) => break 'life "stopped".to_string(),
+                    }
+                }
                 _ = &mut pump => break 'life "connection closed (process exited)".to_string(),
                 _ = stopped(stop) => break 'life "stopped".to_string(),
                 Some(()) = reinit_rx.recv() => {
@@ -155,6 +167,18 @@ async fn run_once(
     pump.abort();
     closer.close(spec.shutdown_grace).await;
     (reason, was_up)
+}
+
+/// A ticker for health pings; with a zero interval it never fires.
+fn health_pings(interval: Duration) -> tokio::time::Interval {
+    let period = if interval.is_zero() {
+        Duration::from_secs(365 * 24 * 3600)
+    } else {
+        interval
+    };
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticker
 }
 
 /// After a transparent re-initialize, sends again every request still waiting for an answer.
