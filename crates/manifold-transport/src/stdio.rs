@@ -84,15 +84,27 @@ pub fn spawn_stdio(params: &StdioParams) -> Result<Connection, TransportError> {
 }
 
 async fn write_stdin(
-    mut stdin: ChildStdin,
+    stdin: ChildStdin,
     mut rx: mpsc::Receiver<String>,
     mut stop: oneshot::Receiver<()>,
 ) {
+    let mut stdin = tokio::io::BufWriter::with_capacity(64 * 1024, stdin);
     loop {
         tokio::select! {
             msg = rx.recv() => {
                 let Some(msg) = msg else { break };
-                if stdin.write_all(to_line(msg).as_bytes()).await.is_err() || stdin.flush().await.is_err() {
+                if stdin.write_all(to_line(msg).as_bytes()).await.is_err() {
+                    break;
+                }
+                // Under load several messages are queued: write them all, flush once.
+                let mut failed = false;
+                while let Ok(more) = rx.try_recv() {
+                    if stdin.write_all(to_line(more).as_bytes()).await.is_err() {
+                        failed = true;
+                        break;
+                    }
+                }
+                if failed || stdin.flush().await.is_err() {
                     break;
                 }
             }
