@@ -1,0 +1,89 @@
+//! Checks messages Manifold sends against the official JSON Schema of protocol 2025-11-25
+//! (`shared/spec-schemas/2025-11-25/schema.json` beside the repository, or a copy given by
+//! `MANIFOLD_SPEC_SCHEMAS`): every message as a `JSONRPCMessage`, every result as the type its
+//! method returns, every notification and server request as the type its method names.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::Value;
+
+fn schema_document() -> Option<&'static Value> {
+    static DOC: OnceLock<Option<Value>> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let dir = std::env::var_os("MANIFOLD_SPEC_SCHEMAS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| super::repo_root().join("../shared/spec-schemas"));
+        let path = dir.join("2025-11-25/schema.json");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            // CI always has shared/ beside the clone: there a missing schema is an error.
+            assert!(std::env::var_os("CI").is_none(), "{} is missing", path.display());
+            return None;
+        };
+        serde_json::from_str(&text).ok()
+    })
+    .as_ref()
+}
+
+fn validator(definition: &str) -> Option<Arc<jsonschema::Validator>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<jsonschema::Validator>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(v) = cache.lock().unwrap().get(definition) {
+        return Some(v.clone());
+    }
+    let mut doc = schema_document()?.clone();
+    doc.as_object_mut()?
+        .insert("$ref".into(), Value::String(format!("#/$defs/{definition}")));
+    let compiled = Arc::new(
+        jsonschema::validator_for(&doc)
+            .unwrap_or_else(|e| panic!("schema definition {definition} does not compile: {e}")),
+    );
+    cache.lock().unwrap().insert(definition.to_string(), compiled.clone());
+    Some(compiled)
+}
+
+/// Panics with every violation if `value` is not a valid `definition`. A missing schema file
+/// (repository checked out without `shared/`) skips the check.
+pub fn check(definition: &str, value: &Value) {
+    let Some(v) = validator(definition) else { return };
+    let errors: Vec<String> = v
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "message is not a valid {definition} (2025-11-25 schema): {errors:?}\n{value}"
+    );
+}
+
+/// The result type of a client request method.
+pub fn result_type(method: &str) -> Option<&'static str> {
+    Some(match method {
+        "initialize" => "InitializeResult",
+        "ping" | "logging/setLevel" | "resources/subscribe" | "resources/unsubscribe" => "EmptyResult",
+        "tools/list" => "ListToolsResult",
+        "tools/call" => "CallToolResult",
+        "prompts/list" => "ListPromptsResult",
+        "prompts/get" => "GetPromptResult",
+        "resources/list" => "ListResourcesResult",
+        "resources/templates/list" => "ListResourceTemplatesResult",
+        "resources/read" => "ReadResourceResult",
+        "completion/complete" => "CompleteResult",
+        _ => return None,
+    })
+}
+
+/// Checks one message Manifold sent to its client; `method` is the request it answers, if known.
+pub fn check_outgoing(message: &Value, method: Option<&str>) {
+    check("JSONRPCMessage", message);
+    if let Some(m) = message.get("method").and_then(Value::as_str) {
+        let definition = if message.get("id").is_some() { "ServerRequest" } else { "ServerNotification" };
+        let known = m.starts_with("notifications/") || matches!(m, "ping" | "sampling/createMessage" | "roots/list" | "elicitation/create");
+        if known {
+            check(definition, message);
+        }
+    } else if let (Some(result), Some(definition)) = (message.get("result"), method.and_then(result_type)) {
+        check(definition, result);
+    }
+}
