@@ -842,7 +842,6 @@ async fn include_and_exclude_filters_hide_items_and_their_calls() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "BUG: a resource hidden by `resources = { exclude }` is still readable via its namespaced URI"]
 async fn excluded_resources_are_not_readable() {
     let text = testkit_server(
         "alpha",

@@ -145,7 +145,7 @@ impl Catalog {
                         }
                     };
                     if list.by_name.contains_key(&name) {
-                        tracing::warn!(server = source.alias, kind = kind.field(), %name, "name collision: an earlier server in config order keeps it");
+                        tracing::warn!(server = source.alias, kind = kind.field(), %name, "name collision: this server's item is dropped, an earlier server in config order has the name");
                         catalog.collisions.push(name);
                         continue;
                     }

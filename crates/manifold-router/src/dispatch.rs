@@ -267,11 +267,7 @@ impl Gateway {
         match passthrough.next() {
             Some((i, slot)) if slot.is_up() => Ok((i, uri.to_string())),
             Some((_, slot)) => Err(unavailable(slot)),
-            None => Err(ErrorObject::with_data(
-                code::RESOURCE_NOT_FOUND,
-                format!("Resource not found: {uri}"),
-                json!({ "uri": uri }),
-            )),
+            None => Err(not_found(uri)),
         }
     }
 
@@ -283,6 +279,10 @@ impl Gateway {
             .get_str("uri")
             .ok_or_else(|| ErrorObject::invalid_params("params.uri must be a string"))?;
         let (index, original) = self.resolve_uri(&uri)?;
+        if !self.shared.slots[index].resources.allows(&original) {
+            // Filtered out: answered exactly as a resource that does not exist.
+            return Err(not_found(&uri));
+        }
         if original != uri {
             obj.set_str("uri", &original);
         }
@@ -377,6 +377,14 @@ impl Gateway {
         }
         Ok(empty_object())
     }
+}
+
+fn not_found(uri: &str) -> ErrorObject {
+    ErrorObject::with_data(
+        code::RESOURCE_NOT_FOUND,
+        format!("Resource not found: {uri}"),
+        json!({ "uri": uri }),
+    )
 }
 
 fn invalid_cursor() -> ErrorObject {
