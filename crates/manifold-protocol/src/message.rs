@@ -251,6 +251,9 @@ struct OutResult<'a> {
 #[derive(Serialize)]
 struct OutError<'a> {
     jsonrpc: &'static str,
+    /// Left out when the request id could not be read: MCP's schema (2025-11-25) makes `id`
+    /// optional on error responses but never `null` (mcp-spec.md §3.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<&'a Id>,
     error: &'a ErrorObject,
 }
@@ -288,7 +291,7 @@ pub fn encode_result(id: &Id, result: &RawValue) -> String {
     })
 }
 
-/// Encodes an error response (`id: null` when the request id is unknown).
+/// Encodes an error response (without `id` when the request id is unknown).
 pub fn encode_error(id: Option<&Id>, error: &ErrorObject) -> String {
     to_string(&OutError {
         jsonrpc: "2.0",

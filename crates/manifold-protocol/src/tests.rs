@@ -135,11 +135,11 @@ fn responses_and_errors() {
 }
 
 #[test]
-fn error_encoding_with_null_id() {
+fn error_encoding_without_a_readable_id_omits_it() {
     let e = ErrorObject::new(code::PARSE_ERROR, "Parse error");
     assert_eq!(
         encode_error(None, &e),
-        r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"Parse error"}}"#
+        r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"}}"#
     );
 }
 
