@@ -199,23 +199,34 @@ impl Gateway {
     }
 
     async fn call_named(&self, kind: Kind, method: &str, params: Option<&RawValue>) -> Outcome {
-        let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
-        let mut obj = RawObject::parse(params)
-            .map_err(|_| ErrorObject::invalid_params("params must be an object"))?;
-        let name = obj
-            .get_str("name")
-            .ok_or_else(|| ErrorObject::invalid_params("params.name must be a string"))?;
+        let (obj, name) = routing_key(params, "name")?;
         let target = self.resolve_name(kind, &name)?;
-        let slot = &self.shared.slots[target.upstream];
-        if target.original != name {
-            obj.set_str("name", &target.original);
+        let index = target.upstream;
+        let result = self
+            .forward(index, method, obj, ("name", &name, &target.original))
+            .await?;
+        Ok(rewrite::content_result(
+            result,
+            &self.shared.slots[index].namespace,
+        ))
+    }
+
+    /// Sends a routed request upstream with its routing field set to the upstream's own value.
+    async fn forward(
+        &self,
+        index: usize,
+        method: &str,
+        mut obj: RawObject<'_>,
+        (key, downstream, original): (&str, &str, &str),
+    ) -> Outcome {
+        if original != downstream {
+            obj.set_str(key, original);
         }
-        let result = slot
-            .upstream
+        let slot = &self.shared.slots[index];
+        slot.upstream
             .request(method, Some(&obj.to_raw()), Some(slot.timeout))
             .await
-            .map_err(|e| e.to_error())?;
-        Ok(rewrite::content_result(result, &slot.namespace))
+            .map_err(|e| e.to_error())
     }
 
     fn resolve_name(&self, kind: Kind, name: &str) -> Result<Target, ErrorObject> {
@@ -272,26 +283,16 @@ impl Gateway {
     }
 
     async fn call_uri(&self, method: &str, params: Option<&RawValue>) -> Outcome {
-        let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
-        let mut obj = RawObject::parse(params)
-            .map_err(|_| ErrorObject::invalid_params("params must be an object"))?;
-        let uri = obj
-            .get_str("uri")
-            .ok_or_else(|| ErrorObject::invalid_params("params.uri must be a string"))?;
+        let (obj, uri) = routing_key(params, "uri")?;
         let (index, original) = self.resolve_uri(&uri)?;
-        if !self.shared.slots[index].resources.allows(&original) {
+        let slot = &self.shared.slots[index];
+        if !slot.resources.allows(&original) {
             // Filtered out: answered exactly as a resource that does not exist.
             return Err(not_found(&uri));
         }
-        if original != uri {
-            obj.set_str("uri", &original);
-        }
-        let slot = &self.shared.slots[index];
-        let result = slot
-            .upstream
-            .request(method, Some(&obj.to_raw()), Some(slot.timeout))
-            .await
-            .map_err(|e| e.to_error())?;
+        let result = self
+            .forward(index, method, obj, ("uri", &uri, &original))
+            .await?;
         Ok(if method == method::RESOURCES_READ {
             rewrite::read_result(result, &slot.namespace)
         } else {
@@ -377,6 +378,20 @@ impl Gateway {
         }
         Ok(empty_object())
     }
+}
+
+/// Parses `params` as an object and reads the string field that decides where it goes.
+fn routing_key<'a>(
+    params: Option<&'a RawValue>,
+    key: &str,
+) -> Result<(RawObject<'a>, String), ErrorObject> {
+    let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
+    let obj = RawObject::parse(params)
+        .map_err(|_| ErrorObject::invalid_params("params must be an object"))?;
+    let value = obj
+        .get_str(key)
+        .ok_or_else(|| ErrorObject::invalid_params(format!("params.{key} must be a string")))?;
+    Ok((obj, value))
 }
 
 fn not_found(uri: &str) -> ErrorObject {
