@@ -149,6 +149,12 @@ impl Gateway {
         if logging {
             capabilities["logging"] = json!({});
         }
+        if negotiated == "2024-11-05" {
+            // `completions` arrived in 2025-03-26; 2024-11-05 clients call completion/complete ungated.
+            if let Some(caps) = capabilities.as_object_mut() {
+                caps.remove("completions");
+            }
+        }
         let mut result = json!({
             "protocolVersion": negotiated,
             "capabilities": capabilities,
