@@ -24,7 +24,13 @@ async fn mute_and_ok(gateway_toml: &str) -> (common::Gateway, PathBuf, [tempfile
         "[gateway]\n{gateway_toml}\n{}{}",
         common::testkit_server(
             "mute",
-            &["--name", "mute", "--ignore-ping", "--record", record.to_str().unwrap()],
+            &[
+                "--name",
+                "mute",
+                "--ignore-ping",
+                "--record",
+                record.to_str().unwrap()
+            ],
             "timeout_ms = 300"
         ),
         common::testkit_server("ok", &["--name", "ok"], ""),
@@ -41,14 +47,19 @@ async fn an_upstream_that_ignores_pings_is_restarted() {
         mute_and_ok("ping_interval_ms = 200\n[gateway.restart]\ninitial_backoff_ms = 50").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     while initializes(&record) < 2 {
-        assert!(tokio::time::Instant::now() < deadline, "the mute upstream was never restarted");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the mute upstream was never restarted"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The pings it ignored were real pings from Manifold.
     let text = std::fs::read_to_string(&record).unwrap();
     assert!(text.contains("\"method\":\"ping\""), "{text}");
     // The healthy upstream kept serving throughout.
-    let r = gw.call_tool(1, "ok__echo", json!({"text": "still here"})).await;
+    let r = gw
+        .call_tool(1, "ok__echo", json!({"text": "still here"}))
+        .await;
     assert_eq!(r["result"]["content"][0]["text"], "still here", "{r}");
     assert!(gw.close().await.success());
 }
@@ -60,6 +71,8 @@ async fn pings_can_be_switched_off() {
     let r = gw.call_tool(1, "mute__echo", json!({"text": "up"})).await;
     assert_eq!(r["result"]["content"][0]["text"], "up", "{r}");
     assert_eq!(initializes(&record), 1);
-    assert!(!std::fs::read_to_string(&record).unwrap().contains("\"method\":\"ping\""));
+    assert!(!std::fs::read_to_string(&record)
+        .unwrap()
+        .contains("\"method\":\"ping\""));
     assert!(gw.close().await.success());
 }

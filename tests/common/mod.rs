@@ -2,6 +2,8 @@
 //! raw JSON-lines client driving `manifold serve --stdio` as a child process.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod schema;
+
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -111,7 +113,10 @@ impl Gateway {
             .expect("timed out waiting for a message from manifold")
             .expect("read")
             .expect("manifold closed stdout");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("manifold wrote invalid JSON {line:?}: {e}"))
+        let message: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("manifold wrote invalid JSON {line:?}: {e}"));
+        schema::check_outgoing(&message, None);
+        message
     }
 
     /// Reads until the response with `id`, keeping everything else in `seen`.
@@ -130,7 +135,9 @@ impl Gateway {
         let id = id.into();
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
             .await;
-        self.response(&id).await
+        let response = self.response(&id).await;
+        schema::check_outgoing(&response, Some(method));
+        response
     }
 
     /// `initialize` + `notifications/initialized` with the given client capabilities; returns the result.
@@ -155,8 +162,12 @@ impl Gateway {
 
     /// Calls a tool and returns the whole response.
     pub async fn call_tool(&mut self, id: i64, name: &str, arguments: Value) -> Value {
-        self.request(id, "tools/call", json!({"name": name, "arguments": arguments}))
-            .await
+        self.request(
+            id,
+            "tools/call",
+            json!({"name": name, "arguments": arguments}),
+        )
+        .await
     }
 
     /// Closes stdin (EOF) and waits for a clean exit.

@@ -18,7 +18,11 @@ fn schema_document() -> Option<&'static Value> {
         let path = dir.join("2025-11-25/schema.json");
         let Ok(text) = std::fs::read_to_string(&path) else {
             // CI always has shared/ beside the clone: there a missing schema is an error.
-            assert!(std::env::var_os("CI").is_none(), "{} is missing", path.display());
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{} is missing",
+                path.display()
+            );
             return None;
         };
         serde_json::from_str(&text).ok()
@@ -33,35 +37,53 @@ fn validator(definition: &str) -> Option<Arc<jsonschema::Validator>> {
         return Some(v.clone());
     }
     let mut doc = schema_document()?.clone();
-    doc.as_object_mut()?
-        .insert("$ref".into(), Value::String(format!("#/$defs/{definition}")));
+    doc.as_object_mut()?.insert(
+        "$ref".into(),
+        Value::String(format!("#/$defs/{definition}")),
+    );
     let compiled = Arc::new(
         jsonschema::validator_for(&doc)
             .unwrap_or_else(|e| panic!("schema definition {definition} does not compile: {e}")),
     );
-    cache.lock().unwrap().insert(definition.to_string(), compiled.clone());
+    cache
+        .lock()
+        .unwrap()
+        .insert(definition.to_string(), compiled.clone());
     Some(compiled)
+}
+
+/// Every violation if `value` is not a valid `definition`, as one message. A missing schema file
+/// (repository checked out without `shared/`) skips the check: `Ok`.
+pub fn validate(definition: &str, value: &Value) -> Result<(), String> {
+    let Some(v) = validator(definition) else {
+        return Ok(());
+    };
+    let errors: Vec<String> = v
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("{errors:?}"))
+    }
 }
 
 /// Panics with every violation if `value` is not a valid `definition`. A missing schema file
 /// (repository checked out without `shared/`) skips the check.
 pub fn check(definition: &str, value: &Value) {
-    let Some(v) = validator(definition) else { return };
-    let errors: Vec<String> = v
-        .iter_errors(value)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "message is not a valid {definition} (2025-11-25 schema): {errors:?}\n{value}"
-    );
+    if let Err(errors) = validate(definition, value) {
+        panic!("message is not a valid {definition} (2025-11-25 schema): {errors}\n{value}");
+    }
 }
 
 /// The result type of a client request method.
 pub fn result_type(method: &str) -> Option<&'static str> {
     Some(match method {
         "initialize" => "InitializeResult",
-        "ping" | "logging/setLevel" | "resources/subscribe" | "resources/unsubscribe" => "EmptyResult",
+        "ping" | "logging/setLevel" | "resources/subscribe" | "resources/unsubscribe" => {
+            "EmptyResult"
+        }
         "tools/list" => "ListToolsResult",
         "tools/call" => "CallToolResult",
         "prompts/list" => "ListPromptsResult",
@@ -78,12 +100,22 @@ pub fn result_type(method: &str) -> Option<&'static str> {
 pub fn check_outgoing(message: &Value, method: Option<&str>) {
     check("JSONRPCMessage", message);
     if let Some(m) = message.get("method").and_then(Value::as_str) {
-        let definition = if message.get("id").is_some() { "ServerRequest" } else { "ServerNotification" };
-        let known = m.starts_with("notifications/") || matches!(m, "ping" | "sampling/createMessage" | "roots/list" | "elicitation/create");
+        let definition = if message.get("id").is_some() {
+            "ServerRequest"
+        } else {
+            "ServerNotification"
+        };
+        let known = m.starts_with("notifications/")
+            || matches!(
+                m,
+                "ping" | "sampling/createMessage" | "roots/list" | "elicitation/create"
+            );
         if known {
             check(definition, message);
         }
-    } else if let (Some(result), Some(definition)) = (message.get("result"), method.and_then(result_type)) {
+    } else if let (Some(result), Some(definition)) =
+        (message.get("result"), method.and_then(result_type))
+    {
         check(definition, result);
     }
 }
