@@ -2,6 +2,7 @@
 //! No logic worth unit-testing lives here; the end-to-end tests drive this binary.
 
 mod catalog_cmd;
+mod stdio;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -118,13 +119,8 @@ async fn serve(config: PathBuf, stdio: bool, listen: Option<String>) -> u8 {
     for notice in &config.notices {
         tracing::info!("{notice}");
     }
-    match manifold_router::serve_stdio(
-        &config,
-        tokio::io::stdin(),
-        tokio::io::stdout(),
-        shutdown_signal(),
-    )
-    .await
+    match manifold_router::serve_stdio(&config, stdio::input(), stdio::output(), shutdown_signal())
+        .await
     {
         Ok(()) => 0,
         Err(e) => {

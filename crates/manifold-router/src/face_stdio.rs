@@ -174,9 +174,10 @@ async fn on_message(
             let out = out.clone();
             let registry = in_flight.clone();
             let id = request.id.clone();
-            let (go, gate) = tokio::sync::oneshot::channel::<()>();
+            // The registry stays locked from spawn to insert, so the task's own removal (which
+            // needs the lock) always comes after its handle is in.
+            let mut map = in_flight.lock().unwrap_or_else(|e| e.into_inner());
             let task = tokio::spawn(async move {
-                let _ = gate.await;
                 let line = respond(&gateway, &request).await;
                 registry
                     .lock()
@@ -184,11 +185,7 @@ async fn on_message(
                     .remove(&request.id);
                 let _ = out.send(line).await;
             });
-            in_flight
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id, task.abort_handle());
-            let _ = go.send(());
+            map.insert(id, task.abort_handle());
         }
         Message::Notification(n) => match n.method.as_str() {
             method::INITIALIZED => gateway.client_ready().await,

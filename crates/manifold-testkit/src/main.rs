@@ -27,7 +27,10 @@ async fn main() {
             }
             Err(err) => Err(anyhow::anyhow!("cannot listen on {addr}: {err}")),
         },
-        None => serve_stdio(opts, tokio::io::stdin(), tokio::io::stdout()).await,
+        None => match stdio_pipes() {
+            Some((input, output)) => serve_stdio(opts, input, output).await,
+            None => serve_stdio(opts, tokio::io::stdin(), tokio::io::stdout()).await,
+        },
     };
     match result {
         Ok(()) => std::process::exit(0),
@@ -37,4 +40,18 @@ async fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// stdin/stdout as reactor-driven pipes when they are pipes (the usual case under a gateway or a
+/// benchmark); tokio's `stdin()`/`stdout()` would hand each read and write to a blocking thread.
+fn stdio_pipes() -> Option<(
+    tokio::net::unix::pipe::Receiver,
+    tokio::net::unix::pipe::Sender,
+)> {
+    use std::os::fd::AsFd;
+    let input = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+    let output = std::io::stdout().as_fd().try_clone_to_owned().ok()?;
+    let input = tokio::net::unix::pipe::Receiver::from_owned_fd(input).ok()?;
+    let output = tokio::net::unix::pipe::Sender::from_owned_fd(output).ok()?;
+    Some((input, output))
 }

@@ -77,7 +77,9 @@ pub fn connect_http(params: &HttpParams) -> Result<Connection, TransportError> {
         sender: Sender {
             inner: SenderKind::Http(shared.clone()),
         },
-        inbound: rx,
+        inbound: crate::InboundStream {
+            inner: crate::InboundKind::Queue(rx),
+        },
         closer: Closer {
             inner: CloserKind::Http(shared),
         },

@@ -142,9 +142,33 @@ pub struct Connection {
     /// Cloneable sending half.
     pub sender: Sender,
     /// Everything the peer sends; ends when the transport ends.
-    pub inbound: mpsc::Receiver<Inbound>,
+    pub inbound: InboundStream,
     /// Shuts the transport down.
     pub closer: Closer,
+}
+
+/// What the peer sends, read by whoever awaits [`InboundStream::recv`]. A stdio peer's stdout is
+/// read and decoded right in that call (no reader task, no queue, no extra wake-up per message);
+/// HTTP responses arrive from their request tasks through a bounded queue.
+#[derive(Debug)]
+pub struct InboundStream {
+    inner: InboundKind,
+}
+
+#[derive(Debug)]
+enum InboundKind {
+    Stdio(stdio::StdoutReader),
+    Queue(mpsc::Receiver<Inbound>),
+}
+
+impl InboundStream {
+    /// The next event; `None` once the peer has closed its side.
+    pub async fn recv(&mut self) -> Option<Inbound> {
+        match &mut self.inner {
+            InboundKind::Stdio(reader) => reader.next().await,
+            InboundKind::Queue(rx) => rx.recv().await,
+        }
+    }
 }
 
 /// Turns one frame into an inbound event, logging what is dropped.

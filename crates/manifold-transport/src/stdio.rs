@@ -1,12 +1,13 @@
 //! A stdio upstream: a child process in its own process group, newline-delimited JSON-RPC on its
 //! stdin/stdout, stderr captured into Manifold's log under the server's alias.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
 use manifold_protocol::codec::to_line;
-use manifold_protocol::LineDecoder;
+use manifold_protocol::{Frame, LineDecoder};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot};
@@ -61,22 +62,18 @@ pub fn spawn_stdio(params: &StdioParams) -> Result<Connection, TransportError> {
         tokio::spawn(log_stderr(alias.clone(), stderr));
     }
     let (out_tx, out_rx) = mpsc::channel::<String>(INBOUND_CAPACITY);
-    let (in_tx, in_rx) = mpsc::channel(INBOUND_CAPACITY);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     tokio::spawn(write_stdin(stdin, out_rx, stop_rx));
-    tokio::spawn(read_stdout(
-        alias.clone(),
-        stdout,
-        in_tx,
-        params.max_message_bytes,
-    ));
+    let reader = StdoutReader::new(alias.clone(), stdout, params.max_message_bytes);
     let (close_tx, close_rx) = oneshot::channel();
     let watcher = tokio::spawn(watch(alias, child, close_rx, stop_tx));
     Ok(Connection {
         sender: Sender {
             inner: SenderKind::Stdio(out_tx),
         },
-        inbound: in_rx,
+        inbound: crate::InboundStream {
+            inner: crate::InboundKind::Stdio(reader),
+        },
         closer: Closer {
             inner: CloserKind::Stdio(close_tx, watcher),
         },
@@ -114,33 +111,49 @@ async fn write_stdin(
     // Dropping stdin closes the pipe: the polite first step of shutdown.
 }
 
-async fn read_stdout(
+/// Reads and frames the child's stdout on demand.
+#[derive(Debug)]
+pub(crate) struct StdoutReader {
     alias: String,
-    mut stdout: ChildStdout,
-    tx: mpsc::Sender<Inbound>,
-    max: usize,
-) {
-    let mut decoder = LineDecoder::new(max);
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut frames = Vec::new();
-    loop {
-        let n = match stdout.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        decoder.feed(&buf[..n], &mut frames);
-        for frame in frames.drain(..) {
-            if let Some(event) = frame_to_inbound(frame, &alias) {
-                if tx.send(event).await.is_err() {
-                    return;
-                }
-            }
+    stdout: ChildStdout,
+    decoder: LineDecoder,
+    buf: Box<[u8]>,
+    ready: VecDeque<Frame>,
+    eof: bool,
+}
+
+impl StdoutReader {
+    fn new(alias: String, stdout: ChildStdout, max: usize) -> Self {
+        StdoutReader {
+            alias,
+            stdout,
+            decoder: LineDecoder::new(max),
+            buf: vec![0u8; 64 * 1024].into_boxed_slice(),
+            ready: VecDeque::new(),
+            eof: false,
         }
     }
-    decoder.finish(&mut frames);
-    for frame in frames.drain(..) {
-        if let Some(event) = frame_to_inbound(frame, &alias) {
-            let _ = tx.send(event).await;
+
+    /// The next event from the child; `None` after end of output.
+    pub(crate) async fn next(&mut self) -> Option<Inbound> {
+        let mut frames = Vec::new();
+        loop {
+            while let Some(frame) = self.ready.pop_front() {
+                if let Some(event) = frame_to_inbound(frame, &self.alias) {
+                    return Some(event);
+                }
+            }
+            if self.eof {
+                return None;
+            }
+            match self.stdout.read(&mut self.buf).await {
+                Ok(0) | Err(_) => {
+                    self.eof = true;
+                    self.decoder.finish(&mut frames);
+                }
+                Ok(n) => self.decoder.feed(&self.buf[..n], &mut frames),
+            }
+            self.ready.extend(frames.drain(..));
         }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use manifold_protocol::Message;
-use manifold_transport::{connect_http, spawn_stdio, Connection, Inbound};
+use manifold_transport::{connect_http, spawn_stdio, Connection, Inbound, InboundStream};
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
@@ -194,7 +194,7 @@ async fn resend_pending(up: &Upstream) {
 }
 
 /// Reads everything the upstream sends and dispatches it.
-async fn pump(up: Upstream, mut inbound: mpsc::Receiver<Inbound>, reinit: mpsc::Sender<()>) {
+async fn pump(up: Upstream, mut inbound: InboundStream, reinit: mpsc::Sender<()>) {
     while let Some(event) = inbound.recv().await {
         match event {
             Inbound::Message(Message::Response(r)) => match r.id {
