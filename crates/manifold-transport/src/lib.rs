@@ -203,3 +203,6 @@ fn frame_to_inbound(frame: manifold_protocol::Frame, peer: &str) -> Option<Inbou
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
