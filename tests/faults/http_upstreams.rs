@@ -171,3 +171,48 @@ async fn http_upstream_session_expiry_is_transparent() {
     );
     assert!(gw.close().await.success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_calls_survive_a_session_expiry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (rec, rec_arg) = record_path(&dir, "h");
+    let (_server, url) = http_testkit(&[
+        "--name",
+        "h",
+        "--record",
+        &rec_arg,
+        "--session-ttl-requests",
+        "5",
+    ])
+    .await;
+    let (_cfg, config) = write_config(&format!("[servers.h]\nurl = {url:?}\n"));
+    let mut gw = Gateway::spawn(&config);
+    gw.initialize().await;
+    // 20 calls in flight at once: the session expires in the middle of them.
+    for i in 0..20 {
+        gw.send(
+            &json!({"jsonrpc": "2.0", "id": 100 + i, "method": "tools/call",
+                        "params": {"name": "h__echo", "arguments": {"text": format!("c{i}")}}}),
+        )
+        .await;
+    }
+    // Answers come in any order: collect them by id.
+    let mut answers = std::collections::HashMap::new();
+    while answers.len() < 20 {
+        let m = tokio::time::timeout(Duration::from_secs(10), gw.recv())
+            .await
+            .expect("every call answered");
+        if let Some(id) = m["id"].as_i64() {
+            assert!(answers.insert(id, m).is_none(), "two answers for one id");
+        }
+    }
+    for i in 0..20 {
+        assert_echo(&answers[&(100 + i)], &format!("c{i}"));
+    }
+    let inits = recorded(&rec)
+        .into_iter()
+        .filter(|m| m["method"] == "initialize")
+        .count();
+    assert!(inits > 1, "the session never expired ({inits} initialize)");
+    assert!(gw.close().await.success());
+}

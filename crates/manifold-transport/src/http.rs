@@ -91,7 +91,7 @@ impl HttpShared {
         *lock(&self.protocol_version) = Some(version.to_string());
     }
 
-    fn session_id(&self) -> Option<String> {
+    pub(crate) fn session_id(&self) -> Option<String> {
         lock(&self.session_id).clone()
     }
 
@@ -119,7 +119,7 @@ impl HttpShared {
         }
         let this = self.clone();
         let task = tokio::spawn(async move {
-            if let Err(reason) = this.post_and_read(text).await {
+            if let Err(reason) = this.post_and_read(text, request_id.clone()).await {
                 tracing::debug!(server = %this.alias, %reason, "POST to upstream failed");
                 if let Some(id) = request_id {
                     let _ = this.inbound.send(Inbound::SendFailed { id, reason }).await;
@@ -136,7 +136,7 @@ impl HttpShared {
         tasks.push(handle);
     }
 
-    async fn post_and_read(&self, text: String) -> Result<(), String> {
+    async fn post_and_read(&self, text: String, request_id: Option<Id>) -> Result<(), String> {
         let sent_session = self.session_id();
         let resp = self
             .request(reqwest::Method::POST)
@@ -156,20 +156,22 @@ impl HttpShared {
         let status = resp.status();
         if status == StatusCode::NOT_FOUND {
             if let Some(old) = sent_session {
-                let expired = {
+                // Forget the session once; every request it rejected is reported so the
+                // session above can send it again once a new session exists.
+                {
                     let mut current = lock(&self.session_id);
-                    let same = current.as_deref() == Some(old.as_str());
-                    if same {
+                    tracing::debug!(server = %self.alias, rejected = %old, current = ?*current, ?request_id, "upstream answered 404 for the session");
+                    if current.as_deref() == Some(old.as_str()) {
                         *current = None;
                     }
-                    same
-                };
-                if expired {
-                    let _ = self
-                        .inbound
-                        .send(Inbound::SessionExpired { session_id: old })
-                        .await;
                 }
+                let _ = self
+                    .inbound
+                    .send(Inbound::SessionExpired {
+                        session_id: old,
+                        request_id,
+                    })
+                    .await;
                 return Ok(());
             }
         }

@@ -42,10 +42,13 @@ pub enum Inbound {
         /// Why.
         reason: String,
     },
-    /// The HTTP server no longer knows our session (404): the session must re-initialize.
+    /// The HTTP server no longer knows our session (404): the session must re-initialize and
+    /// send the rejected request again.
     SessionExpired {
         /// The session id the server rejected.
         session_id: String,
+        /// The request it rejected, if the message was a request.
+        request_id: Option<Id>,
     },
 }
 
@@ -96,6 +99,14 @@ impl Sender {
     pub fn set_protocol_version(&self, version: &str) {
         if let SenderKind::Http(shared) = &self.inner {
             shared.set_protocol_version(version);
+        }
+    }
+
+    /// HTTP: the current session id (`None` before initialize or after expiry); stdio: `None`.
+    pub fn session_id(&self) -> Option<String> {
+        match &self.inner {
+            SenderKind::Http(shared) => shared.session_id(),
+            SenderKind::Stdio(_) => None,
         }
     }
 

@@ -28,6 +28,8 @@ pub(crate) struct Inner {
     pub(crate) health: watch::Sender<Health>,
     pub(crate) events: mpsc::Sender<UpstreamEvent>,
     pub(crate) stop: watch::Sender<bool>,
+    /// Set while an HTTP session is transparently re-initialized: new calls wait for it.
+    pub(crate) paused: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -54,6 +56,7 @@ impl Upstream {
     ) -> Upstream {
         let (health, _) = watch::channel(Health::Starting);
         let (stop, _) = watch::channel(false);
+        let (paused, _) = watch::channel(false);
         let up = Upstream {
             inner: Arc::new(Inner {
                 index,
@@ -63,6 +66,7 @@ impl Upstream {
                 health,
                 events,
                 stop,
+                paused,
                 task: Mutex::new(None),
             }),
         };
@@ -109,6 +113,11 @@ impl Upstream {
         timeout: Option<Duration>,
         require_up: bool,
     ) -> Result<Box<RawValue>, CallError> {
+        let deadline = timeout.unwrap_or(self.inner.spec.timeout);
+        if require_up && *self.inner.paused.borrow() {
+            let mut resumed = self.inner.paused.subscribe();
+            let _ = tokio::time::timeout(deadline, resumed.wait_for(|p| !*p)).await;
+        }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         let text = encode_request(&Id::Num(id), method, params);
         let (tx, rx) = oneshot::channel();
@@ -148,7 +157,6 @@ impl Upstream {
             lock(&self.inner.live).pending.remove(&id);
             return Err(self.failed("connection closed"));
         }
-        let deadline = timeout.unwrap_or(self.inner.spec.timeout);
         match tokio::time::timeout(deadline, rx).await {
             Ok(Ok(outcome)) => {
                 guard.armed = false;
@@ -178,7 +186,8 @@ impl Upstream {
 
     /// Sends a notification (dropped if the upstream is not connected).
     pub async fn notify(&self, method: &str, params: Option<&RawValue>) {
-        self.send_raw(encode_notification(method, params)).await;
+        self.send_raw(encode_notification(method, params), None)
+            .await;
     }
 
     /// Answers a server→client request the upstream sent, with the upstream's own id.
@@ -187,13 +196,14 @@ impl Upstream {
             Ok(result) => encode_result(id, &result),
             Err(e) => encode_error(Some(id), &e),
         };
-        self.send_raw(text).await;
+        self.send_raw(text, None).await;
     }
 
-    pub(crate) async fn send_raw(&self, text: String) {
+    /// Sends an encoded message; `request_id` names the request it carries, if any.
+    pub(crate) async fn send_raw(&self, text: String, request_id: Option<Id>) {
         let sender = lock(&self.inner.live).sender.clone();
         if let Some(sender) = sender {
-            let _ = sender.send(text, None).await;
+            let _ = sender.send(text, request_id).await;
         }
     }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use manifold_protocol::Message;
+use manifold_protocol::{Id, Message};
 use manifold_transport::{connect_http, spawn_stdio, Connection, Inbound, InboundStream};
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
@@ -93,7 +93,8 @@ async fn run_once(
         live.up = false;
         live.keep_text = matches!(spec.transport, TransportSpec::Http(_));
     }
-    let (reinit_tx, mut reinit_rx) = mpsc::channel(4);
+    // Unbounded: the pump must never block on it while a re-initialize waits for the pump.
+    let (reinit_tx, mut reinit_rx) = mpsc::unbounded_channel();
     let mut pump = tokio::spawn(pump(up.clone(), inbound, reinit_tx));
     let mut was_up = false;
 
@@ -138,17 +139,28 @@ async fn run_once(
                 }
                 _ = &mut pump => break 'life "connection closed (process exited)".to_string(),
                 _ = stopped(stop) => break 'life "stopped".to_string(),
-                Some(()) = reinit_rx.recv() => {
-                    tracing::info!("upstream session expired; re-initializing");
-                    lock(&up.inner.live).up = false;
-                    match handshake::initialize(up, &ident).await {
-                        Ok(info) => {
-                            resend_pending(up).await;
-                            lock(&up.inner.live).up = true;
-                            up.inner.health.send_replace(Health::Up(Arc::new(info)));
+                Some(rejected) = reinit_rx.recv() => {
+                    let mut retry: Vec<Id> = rejected.into_iter().collect();
+                    let expired = lock(&up.inner.live).sender.as_ref().is_some_and(|s| s.session_id().is_none());
+                    if expired {
+                        tracing::info!("upstream session expired; re-initializing");
+                        // New calls wait (up to their deadline) instead of racing the new session.
+                        up.inner.paused.send_replace(true);
+                        let outcome = handshake::initialize(up, &ident).await;
+                        while let Ok(more) = reinit_rx.try_recv() {
+                            retry.extend(more);
                         }
-                        Err(e) => break 'life e,
+                        if let Ok(info) = &outcome {
+                            up.inner.health.send_replace(Health::Up(Arc::new(info.clone())));
+                        }
+                        up.inner.paused.send_replace(false);
+                        if let Err(e) = outcome {
+                            break 'life e;
+                        }
                     }
+                    // Rejected by the old session (before or after the new one began): send again.
+                    tracing::debug!(requests = retry.len(), expired, "re-sending requests an expired session rejected");
+                    resend(up, &retry).await;
                 }
             }
         }
@@ -181,20 +193,28 @@ fn health_pings(interval: Duration) -> tokio::time::Interval {
     ticker
 }
 
-/// After a transparent re-initialize, sends again every request still waiting for an answer.
-async fn resend_pending(up: &Upstream) {
-    let texts: Vec<String> = lock(&up.inner.live)
-        .pending
-        .values()
-        .filter_map(|p| p.text.clone())
-        .collect();
-    for text in texts {
-        up.send_raw(text).await;
+/// Sends again the requests an expired session rejected, if they still wait for an answer.
+async fn resend(up: &Upstream, ids: &[Id]) {
+    let texts: Vec<(Id, String)> = {
+        let live = lock(&up.inner.live);
+        ids.iter()
+            .filter_map(|id| match id {
+                Id::Num(n) => live
+                    .pending
+                    .get(n)
+                    .and_then(|p| p.text.clone())
+                    .map(|t| (id.clone(), t)),
+                Id::Str(_) => None,
+            })
+            .collect()
+    };
+    for (id, text) in texts {
+        up.send_raw(text, Some(id)).await;
     }
 }
 
 /// Reads everything the upstream sends and dispatches it.
-async fn pump(up: Upstream, mut inbound: InboundStream, reinit: mpsc::Sender<()>) {
+async fn pump(up: Upstream, mut inbound: InboundStream, reinit: mpsc::UnboundedSender<Option<Id>>) {
     while let Some(event) = inbound.recv().await {
         match event {
             Inbound::Message(Message::Response(r)) => match r.id {
@@ -234,8 +254,8 @@ async fn pump(up: Upstream, mut inbound: InboundStream, reinit: mpsc::Sender<()>
                 let alias = up.alias().to_string();
                 up.complete(&id, Err(CallError::Failed { alias, reason }));
             }
-            Inbound::SessionExpired { .. } => {
-                let _ = reinit.send(()).await;
+            Inbound::SessionExpired { request_id, .. } => {
+                let _ = reinit.send(request_id);
             }
         }
     }
