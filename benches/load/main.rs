@@ -29,6 +29,12 @@
 //! away from the processes under test (on a 2-core machine, the manifold mode runs three
 //! processes on two cores; the direct mode two).
 
+mod gateway;
+mod procfs;
+
+use gateway::serve_nonblocking;
+use procfs::{children_of, clock_ticks, Servers};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -303,76 +309,6 @@ fn env_usize(name: &str, default: usize) -> usize {
     }
 }
 
-/// CPU time (user, system) a process has used so far, from `/proc/<pid>/stat` (all its threads).
-fn cpu_of(pid: u32, tick: f64) -> Option<(Duration, Duration)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
-    Some((
-        Duration::from_secs_f64(ticks(11)? / tick),
-        Duration::from_secs_f64(ticks(12)? / tick),
-    ))
-}
-
-/// The children of `pid` (Manifold's upstream processes).
-fn children_of(pid: u32) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|child| {
-            std::fs::read_to_string(format!("/proc/{child}/stat"))
-                .ok()
-                .and_then(|s| {
-                    s.rsplit_once(')')?
-                        .1
-                        .split_whitespace()
-                        .nth(1)?
-                        .parse::<u32>()
-                        .ok()
-                })
-                == Some(pid)
-        })
-        .collect()
-}
-
-/// Clock ticks per second for `/proc/<pid>/stat` (`getconf CLK_TCK`, 100 on Linux in practice).
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
-/// The processes of one mode whose CPU time is accounted: the testkit, the gateway (if any) and
-/// this client.
-struct Servers {
-    pids: [Option<u32>; 3],
-    tick: f64,
-}
-
-impl Servers {
-    fn new(testkit: Option<u32>, gateway: Option<u32>, tick: f64) -> Servers {
-        Servers {
-            pids: [testkit, gateway, Some(std::process::id())],
-            tick,
-        }
-    }
-
-    fn cpu(&self) -> Vec<(Duration, Duration)> {
-        self.pids
-            .iter()
-            .map(|pid| {
-                pid.and_then(|pid| cpu_of(pid, self.tick))
-                    .unwrap_or_default()
-            })
-            .collect()
-    }
-}
-
 /// `target/<profile>/`: this executable is `target/<profile>/deps/load-<hash>`.
 fn bin_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LOAD_BIN_DIR") {
@@ -410,46 +346,6 @@ struct Mode {
     label: &'static str,
     client: Arc<Client>,
     servers: Servers,
-}
-
-/// `LOAD_EXTRA=1` only: this executable, re-run as a gateway. It serves Manifold's router
-/// (`manifold_router::serve_stdio`, the code `manifold serve --stdio` runs) on stdin/stdout opened
-/// as non-blocking pipes (epoll) instead of `tokio::io::stdin()/stdout()` (a blocking-pool thread
-/// per read and per write), on a multi-thread or a current-thread runtime. An experiment to see
-/// where the gateway's time goes; not what users run.
-fn serve_nonblocking(config: &Path, flavor: &str) -> ! {
-    use std::os::fd::AsFd;
-    let mut builder = if flavor == "current" {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    let rt = builder.enable_all().build().expect("tokio runtime");
-    let code = rt.block_on(async {
-        let config = match manifold_config::load(config) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("load gateway: invalid configuration\n{e}");
-                return 2;
-            }
-        };
-        let stdin = std::io::stdin().as_fd().try_clone_to_owned();
-        let stdout = std::io::stdout().as_fd().try_clone_to_owned();
-        let reader = stdin.and_then(tokio::net::unix::pipe::Receiver::from_owned_fd);
-        let writer = stdout.and_then(tokio::net::unix::pipe::Sender::from_owned_fd);
-        let (Ok(reader), Ok(writer)) = (reader, writer) else {
-            eprintln!("load gateway: stdin and stdout must be pipes");
-            return 2;
-        };
-        match manifold_router::serve_stdio(&config, reader, writer, std::future::pending()).await {
-            Ok(()) => 0,
-            Err(e) => {
-                eprintln!("load gateway: {e}");
-                1
-            }
-        }
-    });
-    std::process::exit(code)
 }
 
 fn main() {
