@@ -413,15 +413,20 @@ fn invalid_cursor() -> ErrorObject {
 }
 
 fn unavailable(slot: &Slot) -> ErrorObject {
-    let reason = match slot.upstream.health() {
-        Health::Down { reason, .. } => reason,
-        Health::Starting => "starting".to_string(),
-        Health::Stopped => "stopped".to_string(),
-        Health::Up(_) => "up".to_string(),
+    let (reason, unhealthy) = match slot.upstream.health() {
+        Health::Down { reason, unhealthy } => (reason, unhealthy),
+        Health::Starting => ("starting".to_string(), false),
+        Health::Stopped => ("stopped".to_string(), false),
+        Health::Up(_) => ("up".to_string(), false),
     };
-    ErrorObject::upstream(
-        slot.alias(),
-        format!("upstream `{}` is unavailable: {reason}", slot.alias()),
-        "unavailable",
+    let state = if unhealthy {
+        "unhealthy"
+    } else {
+        "unavailable"
+    };
+    ErrorObject::with_data(
+        code::INTERNAL_ERROR,
+        format!("upstream `{}` is {state}: {reason}", slot.alias()),
+        json!({ "server": slot.alias(), "reason": "unavailable", "unhealthy": unhealthy }),
     )
 }
