@@ -14,9 +14,7 @@ pub(crate) async fn run(path: PathBuf, as_json: bool) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let (out, mut sink) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(async move { while sink.recv().await.is_some() {} });
-    let gateway = Gateway::start(&config, out);
+    let gateway = Gateway::start(&config);
     let raw = |v: Value| serde_json::value::to_raw_value(&v).expect("static JSON");
     gateway.set_identity(ClientIdentity {
         protocol_version: version::LATEST.to_string(),

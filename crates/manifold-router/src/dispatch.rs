@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::catalog::{Kind, Target};
 use crate::gateway::{Gateway, Slot};
 use crate::naming::split_uri;
+use crate::session::Session;
 use crate::{cursor, rewrite};
 
 type Outcome = Result<Box<RawValue>, ErrorObject>;
@@ -27,7 +28,7 @@ struct InitializeParams {
     client_info: Value,
 }
 
-impl Gateway {
+impl Session {
     /// Answers one client request.
     pub async fn handle(&self, request: &Request) -> Outcome {
         let params = request.params.as_deref();
@@ -42,20 +43,27 @@ impl Gateway {
                     request.method
                 ),
             )),
-            method::TOOLS_LIST => self.list(Kind::Tools, params),
-            method::PROMPTS_LIST => self.list(Kind::Prompts, params),
-            method::RESOURCES_LIST => self.list(Kind::Resources, params),
-            method::RESOURCES_TEMPLATES_LIST => self.list(Kind::Templates, params),
-            method::TOOLS_CALL => self.call_named(Kind::Tools, &request.method, params).await,
+            method::TOOLS_LIST => self.gateway().list(Kind::Tools, params),
+            method::PROMPTS_LIST => self.gateway().list(Kind::Prompts, params),
+            method::RESOURCES_LIST => self.gateway().list(Kind::Resources, params),
+            method::RESOURCES_TEMPLATES_LIST => self.gateway().list(Kind::Templates, params),
+            method::TOOLS_CALL => {
+                self.gateway()
+                    .call_named(Kind::Tools, &request.method, params)
+                    .await
+            }
             method::PROMPTS_GET => {
-                self.call_named(Kind::Prompts, &request.method, params)
+                self.gateway()
+                    .call_named(Kind::Prompts, &request.method, params)
                     .await
             }
             method::RESOURCES_READ
             | method::RESOURCES_SUBSCRIBE
-            | method::RESOURCES_UNSUBSCRIBE => self.call_uri(&request.method, params).await,
-            method::COMPLETION_COMPLETE => self.complete(params).await,
-            method::LOGGING_SET_LEVEL => self.set_level(params).await,
+            | method::RESOURCES_UNSUBSCRIBE => {
+                self.gateway().call_uri(&request.method, params).await
+            }
+            method::COMPLETION_COMPLETE => self.gateway().complete(params).await,
+            method::LOGGING_SET_LEVEL => self.gateway().set_level(params).await,
             other => Err(ErrorObject::new(
                 code::METHOD_NOT_FOUND,
                 format!("Method not found: {other}"),
@@ -64,21 +72,12 @@ impl Gateway {
     }
 
     pub(crate) fn client_initialized(&self) -> bool {
-        self.shared
-            .client
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .initialized
+        self.client().initialized
     }
 
     /// The negotiated protocol version ("" before initialize).
     pub fn negotiated_version(&self) -> String {
-        self.shared
-            .client
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .version
-            .clone()
+        self.client().version.clone()
     }
 
     async fn initialize(&self, params: Option<&RawValue>) -> Outcome {
@@ -103,28 +102,32 @@ impl Gateway {
             }
         }
         {
-            let mut client = self.shared.client.lock().unwrap_or_else(|e| e.into_inner());
+            let mut client = self.client();
             client.version = negotiated.to_string();
             client.capabilities = p.capabilities.clone();
         }
         let to_raw =
             |v: &Value| serde_json::value::to_raw_value(v).unwrap_or_else(|_| empty_object());
-        self.set_identity(ClientIdentity {
-            protocol_version: negotiated.to_string(),
-            capabilities: to_raw(&Value::Object(relayed)),
-            client_info: to_raw(&p.client_info),
-        });
-        self.wait_settled(self.shared.settings.startup_wait).await;
-        let result = self.initialize_result(negotiated);
-        self.shared
-            .client
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .initialized = true;
+        let gateway = self.gateway();
+        if self.owns_identity() {
+            // The only client: upstreams are initialized with its identity and capabilities.
+            gateway.set_identity(ClientIdentity {
+                protocol_version: negotiated.to_string(),
+                capabilities: to_raw(&Value::Object(relayed)),
+                client_info: to_raw(&p.client_info),
+            });
+        }
+        gateway
+            .wait_settled(gateway.shared.settings.startup_wait)
+            .await;
+        let result = gateway.initialize_result(negotiated);
+        self.client().initialized = true;
         Ok(to_raw(&result))
     }
+}
 
-    fn initialize_result(&self, negotiated: &str) -> Value {
+impl Gateway {
+    pub(crate) fn initialize_result(&self, negotiated: &str) -> Value {
         let mut logging = false;
         let mut instructions = Vec::new();
         for slot in &self.shared.slots {
@@ -166,7 +169,7 @@ impl Gateway {
         result
     }
 
-    fn list(&self, kind: Kind, params: Option<&RawValue>) -> Outcome {
+    pub(crate) fn list(&self, kind: Kind, params: Option<&RawValue>) -> Outcome {
         let catalog = self.catalog();
         let list = catalog.list(kind);
         let offset = match params.map(RawObject::parse) {
@@ -204,7 +207,12 @@ impl Gateway {
             .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()))
     }
 
-    async fn call_named(&self, kind: Kind, method: &str, params: Option<&RawValue>) -> Outcome {
+    pub(crate) async fn call_named(
+        &self,
+        kind: Kind,
+        method: &str,
+        params: Option<&RawValue>,
+    ) -> Outcome {
         let (obj, name) = routing_key(params, "name")?;
         let target = self.resolve_name(kind, &name)?;
         let index = target.upstream;
@@ -288,7 +296,7 @@ impl Gateway {
         }
     }
 
-    async fn call_uri(&self, method: &str, params: Option<&RawValue>) -> Outcome {
+    pub(crate) async fn call_uri(&self, method: &str, params: Option<&RawValue>) -> Outcome {
         let (obj, uri) = routing_key(params, "uri")?;
         let (index, original) = self.resolve_uri(&uri)?;
         let slot = &self.shared.slots[index];
@@ -306,7 +314,7 @@ impl Gateway {
         })
     }
 
-    async fn complete(&self, params: Option<&RawValue>) -> Outcome {
+    pub(crate) async fn complete(&self, params: Option<&RawValue>) -> Outcome {
         let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
         let mut value: Value = serde_json::from_str(params.get())
             .map_err(|_| ErrorObject::invalid_params("params must be an object"))?;
@@ -363,7 +371,7 @@ impl Gateway {
             .map_err(|e| e.to_error())
     }
 
-    async fn set_level(&self, params: Option<&RawValue>) -> Outcome {
+    pub(crate) async fn set_level(&self, params: Option<&RawValue>) -> Outcome {
         let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
         let mut calls = Vec::new();
         for slot in &self.shared.slots {

@@ -15,8 +15,8 @@ use crate::discovery::fetch_all;
 use crate::gateway::Gateway;
 use crate::naming::downstream_uri;
 
-/// (upstream index, upstream id) → (relaying task, downstream id once sent).
-type RelayTable = HashMap<(usize, Id), (AbortHandle, Option<i64>)>;
+/// (upstream index, upstream id) → (relaying task, (session, downstream id) once sent).
+type RelayTable = HashMap<(usize, Id), (AbortHandle, Option<(u64, i64)>)>;
 
 /// Server→client requests being relayed.
 #[derive(Default)]
@@ -83,46 +83,13 @@ pub(crate) async fn refresh(gateway: Gateway, index: usize) {
 }
 
 impl Gateway {
-    /// Sends `list_changed` for the changed kinds, or holds them until the client is ready.
+    /// Tells every session which lists changed.
     pub(crate) async fn announce(&self, changed: &[Kind]) {
-        let mut send = Vec::new();
-        {
-            let mut client = self.shared.client.lock().unwrap_or_else(|e| e.into_inner());
-            for kind in changed {
-                let slot = match kind {
-                    Kind::Tools => 0,
-                    Kind::Prompts => 1,
-                    Kind::Resources | Kind::Templates => 2,
-                };
-                if client.ready {
-                    if !send.contains(&kind.list_changed()) {
-                        send.push(kind.list_changed());
-                    }
-                } else if client.initialized {
-                    client.held[slot] = true;
-                }
-            }
+        if changed.is_empty() {
+            return;
         }
-        for m in send {
-            self.shared.downstream.notify(m, None).await;
-        }
-    }
-
-    /// The client sent `notifications/initialized`: release held notifications.
-    pub(crate) async fn client_ready(&self) {
-        let held = {
-            let mut client = self.shared.client.lock().unwrap_or_else(|e| e.into_inner());
-            client.ready = true;
-            std::mem::take(&mut client.held)
-        };
-        let kinds = [Kind::Tools, Kind::Prompts, Kind::Resources];
-        for (flag, kind) in held.iter().zip(kinds) {
-            if *flag {
-                self.shared
-                    .downstream
-                    .notify(kind.list_changed(), None)
-                    .await;
-            }
+        for session in self.sessions() {
+            session.announce(changed).await;
         }
     }
 
@@ -148,20 +115,14 @@ impl Gateway {
             }
             _ => None,
         };
-        let ready = self
-            .shared
-            .client
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .ready;
-        if !ready {
+        // Progress, log messages and resource updates from a shared upstream belong to one client;
+        // with several sessions they are routed per request (not guessed).
+        let Some(session) = self.sole_session() else {
+            tracing::debug!(method = %n.method, "notification from a shared upstream with several sessions; not delivered");
             return;
-        }
+        };
         let params = params.or(n.params);
-        self.shared
-            .downstream
-            .notify(&n.method, params.as_deref())
-            .await;
+        session.notify(&n.method, params.as_deref()).await;
     }
 
     fn on_request(&self, index: usize, request: Request) {
@@ -204,25 +165,28 @@ impl Gateway {
                 ));
             }
         };
-        let declared = {
-            let client = self.shared.client.lock().unwrap_or_else(|e| e.into_inner());
-            client
-                .capabilities
-                .get(needed)
-                .is_some_and(|v| !v.is_null())
+        // A shared upstream's request belongs to the one client whose call caused it; routing it
+        // among several sessions is per request, never a guess.
+        let Some(session) = self.sole_session() else {
+            return Err(ErrorObject::new(
+                code::INTERNAL_ERROR,
+                format!("cannot tell which client `{}` is meant for", request.method),
+            ));
         };
-        if !declared {
+        if !session.declared(needed) {
             return Err(ErrorObject::new(
                 code::METHOD_NOT_FOUND,
                 format!("the client did not declare the `{needed}` capability"),
             ));
         }
         let key = (index, request.id.clone());
-        self.shared
+        let session_id = session.inner.id;
+        session
+            .inner
             .downstream
             .request(&request.method, request.params.as_deref(), |id| {
                 if let Some(entry) = self.shared.relayed.lock().get_mut(&key) {
-                    entry.1 = Some(id);
+                    entry.1 = Some((session_id, id));
                 }
             })
             .await
@@ -244,17 +208,17 @@ impl Gateway {
             return;
         };
         task.abort();
-        if let Some(down) = downstream_id {
+        if let Some((session, down)) = downstream_id {
+            let Some(session) = self.session(session) else {
+                return;
+            };
             let mut out = obj.clone();
             out.set(
                 "requestId",
                 serde_json::value::to_raw_value(&down)
                     .unwrap_or_else(|_| manifold_protocol::object::empty_object()),
             );
-            self.shared
-                .downstream
-                .notify(method::CANCELLED, Some(&out.to_raw()))
-                .await;
+            session.notify(method::CANCELLED, Some(&out.to_raw())).await;
         }
     }
 }

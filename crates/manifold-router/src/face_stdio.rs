@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::gateway::Gateway;
+use crate::session::Session;
 
 /// Outgoing queue depth: when the client reads slower than upstreams answer, work waits here.
 const OUT_CAPACITY: usize = 1024;
@@ -36,17 +37,19 @@ where
     S: std::future::Future<Output = ()> + Send,
 {
     let (out_tx, out_rx) = mpsc::channel::<String>(OUT_CAPACITY);
-    let gateway = Gateway::start(config, out_tx.clone());
+    let gateway = Gateway::start(config);
+    let session = Session::open(&gateway, out_tx.clone(), true);
     let (finish, finished) = tokio::sync::oneshot::channel();
     let writer_task = tokio::spawn(write_lines(writer, out_rx, finished));
     let result = read_loop(
-        &gateway,
+        &session,
         reader,
         &out_tx,
         config.gateway.max_message_bytes,
         shutdown,
     )
     .await;
+    session.close();
     gateway.shutdown().await;
     // Flush what is queued, then stop: clones of the sender may outlive this call.
     let _ = finish.send(());
@@ -93,7 +96,7 @@ async fn write_lines<W: AsyncWrite + Unpin>(
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(
-    gateway: &Gateway,
+    session: &Session,
     mut reader: R,
     out: &mpsc::Sender<String>,
     max: usize,
@@ -116,12 +119,12 @@ async fn read_loop<R: AsyncRead + Unpin>(
         };
         decoder.feed(&buf[..n], &mut frames);
         for frame in frames.drain(..) {
-            on_frame(gateway, frame, out, &in_flight).await;
+            on_frame(session, frame, out, &in_flight).await;
         }
     };
     decoder.finish(&mut frames);
     for frame in frames.drain(..) {
-        on_frame(gateway, frame, out, &in_flight).await;
+        on_frame(session, frame, out, &in_flight).await;
     }
     // The client is gone: cancel everything still in flight (each cancels upstream on drop).
     for (_, task) in in_flight.lock().unwrap_or_else(|e| e.into_inner()).drain() {
@@ -131,7 +134,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
 }
 
 async fn on_frame(
-    gateway: &Gateway,
+    session: &Session,
     frame: Frame,
     out: &mpsc::Sender<String>,
     in_flight: &InFlight,
@@ -150,8 +153,8 @@ async fn on_frame(
         }
     };
     match decode(&line) {
-        Ok(Decoded::Single(message)) => on_message(gateway, message, out, in_flight).await,
-        Ok(Decoded::Batch(items)) => on_batch(gateway, items, out).await,
+        Ok(Decoded::Single(message)) => on_message(session, message, out, in_flight).await,
+        Ok(Decoded::Batch(items)) => on_batch(session, items, out).await,
         Err(e) => {
             let _ = out.send(encode_error(e.id(), &e.to_error())).await;
         }
@@ -159,7 +162,7 @@ async fn on_frame(
 }
 
 async fn on_message(
-    gateway: &Gateway,
+    session: &Session,
     message: Message,
     out: &mpsc::Sender<String>,
     in_flight: &InFlight,
@@ -167,10 +170,10 @@ async fn on_message(
     match message {
         Message::Request(request) if request.method == method::INITIALIZE => {
             // Answered inline: nothing else should be processed before the handshake completes.
-            let _ = out.send(respond(gateway, &request).await).await;
+            let _ = out.send(respond(session, &request).await).await;
         }
         Message::Request(request) => {
-            let gateway = gateway.clone();
+            let session = session.clone();
             let out = out.clone();
             let registry = in_flight.clone();
             let id = request.id.clone();
@@ -178,7 +181,7 @@ async fn on_message(
             // needs the lock) always comes after its handle is in.
             let mut map = in_flight.lock().unwrap_or_else(|e| e.into_inner());
             let task = tokio::spawn(async move {
-                let line = respond(&gateway, &request).await;
+                let line = respond(&session, &request).await;
                 registry
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -188,7 +191,7 @@ async fn on_message(
             map.insert(id, task.abort_handle());
         }
         Message::Notification(n) => match n.method.as_str() {
-            method::INITIALIZED => gateway.client_ready().await,
+            method::INITIALIZED => session.client_ready().await,
             method::CANCELLED => {
                 let id = n
                     .params
@@ -209,15 +212,20 @@ async fn on_message(
                     }
                 }
             }
-            method::ROOTS_LIST_CHANGED => gateway.broadcast(&n.method, n.params.as_deref()).await,
+            method::ROOTS_LIST_CHANGED => {
+                session
+                    .gateway()
+                    .broadcast(&n.method, n.params.as_deref())
+                    .await
+            }
             _ => tracing::debug!(method = %n.method, "ignoring client notification"),
         },
-        Message::Response(response) => gateway.shared.downstream.complete(response),
+        Message::Response(response) => session.complete(response),
     }
 }
 
-async fn respond(gateway: &Gateway, request: &Request) -> String {
-    match gateway.handle(request).await {
+async fn respond(session: &Session, request: &Request) -> String {
+    match session.handle(request).await {
         Ok(result) => encode_result(&request.id, &result),
         Err(error) => encode_error(Some(&request.id), &error),
     }
@@ -225,11 +233,11 @@ async fn respond(gateway: &Gateway, request: &Request) -> String {
 
 /// JSON-RPC batches are valid only when 2025-03-26 was negotiated (mcp-spec.md §3.2).
 async fn on_batch(
-    gateway: &Gateway,
+    session: &Session,
     items: Vec<Box<manifold_protocol::RawValue>>,
     out: &mpsc::Sender<String>,
 ) {
-    if !version::allows_batches(&gateway.negotiated_version()) || items.is_empty() {
+    if !version::allows_batches(&session.negotiated_version()) || items.is_empty() {
         let error = ErrorObject::new(
             code::INVALID_REQUEST,
             "JSON-RPC batches are only accepted when protocol version 2025-03-26 is negotiated",
@@ -240,11 +248,11 @@ async fn on_batch(
     let mut answers = Vec::new();
     for item in items {
         match decode_one(&item) {
-            Ok(Message::Request(r)) => answers.push(respond(gateway, &r).await),
+            Ok(Message::Request(r)) => answers.push(respond(session, &r).await),
             Ok(Message::Notification(n)) if n.method == method::INITIALIZED => {
-                gateway.client_ready().await
+                session.client_ready().await
             }
-            Ok(Message::Response(r)) => gateway.shared.downstream.complete(r),
+            Ok(Message::Response(r)) => session.complete(r),
             Ok(Message::Notification(_)) => {}
             Err(e) => answers.push(encode_error(e.id(), &e.to_error())),
         }

@@ -1,8 +1,9 @@
 //! The [`Gateway`]: every upstream session, the merged catalog, and the state of the downstream
 //! client. Built from a validated config; dispatch lives in `dispatch`, upstream events in `events`.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use manifold_config::{Config, Filter, Transport};
@@ -13,7 +14,7 @@ use manifold_upstream::{
 use tokio::sync::{mpsc, watch};
 
 use crate::catalog::{Catalog, Kind, Source, UpstreamLists};
-use crate::downstream::Downstream;
+use crate::session::{Session, SessionInner};
 
 /// Gateway-wide settings taken from `[gateway]`.
 #[derive(Debug, Clone)]
@@ -55,29 +56,15 @@ impl Slot {
     }
 }
 
-/// What Manifold knows of its downstream client.
-#[derive(Debug, Default)]
-pub(crate) struct ClientState {
-    /// `initialize` was answered.
-    pub(crate) initialized: bool,
-    /// `notifications/initialized` arrived: notifications may flow.
-    pub(crate) ready: bool,
-    /// The negotiated protocol version.
-    pub(crate) version: String,
-    /// The client's declared capabilities.
-    pub(crate) capabilities: serde_json::Value,
-    /// `list_changed` notifications held back until the client is ready.
-    pub(crate) held: [bool; 3],
-}
-
 pub(crate) struct Shared {
     pub(crate) settings: Settings,
     pub(crate) slots: Vec<Slot>,
     pub(crate) lists: Mutex<Vec<Option<Arc<UpstreamLists>>>>,
     pub(crate) catalog: RwLock<Arc<Catalog>>,
     pub(crate) identity: watch::Sender<Option<ClientIdentity>>,
-    pub(crate) client: Mutex<ClientState>,
-    pub(crate) downstream: Downstream,
+    /// Live client sessions, by id (weak: a session ends when its face drops it).
+    sessions: Mutex<HashMap<u64, Weak<SessionInner>>>,
+    next_session: AtomicU64,
     pub(crate) relayed: crate::events::Relayed,
     /// The upstream event loop, ended at shutdown (it holds a `Gateway`, so it would otherwise
     /// keep the shared state alive forever).
@@ -91,9 +78,9 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// Starts every upstream of `config` (processes start now; handshakes wait for the client's
-    /// `initialize`) and the loop handling their events. Messages for the client go to `out`.
-    pub fn start(config: &Config, out: mpsc::Sender<String>) -> Gateway {
+    /// Starts every upstream of `config` (processes start now; handshakes wait until an identity
+    /// is set, by the stdio client's `initialize` or by the face) and the loop handling their events.
+    pub fn start(config: &Config) -> Gateway {
         let g = &config.gateway;
         let settings = Settings {
             name: g.name.clone(),
@@ -157,8 +144,8 @@ impl Gateway {
                 lists: Mutex::new(vec![None; n]),
                 catalog: RwLock::new(Arc::new(Catalog::default())),
                 identity,
-                client: Mutex::new(ClientState::default()),
-                downstream: Downstream::new(out),
+                sessions: Mutex::new(HashMap::new()),
+                next_session: AtomicU64::new(1),
                 relayed: Default::default(),
                 event_loop: std::sync::OnceLock::new(),
             }),
@@ -221,12 +208,64 @@ impl Gateway {
 
     /// Ends every upstream session (concurrently) and waits until they are gone.
     pub async fn shutdown(&self) {
-        self.shared.downstream.fail_all();
         let all = self.shared.slots.iter().map(|s| s.upstream.shutdown());
         futures::future::join_all(all).await;
         if let Some(events) = self.shared.event_loop.get() {
             events.abort();
         }
+    }
+
+    pub(crate) fn next_session_id(&self) -> u64 {
+        self.shared.next_session.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn register(&self, session: &Session) {
+        let mut sessions = self
+            .shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        sessions.retain(|_, s| s.strong_count() > 0);
+        sessions.insert(session.inner.id, Arc::downgrade(&session.inner));
+    }
+
+    pub(crate) fn unregister(&self, id: u64) {
+        self.shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+    }
+
+    /// Every live session.
+    pub(crate) fn sessions(&self) -> Vec<Session> {
+        self.shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter_map(|w| w.upgrade().map(|inner| Session { inner }))
+            .collect()
+    }
+
+    /// The session with this id, if it is still open.
+    pub(crate) fn session(&self, id: u64) -> Option<Session> {
+        let sessions = self
+            .shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        sessions
+            .get(&id)
+            .and_then(Weak::upgrade)
+            .map(|inner| Session { inner })
+    }
+
+    /// The one session traffic from a shared upstream can belong to, when there is exactly one.
+    /// With several, per-request routing decides (never a guess).
+    pub(crate) fn sole_session(&self) -> Option<Session> {
+        let mut all = self.sessions();
+        (all.len() == 1).then(|| all.remove(0))
     }
 
     /// Rebuilds the catalog from the stored lists and returns which list kinds changed.

@@ -12,9 +12,11 @@ mod face_stdio;
 mod gateway;
 pub mod naming;
 pub mod rewrite;
+mod session;
 
 pub use face_stdio::serve_stdio;
 pub use gateway::Gateway;
+pub use session::Session;
 
 impl Gateway {
     /// Forwards a client notification to every upstream that is up.

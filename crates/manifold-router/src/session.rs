@@ -1,0 +1,148 @@
+//! One downstream client session: what the client declared and negotiated, whether it is ready
+//! for notifications, and the link its messages go out on. The stdio face has exactly one; the
+//! HTTP face one per `Mcp-Session-Id`. Upstreams and the catalog belong to the [`Gateway`].
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use manifold_protocol::{RawValue, Response};
+use tokio::sync::mpsc;
+
+use crate::catalog::Kind;
+use crate::downstream::Downstream;
+use crate::gateway::Gateway;
+
+/// What Manifold knows of one downstream client.
+#[derive(Debug, Default)]
+pub(crate) struct ClientState {
+    /// `initialize` was answered.
+    pub(crate) initialized: bool,
+    /// `notifications/initialized` arrived: notifications may flow.
+    pub(crate) ready: bool,
+    /// The negotiated protocol version.
+    pub(crate) version: String,
+    /// The client's declared capabilities.
+    pub(crate) capabilities: serde_json::Value,
+    /// `list_changed` notifications held back until the client is ready.
+    pub(crate) held: [bool; 3],
+}
+
+pub(crate) struct SessionInner {
+    pub(crate) gateway: Gateway,
+    pub(crate) id: u64,
+    client: Mutex<ClientState>,
+    pub(crate) downstream: Downstream,
+    /// Whether this client's `initialize` decides what upstreams are told about their client
+    /// (true for the stdio face's single client).
+    owns_identity: bool,
+}
+
+/// A cheap handle to one client session.
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: Arc<SessionInner>,
+}
+
+impl Session {
+    /// Opens a session on `gateway` whose outgoing messages go to `out`. With `owns_identity`,
+    /// the client's `initialize` is what upstreams are initialized with.
+    pub fn open(gateway: &Gateway, out: mpsc::Sender<String>, owns_identity: bool) -> Session {
+        let session = Session {
+            inner: Arc::new(SessionInner {
+                gateway: gateway.clone(),
+                id: gateway.next_session_id(),
+                client: Mutex::new(ClientState::default()),
+                downstream: Downstream::new(out),
+                owns_identity,
+            }),
+        };
+        gateway.register(&session);
+        session
+    }
+
+    /// Ends the session: it gets no more messages, and requests relayed to it fail.
+    pub fn close(&self) {
+        self.inner.gateway.unregister(self.inner.id);
+        self.inner.downstream.fail_all();
+    }
+
+    /// The gateway this session belongs to.
+    pub fn gateway(&self) -> &Gateway {
+        &self.inner.gateway
+    }
+
+    pub(crate) fn client(&self) -> MutexGuard<'_, ClientState> {
+        self.inner.client.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn owns_identity(&self) -> bool {
+        self.inner.owns_identity
+    }
+
+    /// The client's answer to a request Manifold relayed to it.
+    pub fn complete(&self, response: Response) {
+        self.inner.downstream.complete(response);
+    }
+
+    /// The client sent `notifications/initialized`: release held notifications.
+    pub async fn client_ready(&self) {
+        let held = {
+            let mut client = self.client();
+            client.ready = true;
+            std::mem::take(&mut client.held)
+        };
+        let kinds = [Kind::Tools, Kind::Prompts, Kind::Resources];
+        for (flag, kind) in held.iter().zip(kinds) {
+            if *flag {
+                self.inner
+                    .downstream
+                    .notify(kind.list_changed(), None)
+                    .await;
+            }
+        }
+    }
+
+    /// Whether the client declared the top-level capability `name`.
+    pub(crate) fn declared(&self, name: &str) -> bool {
+        self.client()
+            .capabilities
+            .get(name)
+            .is_some_and(|v| !v.is_null())
+    }
+
+    /// Whether notifications may be sent to the client now.
+    pub(crate) fn ready(&self) -> bool {
+        self.client().ready
+    }
+
+    /// Sends a notification if the client is ready for them.
+    pub(crate) async fn notify(&self, method: &str, params: Option<&RawValue>) {
+        if self.ready() {
+            self.inner.downstream.notify(method, params).await;
+        }
+    }
+
+    /// Sends `list_changed` for the changed kinds, or holds them until the client is ready.
+    pub(crate) async fn announce(&self, changed: &[Kind]) {
+        let mut send = Vec::new();
+        {
+            let mut client = self.client();
+            for kind in changed {
+                let slot = match kind {
+                    Kind::Tools => 0,
+                    Kind::Prompts => 1,
+                    Kind::Resources | Kind::Templates => 2,
+                };
+                if client.ready {
+                    if !send.contains(&kind.list_changed()) {
+                        send.push(kind.list_changed());
+                    }
+                } else if client.initialized {
+                    client.held[slot] = true;
+                }
+            }
+        }
+        for m in send {
+            self.inner.downstream.notify(m, None).await;
+        }
+    }
+}
