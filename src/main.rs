@@ -19,7 +19,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Serve MCP: on stdin/stdout with --stdio (register this in a host).
+    /// Serve MCP: over Streamable HTTP (default), or on stdin/stdout with --stdio (for a host).
     Serve {
         /// Configuration file (TOML, YAML, JSON, or a hosts' {"mcpServers": …} JSON file).
         #[arg(long, short, default_value = "manifold.toml")]
@@ -27,8 +27,8 @@ enum Command {
         /// Speak MCP on stdin/stdout (logs go to stderr).
         #[arg(long)]
         stdio: bool,
-        /// Address for the Streamable HTTP face (not available yet; use --stdio).
-        #[arg(long)]
+        /// Address of the Streamable HTTP face (default: `[listen] http`, else 127.0.0.1:8080).
+        #[arg(long, conflicts_with = "stdio")]
         listen: Option<String>,
     },
     /// Validate a configuration file and print a summary; exit status 2 if it is invalid.
@@ -55,9 +55,10 @@ fn main() -> ExitCode {
         Command::Check { config } => check(&config),
         Command::Serve {
             config,
-            stdio,
-            listen,
-        } => run_async(serve(config, stdio, listen)),
+            stdio: true,
+            ..
+        } => run_async(serve_stdio(config)),
+        Command::Serve { config, listen, .. } => run_multi_thread(serve_http(config, listen)),
         Command::Catalog { config, json } => run_async(catalog_cmd::run(config, json)),
     };
     // Exit without waiting for the runtime's blocking stdin reader, which would never return.
@@ -72,6 +73,20 @@ fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(false)
         .init();
+}
+
+/// Runs `fut` on a multi-threaded runtime: the HTTP face serves many sessions at once.
+fn run_multi_thread(fut: impl std::future::Future<Output = u8>) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt.block_on(fut),
+        Err(e) => {
+            eprintln!("manifold: cannot start the runtime: {e}");
+            1
+        }
+    }
 }
 
 /// Runs `fut` on a single-threaded runtime. The stdio face relays one client's messages; on one
@@ -110,15 +125,11 @@ fn check(path: &std::path::Path) -> u8 {
     }
 }
 
-async fn serve(config: PathBuf, stdio: bool, listen: Option<String>) -> u8 {
+async fn serve_stdio(config: PathBuf) -> u8 {
     let config = match load(&config) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    if !stdio || listen.is_some() {
-        eprintln!("manifold: only the stdio face is available in this version; run `manifold serve --stdio --config …`");
-        return 2;
-    }
     for notice in &config.notices {
         tracing::info!("{notice}");
     }
@@ -128,6 +139,44 @@ async fn serve(config: PathBuf, stdio: bool, listen: Option<String>) -> u8 {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!(error = %e, "stdio face failed");
+            1
+        }
+    }
+}
+
+/// The default address of the HTTP face: loopback only, unless configured otherwise.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+async fn serve_http(config: PathBuf, listen: Option<String>) -> u8 {
+    let config = match load(&config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    for notice in &config.notices {
+        tracing::info!("{notice}");
+    }
+    let addr = match listen {
+        Some(a) => a,
+        None => config
+            .listen
+            .http
+            .map_or_else(|| DEFAULT_LISTEN.to_string(), |a| a.to_string()),
+    };
+    let listener = match tokio::net::TcpListener::bind(&addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("manifold: cannot listen on {addr}: {e}");
+            return 1;
+        }
+    };
+    let bound = listener.local_addr().map_or(addr, |a| a.to_string());
+    // The one line on stdout: tests and scripts read the bound address from it.
+    println!("listening on http://{bound}{}", config.listen.path);
+    tracing::info!(address = %bound, path = %config.listen.path, "Streamable HTTP face up");
+    match manifold_router::serve_http(&config, listener, shutdown_signal()).await {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "HTTP face failed");
             1
         }
     }

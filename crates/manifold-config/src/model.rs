@@ -116,13 +116,39 @@ pub struct Listen {
     pub http: Option<SocketAddr>,
     /// Path of the MCP endpoint (starts with `/`).
     pub path: String,
+    /// Host names (without port) accepted in `Host` and `Origin` (DNS-rebinding protection);
+    /// loopback names by default (`allowed_hosts`).
+    pub allowed_hosts: Vec<String>,
+    /// A session unused this long is ended (`session_idle_ms`).
+    pub session_idle: Duration,
+    /// Server-initiated messages queued per session for its GET stream before new ones are
+    /// dropped (`session_queue`).
+    pub session_queue: usize,
+    /// How long a shutdown waits for in-flight requests (`drain_ms`).
+    pub drain: Duration,
 }
+
+/// Default `listen.allowed_hosts`.
+pub const DEFAULT_ALLOWED_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+/// Default `listen.session_idle_ms`.
+pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+/// Default `listen.session_queue`.
+pub const DEFAULT_SESSION_QUEUE: usize = 1024;
+/// Default `listen.drain_ms`.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(10);
 
 impl Default for Listen {
     fn default() -> Self {
         Listen {
             http: None,
             path: DEFAULT_HTTP_PATH.to_owned(),
+            allowed_hosts: DEFAULT_ALLOWED_HOSTS
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+            session_idle: DEFAULT_SESSION_IDLE,
+            session_queue: DEFAULT_SESSION_QUEUE,
+            drain: DEFAULT_DRAIN,
         }
     }
 }

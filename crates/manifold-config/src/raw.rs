@@ -52,6 +52,10 @@ pub(crate) struct RawRestart {
 pub(crate) struct RawListen {
     pub(crate) http: Option<Text>,
     pub(crate) path: Option<Text>,
+    pub(crate) allowed_hosts: Option<Vec<Text>>,
+    pub(crate) session_idle_ms: Option<u64>,
+    pub(crate) session_queue: Option<usize>,
+    pub(crate) drain_ms: Option<u64>,
 }
 
 /// `[admin]`.

@@ -173,7 +173,31 @@ fn listen(raw: RawListen, cx: &Context<'_>) -> Result<Listen, ConfigError> {
     if !path.starts_with('/') || path.contains(char::is_whitespace) {
         return Err(cx.err("listen.path", "must start with '/' and contain no spaces"));
     }
-    Ok(Listen { http, path })
+    let defaults = Listen::default();
+    let allowed_hosts = match raw.allowed_hosts {
+        Some(hosts) if hosts.is_empty() => {
+            return Err(cx.err("listen.allowed_hosts", "must name at least one host"));
+        }
+        Some(hosts) => hosts
+            .into_iter()
+            .map(|h| h.0.to_ascii_lowercase())
+            .collect(),
+        None => defaults.allowed_hosts,
+    };
+    let session_queue = raw.session_queue.unwrap_or(defaults.session_queue);
+    if session_queue == 0 {
+        return Err(cx.err("listen.session_queue", "must be at least 1"));
+    }
+    Ok(Listen {
+        http,
+        path,
+        allowed_hosts,
+        session_idle: raw
+            .session_idle_ms
+            .map_or(defaults.session_idle, Duration::from_millis),
+        session_queue,
+        drain: raw.drain_ms.map_or(defaults.drain, Duration::from_millis),
+    })
 }
 
 fn admin(raw: RawAdmin, cx: &Context<'_>) -> Result<Admin, ConfigError> {

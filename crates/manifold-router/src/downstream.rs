@@ -14,23 +14,32 @@ type Reply = oneshot::Sender<Result<Box<RawValue>, ErrorObject>>;
 #[derive(Debug)]
 pub struct Downstream {
     out: mpsc::Sender<String>,
+    /// Drop messages when the queue is full instead of waiting (HTTP sessions: one absent client
+    /// must never stall the gateway's event loop for everyone).
+    lossy: bool,
     next_id: AtomicI64,
     pending: Mutex<HashMap<i64, Reply>>,
 }
 
 impl Downstream {
     /// A link writing encoded messages (one JSON text each) into `out`.
-    pub fn new(out: mpsc::Sender<String>) -> Self {
+    pub fn new(out: mpsc::Sender<String>, lossy: bool) -> Self {
         Downstream {
             out,
+            lossy,
             next_id: AtomicI64::new(1),
             pending: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Queues one encoded message; waits while the client is slow (backpressure).
+    /// Queues one encoded message. A stdio client's slowness is backpressure (this waits); an
+    /// HTTP session whose queue is full loses the message, with a warning.
     pub async fn send(&self, text: String) {
-        let _ = self.out.send(text).await;
+        if !self.lossy {
+            let _ = self.out.send(text).await;
+        } else if let Err(mpsc::error::TrySendError::Full(_)) = self.out.try_send(text) {
+            tracing::warn!("session queue full (no GET stream reading it?); message dropped");
+        }
     }
 
     /// Sends a notification.

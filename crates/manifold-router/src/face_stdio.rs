@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::gateway::Gateway;
-use crate::session::Session;
+use crate::session::{Face, Session};
 
 /// Outgoing queue depth: when the client reads slower than upstreams answer, work waits here.
 const OUT_CAPACITY: usize = 1024;
@@ -38,7 +38,7 @@ where
 {
     let (out_tx, out_rx) = mpsc::channel::<String>(OUT_CAPACITY);
     let gateway = Gateway::start(config);
-    let session = Session::open(&gateway, out_tx.clone(), true);
+    let session = Session::open(&gateway, out_tx.clone(), Face::Stdio);
     let (finish, finished) = tokio::sync::oneshot::channel();
     let writer_task = tokio::spawn(write_lines(writer, out_rx, finished));
     let result = read_loop(

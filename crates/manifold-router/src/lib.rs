@@ -8,15 +8,17 @@ mod discovery;
 mod dispatch;
 pub mod downstream;
 mod events;
+mod face_http;
 mod face_stdio;
 mod gateway;
 pub mod naming;
 pub mod rewrite;
 mod session;
 
+pub use face_http::serve_http;
 pub use face_stdio::serve_stdio;
 pub use gateway::Gateway;
-pub use session::Session;
+pub use session::{Face, Session};
 
 impl Gateway {
     /// Forwards a client notification to every upstream that is up.

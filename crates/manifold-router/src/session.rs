@@ -26,14 +26,23 @@ pub(crate) struct ClientState {
     pub(crate) held: [bool; 3],
 }
 
+/// Which face a session is on; decides who initializes upstreams and how a full queue behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Face {
+    /// The single stdio client: its `initialize` is what upstreams are initialized with, and a
+    /// slow reader is backpressure.
+    Stdio,
+    /// One of many HTTP sessions: upstreams keep Manifold's own identity, and a session whose
+    /// queue is full loses messages rather than stall everyone.
+    Http,
+}
+
 pub(crate) struct SessionInner {
     pub(crate) gateway: Gateway,
     pub(crate) id: u64,
     client: Mutex<ClientState>,
     pub(crate) downstream: Downstream,
-    /// Whether this client's `initialize` decides what upstreams are told about their client
-    /// (true for the stdio face's single client).
-    owns_identity: bool,
+    face: Face,
 }
 
 /// A cheap handle to one client session.
@@ -43,16 +52,15 @@ pub struct Session {
 }
 
 impl Session {
-    /// Opens a session on `gateway` whose outgoing messages go to `out`. With `owns_identity`,
-    /// the client's `initialize` is what upstreams are initialized with.
-    pub fn open(gateway: &Gateway, out: mpsc::Sender<String>, owns_identity: bool) -> Session {
+    /// Opens a session on `gateway` whose outgoing messages go to `out`.
+    pub fn open(gateway: &Gateway, out: mpsc::Sender<String>, face: Face) -> Session {
         let session = Session {
             inner: Arc::new(SessionInner {
                 gateway: gateway.clone(),
                 id: gateway.next_session_id(),
                 client: Mutex::new(ClientState::default()),
-                downstream: Downstream::new(out),
-                owns_identity,
+                downstream: Downstream::new(out, face == Face::Http),
+                face,
             }),
         };
         gateway.register(&session);
@@ -75,7 +83,7 @@ impl Session {
     }
 
     pub(crate) fn owns_identity(&self) -> bool {
-        self.inner.owns_identity
+        self.inner.face == Face::Stdio
     }
 
     /// The client's answer to a request Manifold relayed to it.

@@ -1,0 +1,194 @@
+//! The downstream Streamable HTTP face (protocol 2025-03-26 … 2025-11-25, mcp-spec.md §5.2): one
+//! endpoint taking POST (client messages), GET (the session's stream of server-initiated messages)
+//! and DELETE (end of session); sessions identified by `Mcp-Session-Id`; `Host`/`Origin` checked.
+
+mod guard;
+mod post;
+mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post as post_route;
+use axum::Router;
+use manifold_config::Config;
+use manifold_protocol::version;
+use manifold_upstream::ClientIdentity;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::gateway::Gateway;
+use store::Store;
+
+pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
+pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// Shared state of the HTTP face.
+pub(crate) struct App {
+    pub(crate) gateway: Gateway,
+    pub(crate) store: Store,
+    allowed_hosts: Vec<String>,
+    pub(crate) queue: usize,
+    closing: watch::Receiver<bool>,
+}
+
+/// Serves the Streamable HTTP face on `listener` until `shutdown` resolves, then stops accepting,
+/// lets in-flight requests finish (up to `listen.drain_ms`), ends every session and upstream.
+pub async fn serve_http<S>(
+    config: &Config,
+    listener: TcpListener,
+    shutdown: S,
+) -> std::io::Result<()>
+where
+    S: Future<Output = ()> + Send + 'static,
+{
+    let gateway = Gateway::start(config);
+    // Upstreams are shared by every HTTP session: they are told about Manifold itself, with no
+    // client capabilities it could not route.
+    let raw = |v: serde_json::Value| {
+        serde_json::value::to_raw_value(&v)
+            .unwrap_or_else(|_| manifold_protocol::object::empty_object())
+    };
+    gateway.set_identity(ClientIdentity {
+        protocol_version: version::LATEST.to_string(),
+        capabilities: raw(json!({})),
+        client_info: raw(
+            json!({ "name": config.gateway.name, "version": env!("CARGO_PKG_VERSION") }),
+        ),
+    });
+    let (closing_tx, closing) = watch::channel(false);
+    let app = Arc::new(App {
+        gateway: gateway.clone(),
+        store: Store::default(),
+        allowed_hosts: config.listen.allowed_hosts.clone(),
+        queue: config.listen.session_queue,
+        closing,
+    });
+    let sweeper = tokio::spawn(expire_idle(app.clone(), config.listen.session_idle));
+    let router = Router::new()
+        .route(
+            &config.listen.path,
+            post_route(post::handle).get(stream).delete(end_session),
+        )
+        .layer(DefaultBodyLimit::max(config.gateway.max_message_bytes))
+        .with_state(app.clone());
+    let drain = config.listen.drain;
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; draining in-flight requests");
+        let _ = closing_tx.send(true);
+    });
+    let mut closing = app.closing.clone();
+    let served = tokio::select! {
+        r = server => r,
+        // Once shutdown began, in-flight requests get `drain` to finish.
+        _ = async {
+            let _ = closing.wait_for(|c| *c).await;
+            tokio::time::sleep(drain).await;
+        } => {
+            tracing::warn!("drain deadline passed; ending remaining requests");
+            Ok(())
+        }
+    };
+    sweeper.abort();
+    app.store.clear();
+    gateway.shutdown().await;
+    served
+}
+
+async fn expire_idle(app: Arc<App>, idle: Duration) {
+    let period = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(period).await;
+        let n = app.store.expire(idle);
+        if n > 0 {
+            tracing::debug!(expired = n, "idle sessions ended");
+        }
+    }
+}
+
+/// A plain-text refusal.
+pub(crate) fn refuse(status: StatusCode, why: impl Into<String>) -> Response {
+    (status, why.into()).into_response()
+}
+
+impl App {
+    /// The `Host`/`Origin` check every request passes first.
+    pub(crate) fn guard(&self, headers: &HeaderMap) -> Result<(), Response> {
+        guard::check(headers, &self.allowed_hosts).map_err(|why| {
+            tracing::warn!(%why, "refused request (DNS-rebinding protection)");
+            refuse(StatusCode::FORBIDDEN, why)
+        })
+    }
+
+    /// The session a request names: 400 without the header, 404 when unknown or expired.
+    pub(crate) fn session(&self, headers: &HeaderMap) -> Result<Arc<store::HttpSession>, Response> {
+        let id = headers
+            .get(SESSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "Mcp-Session-Id header is required"))?;
+        self.store
+            .get(id)
+            .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "unknown or expired session"))
+    }
+}
+
+/// GET: the session's stream of server-initiated messages. Several streams may be open; each
+/// message goes to exactly one of them.
+async fn stream(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(r) = app.guard(&headers) {
+        return r;
+    }
+    let accepts = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream") || a.contains("*/*"));
+    if !accepts {
+        return refuse(
+            StatusCode::NOT_ACCEPTABLE,
+            "GET needs Accept: text/event-stream",
+        );
+    }
+    let session = match app.session(&headers) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let closing = app.closing.clone();
+    let events = futures::stream::unfold((session, closing), |(session, mut closing)| async move {
+        let message = {
+            let mut outbox = session.outbox.lock().await;
+            tokio::select! {
+                m = outbox.recv() => m,
+                _ = closing.wait_for(|c| *c) => None,
+            }
+        }?;
+        session.touch();
+        let event = Event::default().event("message").data(message);
+        Some((Ok::<_, std::convert::Infallible>(event), (session, closing)))
+    });
+    Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+/// DELETE: ends the session and everything Manifold holds for it.
+async fn end_session(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if let Err(r) = app.guard(&headers) {
+        return r;
+    }
+    let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
+        return refuse(StatusCode::BAD_REQUEST, "Mcp-Session-Id header is required");
+    };
+    if app.store.remove(id) {
+        tracing::debug!(sessions = app.store.len(), "session ended by DELETE");
+        StatusCode::OK.into_response()
+    } else {
+        refuse(StatusCode::NOT_FOUND, "unknown or expired session")
+    }
+}

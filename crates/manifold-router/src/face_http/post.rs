@@ -1,0 +1,217 @@
+//! POST on the MCP endpoint: one JSON-RPC message (or, with 2025-03-26, a batch) from the client.
+//! Requests are answered with a JSON body; notifications and responses get 202.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use manifold_protocol::{
+    code, decode, decode_one, encode_error, encode_result, method, version, Decoded, ErrorObject,
+    Message, RawObject, Request,
+};
+
+use super::store::HttpSession;
+use super::{refuse, App, SESSION_HEADER, VERSION_HEADER};
+
+pub(crate) async fn handle(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(r) = app.guard(&headers) {
+        return r;
+    }
+    if let Err(r) = check_content_headers(&headers) {
+        return r;
+    }
+    let decoded = match decode(&body) {
+        Ok(d) => d,
+        Err(e) => return json(StatusCode::BAD_REQUEST, encode_error(e.id(), &e.to_error())),
+    };
+    match decoded {
+        Decoded::Single(Message::Request(r))
+            if r.method == method::INITIALIZE && !headers.contains_key(SESSION_HEADER) =>
+        {
+            initialize(&app, r).await
+        }
+        Decoded::Single(message) => {
+            let session = match session_for(&app, &headers) {
+                Ok(s) => s,
+                Err(r) => return r,
+            };
+            match message {
+                Message::Request(request) => {
+                    let line = serve_request(&session, request).await;
+                    match line {
+                        Some(line) => json(StatusCode::OK, line),
+                        // Cancelled by the client: there is no response to send.
+                        None => StatusCode::ACCEPTED.into_response(),
+                    }
+                }
+                other => {
+                    on_message(&session, other).await;
+                    StatusCode::ACCEPTED.into_response()
+                }
+            }
+        }
+        Decoded::Batch(items) => {
+            let session = match session_for(&app, &headers) {
+                Ok(s) => s,
+                Err(r) => return r,
+            };
+            batch(&session, items).await
+        }
+    }
+}
+
+/// `Content-Type` must be JSON; `Accept` (when given) must allow JSON or SSE.
+fn check_content_headers(headers: &HeaderMap) -> Result<(), Response> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type
+        .to_ascii_lowercase()
+        .starts_with("application/json")
+    {
+        return Err(refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Content-Type must be application/json",
+        ));
+    }
+    if let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) {
+        let ok = [
+            "application/json",
+            "text/event-stream",
+            "*/*",
+            "application/*",
+        ]
+        .iter()
+        .any(|t| accept.contains(t));
+        if !ok {
+            return Err(refuse(
+                StatusCode::NOT_ACCEPTABLE,
+                "Accept must allow application/json or text/event-stream",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The session named by the request, with its `MCP-Protocol-Version` checked.
+fn session_for(app: &App, headers: &HeaderMap) -> Result<Arc<HttpSession>, Response> {
+    if let Some(v) = headers.get(VERSION_HEADER) {
+        let v = v.to_str().unwrap_or("");
+        if !version::is_supported(v) {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                format!("unsupported MCP-Protocol-Version `{v}`"),
+            ));
+        }
+    }
+    app.session(headers)
+}
+
+async fn initialize(app: &App, request: Request) -> Response {
+    let (id, entry) = match app.store.create(&app.gateway, app.queue) {
+        Ok(created) => created,
+        Err(e) => {
+            return refuse(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("cannot create a session: {e}"),
+            )
+        }
+    };
+    match entry.session.handle(&request).await {
+        Ok(result) => {
+            let mut response = json(StatusCode::OK, encode_result(&request.id, &result));
+            if let Ok(value) = HeaderValue::from_str(&id) {
+                response.headers_mut().insert(SESSION_HEADER, value);
+            }
+            tracing::debug!(sessions = app.store.len(), "session opened");
+            response
+        }
+        Err(error) => {
+            app.store.remove(&id);
+            json(StatusCode::OK, encode_error(Some(&request.id), &error))
+        }
+    }
+}
+
+/// Runs one request as its own task (so a cancel can stop it); `None` if it was cancelled.
+async fn serve_request(session: &Arc<HttpSession>, request: Request) -> Option<String> {
+    let id = request.id.clone();
+    let s = session.session.clone();
+    let task = {
+        // Registered before it can finish, so its removal below always finds it.
+        let mut in_flight = session.in_flight();
+        let task = tokio::spawn(async move {
+            match s.handle(&request).await {
+                Ok(result) => encode_result(&request.id, &result),
+                Err(error) => encode_error(Some(&request.id), &error),
+            }
+        });
+        in_flight.insert(id.clone(), task.abort_handle());
+        task
+    };
+    let outcome = task.await;
+    session.in_flight().remove(&id);
+    outcome.ok()
+}
+
+async fn on_message(session: &HttpSession, message: Message) {
+    match message {
+        Message::Notification(n) => match n.method.as_str() {
+            method::INITIALIZED => session.session.client_ready().await,
+            method::CANCELLED => {
+                let id = n
+                    .params
+                    .as_deref()
+                    .and_then(|p| RawObject::parse(p).ok())
+                    .and_then(|o| {
+                        o.get("requestId")
+                            .and_then(|v| serde_json::from_str(v.get()).ok())
+                    });
+                if let Some(task) = id.and_then(|id| session.in_flight().remove(&id)) {
+                    task.abort();
+                }
+            }
+            method::ROOTS_LIST_CHANGED => {}
+            _ => tracing::debug!(method = %n.method, "ignoring client notification"),
+        },
+        Message::Response(r) => session.session.complete(r),
+        Message::Request(_) => {}
+    }
+}
+
+/// A JSON-RPC batch: only when 2025-03-26 was negotiated (mcp-spec.md §3.2).
+async fn batch(
+    session: &Arc<HttpSession>,
+    items: Vec<Box<manifold_protocol::RawValue>>,
+) -> Response {
+    if !version::allows_batches(&session.session.negotiated_version()) || items.is_empty() {
+        let error = ErrorObject::new(
+            code::INVALID_REQUEST,
+            "JSON-RPC batches are only accepted when protocol version 2025-03-26 is negotiated",
+        );
+        return json(StatusCode::BAD_REQUEST, encode_error(None, &error));
+    }
+    let mut answers = Vec::new();
+    for item in items {
+        match decode_one(&item) {
+            Ok(Message::Request(r)) => answers.extend(serve_request(session, r).await),
+            Ok(other) => on_message(session, other).await,
+            Err(e) => answers.push(encode_error(e.id(), &e.to_error())),
+        }
+    }
+    if answers.is_empty() {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    json(StatusCode::OK, format!("[{}]", answers.join(",")))
+}
+
+fn json(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}

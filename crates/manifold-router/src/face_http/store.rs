@@ -1,0 +1,123 @@
+//! The HTTP face's sessions: secure ids, the queue of server-initiated messages each session's
+//! GET streams drain, last use for idle expiry.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use manifold_protocol::Id;
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+
+use crate::gateway::Gateway;
+use crate::session::{Face, Session};
+
+/// One HTTP session.
+pub(crate) struct HttpSession {
+    pub(crate) session: Session,
+    /// Server-initiated messages for this session; each goes to exactly one GET stream.
+    pub(crate) outbox: tokio::sync::Mutex<mpsc::Receiver<String>>,
+    /// Requests being served, so a client's `notifications/cancelled` can stop them.
+    pub(crate) in_flight: Mutex<HashMap<Id, AbortHandle>>,
+    last_used: Mutex<Instant>,
+}
+
+impl HttpSession {
+    pub(crate) fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<Id, AbortHandle>> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn touch(&self) {
+        *self.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.last_used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed()
+    }
+}
+
+/// All sessions of the HTTP face, by `Mcp-Session-Id`.
+#[derive(Default)]
+pub(crate) struct Store {
+    sessions: Mutex<HashMap<String, Arc<HttpSession>>>,
+}
+
+impl Store {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<HttpSession>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Opens a session with a fresh id.
+    pub(crate) fn create(
+        &self,
+        gateway: &Gateway,
+        queue: usize,
+    ) -> std::io::Result<(String, Arc<HttpSession>)> {
+        let id = new_session_id()?;
+        let (tx, rx) = mpsc::channel(queue);
+        let entry = Arc::new(HttpSession {
+            session: Session::open(gateway, tx, Face::Http),
+            outbox: tokio::sync::Mutex::new(rx),
+            in_flight: Mutex::new(HashMap::new()),
+            last_used: Mutex::new(Instant::now()),
+        });
+        self.lock().insert(id.clone(), entry.clone());
+        Ok((id, entry))
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<HttpSession>> {
+        let entry = self.lock().get(id).cloned();
+        if let Some(e) = &entry {
+            e.touch();
+        }
+        entry
+    }
+
+    /// Ends a session; `false` if there was none.
+    pub(crate) fn remove(&self, id: &str) -> bool {
+        let entry = self.lock().remove(id);
+        match entry {
+            Some(e) => {
+                e.session.close();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Ends every session idle longer than `limit`; returns how many.
+    pub(crate) fn expire(&self, limit: Duration) -> usize {
+        let expired: Vec<String> = self
+            .lock()
+            .iter()
+            .filter(|(_, s)| s.idle_for() > limit)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &expired {
+            self.remove(id);
+        }
+        expired.len()
+    }
+
+    /// Ends every session.
+    pub(crate) fn clear(&self) {
+        let all: Vec<Arc<HttpSession>> = self.lock().drain().map(|(_, s)| s).collect();
+        for s in all {
+            s.session.close();
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// 128 bits from the OS CSPRNG as 32 hex characters (visible ASCII, as the spec requires).
+fn new_session_id() -> std::io::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
