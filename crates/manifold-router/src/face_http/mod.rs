@@ -113,14 +113,23 @@ async fn expire_idle(app: Arc<App>, idle: Duration) {
     }
 }
 
+/// A refused request: its status and a plain-text reason.
+pub(crate) struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, self.1).into_response()
+    }
+}
+
 /// A plain-text refusal.
-pub(crate) fn refuse(status: StatusCode, why: impl Into<String>) -> Response {
-    (status, why.into()).into_response()
+pub(crate) fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
+    Refusal(status, why.into())
 }
 
 impl App {
     /// The `Host`/`Origin` check every request passes first.
-    pub(crate) fn guard(&self, headers: &HeaderMap) -> Result<(), Response> {
+    pub(crate) fn guard(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         guard::check(headers, &self.allowed_hosts).map_err(|why| {
             tracing::warn!(%why, "refused request (DNS-rebinding protection)");
             refuse(StatusCode::FORBIDDEN, why)
@@ -128,7 +137,7 @@ impl App {
     }
 
     /// The session a request names: 400 without the header, 404 when unknown or expired.
-    pub(crate) fn session(&self, headers: &HeaderMap) -> Result<Arc<store::HttpSession>, Response> {
+    pub(crate) fn session(&self, headers: &HeaderMap) -> Result<Arc<store::HttpSession>, Refusal> {
         let id = headers
             .get(SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
@@ -143,21 +152,19 @@ impl App {
 /// message goes to exactly one of them.
 async fn stream(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Err(r) = app.guard(&headers) {
-        return r;
+        return r.into_response();
     }
     let accepts = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/event-stream") || a.contains("*/*"));
     if !accepts {
-        return refuse(
-            StatusCode::NOT_ACCEPTABLE,
-            "GET needs Accept: text/event-stream",
-        );
+        let why = "GET needs Accept: text/event-stream";
+        return refuse(StatusCode::NOT_ACCEPTABLE, why).into_response();
     }
     let session = match app.session(&headers) {
         Ok(s) => s,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let closing = app.closing.clone();
     let events = futures::stream::unfold((session, closing), |(session, mut closing)| async move {
@@ -180,15 +187,16 @@ async fn stream(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
 /// DELETE: ends the session and everything Manifold holds for it.
 async fn end_session(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if let Err(r) = app.guard(&headers) {
-        return r;
+        return r.into_response();
     }
     let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
-        return refuse(StatusCode::BAD_REQUEST, "Mcp-Session-Id header is required");
+        return refuse(StatusCode::BAD_REQUEST, "Mcp-Session-Id header is required")
+            .into_response();
     };
     if app.store.remove(id) {
         tracing::debug!(sessions = app.store.len(), "session ended by DELETE");
         StatusCode::OK.into_response()
     } else {
-        refuse(StatusCode::NOT_FOUND, "unknown or expired session")
+        refuse(StatusCode::NOT_FOUND, "unknown or expired session").into_response()
     }
 }

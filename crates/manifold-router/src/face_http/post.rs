@@ -13,7 +13,7 @@ use manifold_protocol::{
 };
 
 use super::store::HttpSession;
-use super::{refuse, App, SESSION_HEADER, VERSION_HEADER};
+use super::{refuse, App, Refusal, SESSION_HEADER, VERSION_HEADER};
 
 pub(crate) async fn handle(
     State(app): State<Arc<App>>,
@@ -21,10 +21,10 @@ pub(crate) async fn handle(
     body: Bytes,
 ) -> Response {
     if let Err(r) = app.guard(&headers) {
-        return r;
+        return r.into_response();
     }
     if let Err(r) = check_content_headers(&headers) {
-        return r;
+        return r.into_response();
     }
     let decoded = match decode(&body) {
         Ok(d) => d,
@@ -39,7 +39,7 @@ pub(crate) async fn handle(
         Decoded::Single(message) => {
             let session = match session_for(&app, &headers) {
                 Ok(s) => s,
-                Err(r) => return r,
+                Err(r) => return r.into_response(),
             };
             match message {
                 Message::Request(request) => {
@@ -59,7 +59,7 @@ pub(crate) async fn handle(
         Decoded::Batch(items) => {
             let session = match session_for(&app, &headers) {
                 Ok(s) => s,
-                Err(r) => return r,
+                Err(r) => return r.into_response(),
             };
             batch(&session, items).await
         }
@@ -67,7 +67,7 @@ pub(crate) async fn handle(
 }
 
 /// `Content-Type` must be JSON; `Accept` (when given) must allow JSON or SSE.
-fn check_content_headers(headers: &HeaderMap) -> Result<(), Response> {
+fn check_content_headers(headers: &HeaderMap) -> Result<(), Refusal> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -101,7 +101,7 @@ fn check_content_headers(headers: &HeaderMap) -> Result<(), Response> {
 }
 
 /// The session named by the request, with its `MCP-Protocol-Version` checked.
-fn session_for(app: &App, headers: &HeaderMap) -> Result<Arc<HttpSession>, Response> {
+fn session_for(app: &App, headers: &HeaderMap) -> Result<Arc<HttpSession>, Refusal> {
     if let Some(v) = headers.get(VERSION_HEADER) {
         let v = v.to_str().unwrap_or("");
         if !version::is_supported(v) {
@@ -118,10 +118,8 @@ async fn initialize(app: &App, request: Request) -> Response {
     let (id, entry) = match app.store.create(&app.gateway, app.queue) {
         Ok(created) => created,
         Err(e) => {
-            return refuse(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("cannot create a session: {e}"),
-            )
+            let why = format!("cannot create a session: {e}");
+            return refuse(StatusCode::INTERNAL_SERVER_ERROR, why).into_response();
         }
     };
     match entry.session.handle(&request).await {

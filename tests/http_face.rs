@@ -1,0 +1,396 @@
+//! The Streamable HTTP face of `manifold serve` (no `--stdio`), driven with raw HTTP requests:
+//! sessions, status codes, DNS-rebinding protection, limits, the GET stream, expiry and drain.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A running `manifold serve --listen 127.0.0.1:0` and its endpoint URL.
+struct Face {
+    child: Child,
+    url: String,
+    http: reqwest::Client,
+    _config: tempfile::TempDir,
+}
+
+impl Face {
+    async fn start(extra_toml: &str, servers: &str) -> Face {
+        let (dir, path) = common::write_config(&format!("{extra_toml}\n{servers}"));
+        let mut child = Command::new(common::manifold_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&path)
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn manifold");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = tokio::time::timeout(common::RECV_TIMEOUT, lines.next_line())
+            .await
+            .expect("manifold printed its address")
+            .unwrap()
+            .expect("a line");
+        let url = line
+            .strip_prefix("listening on ")
+            .expect("address line")
+            .to_string();
+        Face {
+            child,
+            url,
+            http: reqwest::Client::new(),
+            _config: dir,
+        }
+    }
+
+    fn post(&self, body: &Value) -> reqwest::RequestBuilder {
+        self.http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body.to_string())
+    }
+
+    /// `initialize` + `notifications/initialized`; returns the session id.
+    async fn open_session(&self) -> String {
+        let r = self
+            .post(
+                &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "http-e2e", "version": "1"}}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
+        assert!(
+            sid.len() >= 16 && sid.bytes().all(|b| (0x21..=0x7e).contains(&b)),
+            "{sid}"
+        );
+        let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+        common::schema::check("InitializeResult", &body["result"]);
+        let r = self
+            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .header("mcp-session-id", &sid)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        sid
+    }
+
+    async fn call(&self, sid: &str, id: i64, method: &str, params: Value) -> (StatusCode, Value) {
+        let r = self
+            .post(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
+            .header("mcp-session-id", sid)
+            .header("mcp-protocol-version", "2025-11-25")
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status == StatusCode::OK {
+            common::schema::check_outgoing(&body, Some(method));
+        }
+        (status, body)
+    }
+}
+
+fn testkit(alias: &str, args: &[&str]) -> String {
+    common::testkit_server(alias, args, "")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_list_and_call_through_the_http_face() {
+    let face = Face::start(
+        "",
+        &(testkit("alpha", &["--name", "alpha"]) + &testkit("beta", &["--name", "beta"])),
+    )
+    .await;
+    let one = face.open_session().await;
+    let two = face.open_session().await;
+    assert_ne!(one, two);
+    let (status, list) = face.call(&one, 1, "tools/list", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let names = common::names(&list["result"], "tools", "name");
+    assert!(
+        names.contains(&"alpha__echo".into()) && names.contains(&"beta__add".into()),
+        "{names:?}"
+    );
+    let (_, r) = face
+        .call(
+            &two,
+            1,
+            "tools/call",
+            json!({"name": "beta__add", "arguments": {"a": 20, "b": 22}}),
+        )
+        .await;
+    assert_eq!(r["result"]["structuredContent"]["sum"], 42, "{r}");
+    let (_, r) = face
+        .call(
+            &one,
+            2,
+            "resources/read",
+            json!({"uri": "alpha+testkit://alpha/res/1"}),
+        )
+        .await;
+    assert_eq!(
+        r["result"]["contents"][0]["uri"], "alpha+testkit://alpha/res/1",
+        "{r}"
+    );
+    let (_, r) = face
+        .call(
+            &one,
+            3,
+            "tools/call",
+            json!({"name": "nope", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(r["error"]["code"], -32602, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_header_rules_and_delete() {
+    let face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
+    let sid = face.open_session().await;
+    // No session id after initialize → 400; an unknown one → 404.
+    let r = face
+        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let (status, _) = face
+        .call("0123456789abcdef0123456789abcdef", 2, "ping", json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // An unsupported protocol version header → 400.
+    let r = face
+        .post(&json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}))
+        .header("mcp-session-id", &sid)
+        .header("mcp-protocol-version", "1999-01-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    // DELETE ends it; the id is then unknown.
+    let r = face
+        .http
+        .delete(&face.url)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (status, _) = face.call(&sid, 4, "ping", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let r = face
+        .http
+        .delete(&face.url)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn foreign_host_or_origin_is_forbidden() {
+    let face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
+    let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}});
+    let r = face
+        .post(&init)
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = face
+        .post(&init)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = face
+        .post(&init)
+        .header("origin", "http://localhost:3000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_bodies_get_clear_statuses() {
+    let face = Face::start(
+        "[gateway]\nmax_message_bytes = 2048",
+        &testkit("alpha", &["--name", "alpha"]),
+    )
+    .await;
+    let sid = face.open_session().await;
+    let big = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                     "params": {"name": "alpha__echo", "arguments": {"text": "x".repeat(10_000)}}});
+    let r = face
+        .post(&big)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let r = face
+        .http
+        .post(&face.url)
+        .header("content-type", "application/json")
+        .header("mcp-session-id", &sid)
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], -32700);
+    let r = face
+        .http
+        .post(&face.url)
+        .header("content-type", "text/plain")
+        .header("mcp-session-id", &sid)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // The session still works.
+    let (status, r) = face
+        .call(
+            &sid,
+            2,
+            "tools/call",
+            json!({"name": "alpha__echo", "arguments": {"text": "ok"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(r["result"]["content"][0]["text"], "ok");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_sessions_expire() {
+    let face = Face::start(
+        "[listen]\nsession_idle_ms = 300",
+        &testkit("alpha", &["--name", "alpha"]),
+    )
+    .await;
+    let sid = face.open_session().await;
+    let (status, _) = face.call(&sid, 1, "ping", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    // Untouched for well over the idle limit (the sweeper runs every 75 ms here).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (status, _) = face.call(&sid, 2, "ping", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_changes_arrive_on_the_get_stream() {
+    let face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
+    let sid = face.open_session().await;
+    let r = face
+        .http
+        .get(&face.url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut body = r.bytes_stream();
+    // `toggle` makes the upstream announce a tool list change; Manifold refreshes and tells
+    // every session.
+    let (_, r) = face
+        .call(
+            &sid,
+            1,
+            "tools/call",
+            json!({"name": "alpha__toggle", "arguments": {}}),
+        )
+        .await;
+    assert!(r["result"].is_object(), "{r}");
+    let mut seen = String::new();
+    let found = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = body.next().await {
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if seen.contains("notifications/tools/list_changed") {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "stream so far: {seen}");
+    let (_, list) = face.call(&sid, 2, "tools/list", json!({})).await;
+    assert!(common::names(&list["result"], "tools", "name").contains(&"alpha__toggled".into()));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_drains_in_flight_calls_and_ends_upstreams() {
+    let mut face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
+    let sid = face.open_session().await;
+    let pid = face.child.id().unwrap();
+    // Children of any of Manifold's threads (the HTTP face runs a multi-thread runtime).
+    let upstreams: Vec<u32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("children")).ok())
+        .flat_map(|c| {
+            c.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    assert!(
+        !upstreams.is_empty(),
+        "the testkit upstream runs as a child"
+    );
+    let slow = {
+        let request = face
+            .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": "alpha__sleep", "arguments": {"ms": 800}}}))
+            .header("mcp-session-id", &sid);
+        tokio::spawn(async move { request.send().await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    let r = slow
+        .await
+        .unwrap()
+        .expect("the in-flight call got its answer");
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap();
+    assert_eq!(
+        body["result"]["content"][0]["text"], "slept 800ms",
+        "{body}"
+    );
+    let status = tokio::time::timeout(Duration::from_secs(15), face.child.wait())
+        .await
+        .expect("manifold exited after the drain")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    for p in upstreams {
+        assert!(!common::pid_alive(p), "upstream {p} survived");
+    }
+}
