@@ -394,3 +394,92 @@ async fn sigterm_drains_in_flight_calls_and_ends_upstreams() {
         assert!(!common::pid_alive(p), "upstream {p} survived");
     }
 }
+
+/// The JSON messages of an SSE body, in order.
+fn sse_messages(body: &str) -> Vec<Value> {
+    body.split("\n\n")
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim_start)
+                .collect();
+            (!data.is_empty())
+                .then(|| serde_json::from_str(&data.join("\n")).expect("JSON in an SSE event"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_streams_before_the_response_to_the_right_session_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("alpha.jsonl");
+    let face = Face::start(
+        "",
+        &testkit(
+            "alpha",
+            &["--name", "alpha", "--record", record.to_str().unwrap()],
+        ),
+    )
+    .await;
+    let (one, two) = (face.open_session().await, face.open_session().await);
+    // Both clients use the same token: on the shared upstream they must not be confused.
+    let call = |sid: String, id: i64| {
+        let request = face
+            .post(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+                "name": "alpha__sleep", "arguments": {"ms": 300}, "_meta": {"progressToken": "p"}}}))
+            .header("mcp-session-id", sid);
+        async move {
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            let content_type = r.headers()["content-type"].to_str().unwrap().to_string();
+            assert!(
+                content_type.starts_with("text/event-stream"),
+                "{content_type}"
+            );
+            sse_messages(&r.text().await.unwrap())
+        }
+    };
+    let (a, b) = tokio::join!(call(one, 1), call(two, 2));
+    for (messages, id) in [(a, 1), (b, 2)] {
+        for m in &messages {
+            common::schema::check_outgoing(m, Some("tools/call"));
+        }
+        let (last, progress) = messages.split_last().expect("messages");
+        assert_eq!(last["id"], id, "the response comes last: {messages:?}");
+        assert_eq!(last["result"]["content"][0]["text"], "slept 300ms");
+        assert_eq!(
+            progress.len(),
+            3,
+            "exactly this request's progress: {messages:?}"
+        );
+        for p in progress {
+            assert_eq!(p["method"], "notifications/progress");
+            assert_eq!(p["params"]["progressToken"], "p", "the client's own token");
+        }
+    }
+    // Upstream, the two calls carried distinct tokens.
+    let text = std::fs::read_to_string(&record).unwrap();
+    let tokens: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["method"] == "tools/call")
+        .map(|m| m["params"]["_meta"]["progressToken"].to_string())
+        .collect();
+    assert_eq!(tokens.len(), 2, "{text}");
+    assert_ne!(tokens[0], tokens[1], "tokens unique on the shared upstream");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plain_call_is_answered_with_json_even_when_sse_is_accepted() {
+    let face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
+    let sid = face.open_session().await;
+    let r = face
+        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "alpha__echo", "arguments": {"text": "hi"}}}))
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/json");
+}

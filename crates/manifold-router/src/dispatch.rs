@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use crate::catalog::{Kind, Target};
 use crate::gateway::{Gateway, Slot};
 use crate::naming::split_uri;
-use crate::session::Session;
+use crate::session::{Scope, Session};
 use crate::{cursor, rewrite};
+use tokio::sync::mpsc;
 
 type Outcome = Result<Box<RawValue>, ErrorObject>;
 
@@ -29,8 +30,19 @@ struct InitializeParams {
 }
 
 impl Session {
-    /// Answers one client request.
+    /// Answers one client request; its request-scoped messages (progress, relayed requests) go
+    /// out with the session's other messages.
     pub async fn handle(&self, request: &Request) -> Outcome {
+        let sink = self.inner.downstream.sender();
+        self.handle_scoped(request, &sink).await
+    }
+
+    /// Answers one client request, sending its request-scoped messages to `sink`.
+    pub async fn handle_scoped(&self, request: &Request, sink: &mpsc::Sender<String>) -> Outcome {
+        let scope = Scope {
+            session: self,
+            sink,
+        };
         let params = request.params.as_deref();
         let initialized = self.client_initialized();
         match request.method.as_str() {
@@ -49,18 +61,20 @@ impl Session {
             method::RESOURCES_TEMPLATES_LIST => self.gateway().list(Kind::Templates, params),
             method::TOOLS_CALL => {
                 self.gateway()
-                    .call_named(Kind::Tools, &request.method, params)
+                    .call_named(Kind::Tools, &request.method, params, &scope)
                     .await
             }
             method::PROMPTS_GET => {
                 self.gateway()
-                    .call_named(Kind::Prompts, &request.method, params)
+                    .call_named(Kind::Prompts, &request.method, params, &scope)
                     .await
             }
             method::RESOURCES_READ
             | method::RESOURCES_SUBSCRIBE
             | method::RESOURCES_UNSUBSCRIBE => {
-                self.gateway().call_uri(&request.method, params).await
+                self.gateway()
+                    .call_uri(&request.method, params, &scope)
+                    .await
             }
             method::COMPLETION_COMPLETE => self.gateway().complete(params).await,
             method::LOGGING_SET_LEVEL => self.gateway().set_level(params).await,
@@ -212,12 +226,13 @@ impl Gateway {
         kind: Kind,
         method: &str,
         params: Option<&RawValue>,
+        scope: &Scope<'_>,
     ) -> Outcome {
         let (obj, name) = routing_key(params, "name")?;
         let target = self.resolve_name(kind, &name)?;
         let index = target.upstream;
         let result = self
-            .forward(index, method, obj, ("name", &name, &target.original))
+            .forward(index, method, obj, ("name", &name, &target.original), scope)
             .await?;
         Ok(rewrite::content_result(
             result,
@@ -232,10 +247,17 @@ impl Gateway {
         method: &str,
         mut obj: RawObject<'_>,
         (key, downstream, original): (&str, &str, &str),
+        scope: &Scope<'_>,
     ) -> Outcome {
         if original != downstream {
             obj.set_str(key, original);
         }
+        // While in flight, the upstream's progress and requests can be traced back to this client.
+        let shared_upstream = scope.session.lossy();
+        let _tracked =
+            self.shared
+                .routes
+                .track(index, scope.session, scope.sink, &mut obj, shared_upstream);
         let slot = &self.shared.slots[index];
         slot.upstream
             .request(method, Some(&obj.to_raw()), Some(slot.timeout))
@@ -296,7 +318,12 @@ impl Gateway {
         }
     }
 
-    pub(crate) async fn call_uri(&self, method: &str, params: Option<&RawValue>) -> Outcome {
+    pub(crate) async fn call_uri(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        scope: &Scope<'_>,
+    ) -> Outcome {
         let (obj, uri) = routing_key(params, "uri")?;
         let (index, original) = self.resolve_uri(&uri)?;
         let slot = &self.shared.slots[index];
@@ -305,7 +332,7 @@ impl Gateway {
             return Err(not_found(&uri));
         }
         let result = self
-            .forward(index, method, obj, ("uri", &uri, &original))
+            .forward(index, method, obj, ("uri", &uri, &original), scope)
             .await?;
         Ok(if method == method::RESOURCES_READ {
             rewrite::read_result(result, &slot.namespace)

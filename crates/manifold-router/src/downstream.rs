@@ -32,14 +32,15 @@ impl Downstream {
         }
     }
 
+    /// A sender into this link's queue (the default sink of request-scoped messages).
+    pub fn sender(&self) -> mpsc::Sender<String> {
+        self.out.clone()
+    }
+
     /// Queues one encoded message. A stdio client's slowness is backpressure (this waits); an
     /// HTTP session whose queue is full loses the message, with a warning.
     pub async fn send(&self, text: String) {
-        if !self.lossy {
-            let _ = self.out.send(text).await;
-        } else if let Err(mpsc::error::TrySendError::Full(_)) = self.out.try_send(text) {
-            tracing::warn!("session queue full (no GET stream reading it?); message dropped");
-        }
+        send_to(&self.out, text, self.lossy).await;
     }
 
     /// Sends a notification.
@@ -47,10 +48,12 @@ impl Downstream {
         self.send(encode_notification(method, params)).await;
     }
 
-    /// Sends a request to the client and waits for its answer. Returns the downstream id through
-    /// `on_id` first, so the caller can cancel it.
+    /// Sends a request to the client through `sink` (this link's queue, or one request's own
+    /// stream) and waits for its answer, which arrives through [`Downstream::complete`]. Returns
+    /// the downstream id through `on_id` first, so the caller can cancel it.
     pub async fn request(
         &self,
+        sink: &mpsc::Sender<String>,
         method: &str,
         params: Option<&RawValue>,
         on_id: impl FnOnce(i64),
@@ -60,8 +63,12 @@ impl Downstream {
         self.lock().insert(id, tx);
         on_id(id);
         let guard = Forget { link: self, id };
-        self.send(encode_request(&Id::Num(id), method, params))
-            .await;
+        send_to(
+            sink,
+            encode_request(&Id::Num(id), method, params),
+            self.lossy,
+        )
+        .await;
         let outcome = rx.await.unwrap_or_else(|_| {
             Err(ErrorObject::new(
                 manifold_protocol::code::INTERNAL_ERROR,
@@ -89,6 +96,16 @@ impl Downstream {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Reply>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Queues `text` on `sink`: waiting while it is full, or (`lossy`) dropping it with a warning so
+/// one slow HTTP client never stalls the others.
+pub(crate) async fn send_to(sink: &mpsc::Sender<String>, text: String, lossy: bool) {
+    if !lossy {
+        let _ = sink.send(text).await;
+    } else if let Err(mpsc::error::TrySendError::Full(_)) = sink.try_send(text) {
+        tracing::warn!("client queue full; message dropped");
     }
 }
 

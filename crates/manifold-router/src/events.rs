@@ -12,8 +12,10 @@ use tokio::task::AbortHandle;
 
 use crate::catalog::{Kind, UpstreamLists};
 use crate::discovery::fetch_all;
+use crate::downstream::send_to;
 use crate::gateway::Gateway;
 use crate::naming::downstream_uri;
+use crate::routes::Owner;
 
 /// (upstream index, upstream id) → (relaying task, (session, downstream id) once sent).
 type RelayTable = HashMap<(usize, Id), (AbortHandle, Option<(u64, i64)>)>;
@@ -115,11 +117,18 @@ impl Gateway {
             }
             _ => None,
         };
-        // Progress, log messages and resource updates from a shared upstream belong to one client;
-        // with several sessions they are routed per request (not guessed).
-        let Some(session) = self.sole_session() else {
-            tracing::debug!(method = %n.method, "notification from a shared upstream with several sessions; not delivered");
-            return;
+        // Log messages and the rest belong to the client whose requests are in flight there (or
+        // the only client); with several candidates they are not delivered rather than guessed.
+        let session = match self.shared.routes.owner(index) {
+            Owner::One(route) => route.session.clone(),
+            Owner::Nobody => match self.sole_session() {
+                Some(s) => s,
+                None => return,
+            },
+            Owner::Several => {
+                tracing::debug!(method = %n.method, "notification from a shared upstream with requests of several sessions in flight; not delivered");
+                return;
+            }
         };
         let params = params.or(n.params);
         session.notify(&n.method, params.as_deref()).await;
@@ -165,13 +174,28 @@ impl Gateway {
                 ));
             }
         };
-        // A shared upstream's request belongs to the one client whose call caused it; routing it
-        // among several sessions is per request, never a guess.
-        let Some(session) = self.sole_session() else {
-            return Err(ErrorObject::new(
-                code::INTERNAL_ERROR,
-                format!("cannot tell which client `{}` is meant for", request.method),
-            ));
+        // The request belongs to the one client whose call is in flight there (SEP-2260: such
+        // requests are always caused by a client request); it travels on that call's stream.
+        let (session, sink) = match self.shared.routes.owner(index) {
+            Owner::One(route) => (route.session.clone(), route.sink.clone()),
+            Owner::Nobody => match self.sole_session() {
+                Some(s) => {
+                    let sink = s.inner.downstream.sender();
+                    (s, sink)
+                }
+                None => {
+                    return Err(ambiguous(
+                        &request.method,
+                        "no client request is in flight there",
+                    ))
+                }
+            },
+            Owner::Several => {
+                return Err(ambiguous(
+                    &request.method,
+                    "requests of several clients are in flight there",
+                ));
+            }
         };
         if !session.declared(needed) {
             return Err(ErrorObject::new(
@@ -184,7 +208,7 @@ impl Gateway {
         session
             .inner
             .downstream
-            .request(&request.method, request.params.as_deref(), |id| {
+            .request(&sink, &request.method, request.params.as_deref(), |id| {
                 if let Some(entry) = self.shared.relayed.lock().get_mut(&key) {
                     entry.1 = Some((session_id, id));
                 }
@@ -221,6 +245,55 @@ impl Gateway {
             session.notify(method::CANCELLED, Some(&out.to_raw())).await;
         }
     }
+}
+
+/// `notifications/progress`, handled on the upstream's connection (in order with the response it
+/// precedes): back to the request that carried the token, with the client's own token, on that
+/// request's stream. Returns whether it was a progress notification.
+pub(crate) fn progress_inline(gateway: &Gateway, index: usize, n: &Notification) -> bool {
+    if n.method != method::PROGRESS {
+        return false;
+    }
+    let Some(params) = n.params.as_deref() else {
+        return true;
+    };
+    let Ok(mut obj) = RawObject::parse(params) else {
+        return true;
+    };
+    let Some(token) = obj.get("progressToken").map(|t| t.get().to_string()) else {
+        return true;
+    };
+    let Some(route) = gateway.shared.routes.by_token(index, &token) else {
+        tracing::debug!(%token, "progress for no request in flight; dropped");
+        return true;
+    };
+    let Some(original) = &route.original_token else {
+        return true;
+    };
+    if !route.session.ready() {
+        return true;
+    }
+    obj.set("progressToken", original.clone());
+    let text = manifold_protocol::encode_notification(method::PROGRESS, Some(&obj.to_raw()));
+    match route.sink.try_send(text) {
+        Ok(()) => {}
+        Err(mpsc::error::TrySendError::Full(text)) if !route.session.lossy() => {
+            // A stdio client reading slowly: wait for room off the connection's task.
+            let sink = route.sink.clone();
+            tokio::spawn(async move { send_to(&sink, text, false).await });
+        }
+        Err(_) => tracing::warn!("client queue full; progress dropped"),
+    }
+    true
+}
+
+/// The error an upstream gets for a server→client request Manifold cannot attribute.
+fn ambiguous(method: &str, why: &str) -> ErrorObject {
+    tracing::warn!(%method, %why, "refused a server-to-client request that cannot be attributed");
+    ErrorObject::new(
+        code::INTERNAL_ERROR,
+        format!("Manifold cannot tell which client `{method}` is meant for: {why}"),
+    )
 }
 
 fn rewrite_param(

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use manifold_config::{Config, Filter, Transport};
 use manifold_transport::{HttpParams, StdioParams};
 use manifold_upstream::{
-    ClientIdentity, Health, RestartPolicy, TransportSpec, Upstream, UpstreamSpec,
+    ClientIdentity, Health, InlineHook, RestartPolicy, TransportSpec, Upstream, UpstreamSpec,
 };
 use tokio::sync::{mpsc, watch};
 
@@ -66,6 +66,8 @@ pub(crate) struct Shared {
     sessions: Mutex<HashMap<u64, Weak<SessionInner>>>,
     next_session: AtomicU64,
     pub(crate) relayed: crate::events::Relayed,
+    /// In-flight requests, for routing what shared upstreams send back.
+    pub(crate) routes: crate::routes::Routes,
     /// The upstream event loop, ended at shutdown (it holds a `Gateway`, so it would otherwise
     /// keep the shared state alive forever).
     pub(crate) event_loop: std::sync::OnceLock<tokio::task::AbortHandle>,
@@ -94,6 +96,18 @@ impl Gateway {
             initial_backoff: g.restart.initial_backoff,
             max_backoff: g.restart.max_backoff,
             unhealthy_after: g.restart.unhealthy_after,
+        };
+        // Progress is delivered by the upstream connection itself, in order with the responses it
+        // precedes; it needs the gateway, which exists only once the slots do.
+        let this: Arc<OnceLock<Weak<Shared>>> = Arc::default();
+        let inline: InlineHook = {
+            let this = this.clone();
+            Arc::new(move |index, n| {
+                let Some(shared) = this.get().and_then(Weak::upgrade) else {
+                    return false;
+                };
+                crate::events::progress_inline(&Gateway { shared }, index, n)
+            })
         };
         let slots: Vec<Slot> = config
             .servers
@@ -126,7 +140,13 @@ impl Gateway {
                     ping_interval: g.ping_interval,
                 };
                 Slot {
-                    upstream: Upstream::start(index, spec, identity_rx.clone(), events_tx.clone()),
+                    upstream: Upstream::start(
+                        index,
+                        spec,
+                        identity_rx.clone(),
+                        events_tx.clone(),
+                        Some(inline.clone()),
+                    ),
                     namespace: server.namespace.clone(),
                     timeout,
                     tools: server.tools.clone(),
@@ -147,9 +167,11 @@ impl Gateway {
                 sessions: Mutex::new(HashMap::new()),
                 next_session: AtomicU64::new(1),
                 relayed: Default::default(),
+                routes: Default::default(),
                 event_loop: std::sync::OnceLock::new(),
             }),
         };
+        let _ = this.set(Arc::downgrade(&gateway.shared));
         let events = tokio::spawn(crate::events::run(gateway.clone(), events_rx));
         let _ = gateway.shared.event_loop.set(events.abort_handle());
         gateway

@@ -13,6 +13,7 @@ mod face_stdio;
 mod gateway;
 pub mod naming;
 pub mod rewrite;
+mod routes;
 mod session;
 
 pub use face_http::serve_http;

@@ -45,6 +45,12 @@ pub(crate) struct SessionInner {
     face: Face,
 }
 
+/// The client request being served: its session, and where its request-scoped messages go.
+pub(crate) struct Scope<'a> {
+    pub(crate) session: &'a Session,
+    pub(crate) sink: &'a mpsc::Sender<String>,
+}
+
 /// A cheap handle to one client session.
 #[derive(Clone)]
 pub struct Session {
@@ -115,6 +121,16 @@ impl Session {
             .capabilities
             .get(name)
             .is_some_and(|v| !v.is_null())
+    }
+
+    /// A sender into the session's own queue (stdout, or the HTTP session's GET streams).
+    pub(crate) fn sink(&self) -> mpsc::Sender<String> {
+        self.inner.downstream.sender()
+    }
+
+    /// Whether this session's queue drops messages when full rather than waiting.
+    pub(crate) fn lossy(&self) -> bool {
+        self.inner.face == Face::Http
     }
 
     /// Whether notifications may be sent to the client now.

@@ -105,6 +105,12 @@ pub enum Health {
     Stopped,
 }
 
+/// A notification handler run by the connection itself, in order with responses: what it
+/// handles (returns `true` for) is never queued as an event. Used for request-scoped notifications
+/// such as progress, which must reach the client before the response they precede. It must not
+/// block.
+pub type InlineHook = Arc<dyn Fn(usize, &Notification) -> bool + Send + Sync>;
+
 /// Events an upstream reports to the router, tagged with the upstream's index.
 #[derive(Debug)]
 pub enum UpstreamEvent {

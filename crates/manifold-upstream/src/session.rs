@@ -12,7 +12,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::pending::{Live, Pending};
-use crate::{supervisor, CallError, ClientIdentity, Health, UpstreamEvent, UpstreamSpec};
+use crate::{
+    supervisor, CallError, ClientIdentity, Health, InlineHook, UpstreamEvent, UpstreamSpec,
+};
 
 /// A cheap, cloneable handle to one supervised upstream session.
 #[derive(Clone)]
@@ -27,6 +29,7 @@ pub(crate) struct Inner {
     pub(crate) live: Mutex<Live>,
     pub(crate) health: watch::Sender<Health>,
     pub(crate) events: mpsc::Sender<UpstreamEvent>,
+    pub(crate) inline: Option<InlineHook>,
     pub(crate) stop: watch::Sender<bool>,
     /// Set while an HTTP session is transparently re-initialized: new calls wait for it.
     pub(crate) paused: watch::Sender<bool>,
@@ -53,6 +56,7 @@ impl Upstream {
         spec: UpstreamSpec,
         identity: watch::Receiver<Option<ClientIdentity>>,
         events: mpsc::Sender<UpstreamEvent>,
+        inline: Option<InlineHook>,
     ) -> Upstream {
         let (health, _) = watch::channel(Health::Starting);
         let (stop, _) = watch::channel(false);
@@ -65,6 +69,7 @@ impl Upstream {
                 live: Mutex::new(Live::default()),
                 health,
                 events,
+                inline,
                 stop,
                 paused,
                 task: Mutex::new(None),

@@ -231,6 +231,14 @@ async fn pump(up: Upstream, mut inbound: InboundStream, reinit: mpsc::UnboundedS
                     .await;
             }
             Inbound::Message(Message::Notification(n)) => {
+                if up
+                    .inner
+                    .inline
+                    .as_ref()
+                    .is_some_and(|hook| hook(up.index(), &n))
+                {
+                    continue;
+                }
                 let _ = up
                     .inner
                     .events

@@ -4,6 +4,7 @@
 
 mod guard;
 mod post;
+mod sse;
 mod store;
 
 use std::future::Future;

@@ -43,12 +43,7 @@ pub(crate) async fn handle(
             };
             match message {
                 Message::Request(request) => {
-                    let line = serve_request(&session, request).await;
-                    match line {
-                        Some(line) => json(StatusCode::OK, line),
-                        // Cancelled by the client: there is no response to send.
-                        None => StatusCode::ACCEPTED.into_response(),
-                    }
+                    respond(&session, request, accepts_sse(&headers)).await
                 }
                 other => {
                     on_message(&session, other).await;
@@ -138,25 +133,91 @@ async fn initialize(app: &App, request: Request) -> Response {
     }
 }
 
-/// Runs one request as its own task (so a cancel can stop it); `None` if it was cancelled.
-async fn serve_request(session: &Arc<HttpSession>, request: Request) -> Option<String> {
-    let id = request.id.clone();
-    let s = session.session.clone();
-    let task = {
-        // Registered before it can finish, so its removal below always finds it.
-        let mut in_flight = session.in_flight();
-        let task = tokio::spawn(async move {
-            match s.handle(&request).await {
-                Ok(result) => encode_result(&request.id, &result),
-                Err(error) => encode_error(Some(&request.id), &error),
-            }
-        });
-        in_flight.insert(id.clone(), task.abort_handle());
-        task
+/// Whether the client takes an SSE stream as the answer to a POST.
+fn accepts_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"))
+}
+
+/// Messages a request may send before its response, held for its SSE stream.
+const REQUEST_STREAM_CAPACITY: usize = 64;
+
+/// Answers a request. A request that only produces its response gets a JSON body. One that first
+/// produces request-scoped messages (progress, a relayed sampling request) gets an SSE stream
+/// carrying them and then its response, when the client accepts SSE; otherwise those messages go
+/// to the session's GET stream.
+async fn respond(session: &Arc<HttpSession>, request: Request, sse: bool) -> Response {
+    let (sink, mut scoped) = if sse {
+        let (tx, rx) = tokio::sync::mpsc::channel(REQUEST_STREAM_CAPACITY);
+        (tx, Some(rx))
+    } else {
+        (session.session.sink(), None)
     };
-    let outcome = task.await;
-    session.in_flight().remove(&id);
-    outcome.ok()
+    let mut task = spawn_request(session, request, sink);
+    let first = match scoped.as_mut() {
+        Some(rx) => tokio::select! {
+            biased;
+            done = &mut task => Err(done),
+            message = rx.recv() => Ok(message),
+        },
+        None => Err((&mut task).await),
+    };
+    match first {
+        Err(done) => match done {
+            Some(line) => json(StatusCode::OK, line),
+            // Cancelled by the client: there is no response to send.
+            None => StatusCode::ACCEPTED.into_response(),
+        },
+        Ok(first) => {
+            let rx = scoped.take().expect("SSE mode");
+            super::sse::request_stream(first, rx, task)
+        }
+    }
+}
+
+/// Runs one request as its own task, registered so a client's cancel can stop it. Its output is
+/// the encoded response, or `None` if it was cancelled.
+fn spawn_request(
+    session: &Arc<HttpSession>,
+    request: Request,
+    sink: tokio::sync::mpsc::Sender<String>,
+) -> RequestTask {
+    let id = request.id.clone();
+    let entry = session.clone();
+    // Registered before it can finish, so its own removal always finds it.
+    let mut in_flight = session.in_flight();
+    let task = tokio::spawn(async move {
+        let line = match entry.session.handle_scoped(&request, &sink).await {
+            Ok(result) => encode_result(&request.id, &result),
+            Err(error) => encode_error(Some(&request.id), &error),
+        };
+        entry.in_flight().remove(&request.id);
+        line
+    });
+    in_flight.insert(id, task.abort_handle());
+    RequestTask(task)
+}
+
+/// A request being served; resolves to its encoded response (`None` if cancelled).
+pub(crate) struct RequestTask(tokio::task::JoinHandle<String>);
+
+impl std::future::Future for RequestTask {
+    type Output = Option<String>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(Result::ok)
+    }
+}
+
+/// Runs a request to completion for a batch (no streaming); `None` if it was cancelled.
+async fn serve_request(session: &Arc<HttpSession>, request: Request) -> Option<String> {
+    let sink = session.session.sink();
+    spawn_request(session, request, sink).await
 }
 
 async fn on_message(session: &HttpSession, message: Message) {

@@ -1,0 +1,163 @@
+//! Which client a message from a shared upstream belongs to. Every forwarded request is tracked
+//! while it is in flight, with the sink its request-scoped messages go to (the stdio output, or
+//! the request's own SSE stream on HTTP). Progress tokens are rewritten to tokens unique per
+//! upstream (mcp-spec.md §3.5) and mapped back. A server→client request goes to the one session
+//! with a request in flight on that upstream; when several have, it is refused, never guessed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use manifold_protocol::{RawObject, RawValue};
+use tokio::sync::mpsc;
+
+use crate::session::Session;
+
+/// Where one in-flight request's messages go.
+pub(crate) struct Route {
+    pub(crate) session: Session,
+    pub(crate) sink: mpsc::Sender<String>,
+    /// The client's own progress token, when the request carried one.
+    pub(crate) original_token: Option<Box<RawValue>>,
+}
+
+#[derive(Default)]
+struct Table {
+    next: u64,
+    tokens: HashMap<(usize, String), Arc<Route>>,
+    in_flight: HashMap<usize, HashMap<u64, Arc<Route>>>,
+}
+
+/// Who a message from an upstream belongs to.
+pub(crate) enum Owner {
+    /// No request is in flight there.
+    Nobody,
+    /// Requests of exactly one session are in flight there.
+    One(Arc<Route>),
+    /// Requests of several sessions are: the message cannot be attributed.
+    Several,
+}
+
+/// The gateway's table of in-flight requests.
+#[derive(Default)]
+pub(crate) struct Routes {
+    table: Mutex<Table>,
+}
+
+/// Removes a request's entries when it ends, however it ends.
+pub(crate) struct Tracked<'a> {
+    routes: &'a Routes,
+    upstream: usize,
+    key: u64,
+    token: Option<String>,
+}
+
+impl Drop for Tracked<'_> {
+    fn drop(&mut self) {
+        let mut table = self.routes.lock();
+        if let Some(map) = table.in_flight.get_mut(&self.upstream) {
+            map.remove(&self.key);
+            if map.is_empty() {
+                table.in_flight.remove(&self.upstream);
+            }
+        }
+        if let Some(token) = self.token.take() {
+            table.tokens.remove(&(self.upstream, token));
+        }
+    }
+}
+
+impl Routes {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tracks a request about to go to `upstream`. If its params carry `_meta.progressToken` and
+    /// the upstream is shared by several sessions (`rewrite`), the token is replaced in `params`
+    /// by one unique on that upstream; otherwise it travels unchanged.
+    pub(crate) fn track<'a>(
+        &'a self,
+        upstream: usize,
+        session: &Session,
+        sink: &mpsc::Sender<String>,
+        params: &mut RawObject<'_>,
+        rewrite: bool,
+    ) -> Tracked<'a> {
+        let original_token = params
+            .get("_meta")
+            .and_then(|m| RawObject::parse(m).ok())
+            .and_then(|m| m.get("progressToken").map(|t| t.to_owned()));
+        let mut table = self.lock();
+        table.next += 1;
+        let key = table.next;
+        // Keyed by the token's JSON text, as the upstream will send it back.
+        let token = match (&original_token, rewrite) {
+            (Some(_), true) => {
+                let minted = format!("mf-{key}");
+                rewrite_token(params, &minted);
+                Some(serde_json::to_string(&minted).unwrap_or_default())
+            }
+            (Some(own), false) => Some(own.get().to_string()),
+            (None, _) => None,
+        };
+        let route = Arc::new(Route {
+            session: session.clone(),
+            sink: sink.clone(),
+            original_token,
+        });
+        if let Some(token) = &token {
+            table
+                .tokens
+                .insert((upstream, token.clone()), route.clone());
+        }
+        table
+            .in_flight
+            .entry(upstream)
+            .or_default()
+            .insert(key, route);
+        Tracked {
+            routes: self,
+            upstream,
+            key,
+            token,
+        }
+    }
+
+    /// The request a progress token (its JSON text) from `upstream` belongs to.
+    pub(crate) fn by_token(&self, upstream: usize, token: &str) -> Option<Arc<Route>> {
+        self.lock()
+            .tokens
+            .get(&(upstream, token.to_string()))
+            .cloned()
+    }
+
+    /// Whose requests are in flight on `upstream`.
+    pub(crate) fn owner(&self, upstream: usize) -> Owner {
+        let table = self.lock();
+        let Some(map) = table.in_flight.get(&upstream) else {
+            return Owner::Nobody;
+        };
+        let mut routes = map.values();
+        let Some(first) = routes.next() else {
+            return Owner::Nobody;
+        };
+        let id = first.session.inner.id;
+        if routes.all(|r| r.session.inner.id == id) {
+            Owner::One(first.clone())
+        } else {
+            Owner::Several
+        }
+    }
+}
+
+/// Sets `_meta.progressToken` in `params` to `token`, keeping every other `_meta` field.
+fn rewrite_token(params: &mut RawObject<'_>, token: &str) {
+    let Some(meta) = params.get("_meta") else {
+        return;
+    };
+    let Ok(mut meta) = RawObject::parse(meta) else {
+        return;
+    };
+    meta.set_str("progressToken", token);
+    let meta = meta.to_raw();
+    params.set("_meta", meta);
+}
