@@ -26,7 +26,7 @@ use figment::Figment;
 pub use error::ConfigError;
 pub use filter::Filter;
 pub use model::{
-    Admin, Config, Gateway, HttpSpec, Listen, Restart, Server, StdioSpec, Transport,
+    Admin, Config, Gateway, HttpSpec, Listen, Restart, Server, Sharing, StdioSpec, Transport,
     DEFAULT_ALLOWED_HOSTS, DEFAULT_DRAIN, DEFAULT_HTTP_PATH, DEFAULT_INITIAL_BACKOFF,
     DEFAULT_MAX_BACKOFF, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_NAME, DEFAULT_PING_INTERVAL,
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEPARATOR, DEFAULT_SESSION_IDLE, DEFAULT_SESSION_QUEUE,

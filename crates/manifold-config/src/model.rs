@@ -173,12 +173,25 @@ pub struct Server {
     pub timeout: Option<Duration>,
     /// Always `true` in [`Config::servers`] (disabled servers are left out).
     pub enabled: bool,
+    /// Whether HTTP-face sessions share one session to this server or get their own (`sharing`;
+    /// default: shared for stdio servers, per-session for HTTP ones).
+    pub sharing: Sharing,
     /// Which tools (un-namespaced names) are exposed.
     pub tools: Filter,
     /// Which prompts (un-namespaced names) are exposed.
     pub prompts: Filter,
     /// Which resources and templates (un-namespaced URIs) are exposed.
     pub resources: Filter,
+}
+
+/// How downstream HTTP sessions use one upstream (`sharing = "shared" | "per-session"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// One upstream session (one process for stdio) serves every downstream session.
+    Shared,
+    /// Each downstream session gets its own upstream session, initialized with that client's
+    /// identity and capabilities.
+    PerSession,
 }
 
 impl Server {

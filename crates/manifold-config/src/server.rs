@@ -8,7 +8,7 @@ use crate::error::{ConfigError, KeyMap};
 use crate::expand::expand;
 use crate::filter::Filter;
 use crate::hosts::is_alias;
-use crate::model::{HttpSpec, Server, StdioSpec, Transport};
+use crate::model::{HttpSpec, Server, Sharing, StdioSpec, Transport};
 use crate::raw::{RawFilter, RawServer, Text};
 
 /// What validation needs besides the raw values.
@@ -81,6 +81,16 @@ pub(crate) fn freeze_server(
     if raw.enabled == Some(false) {
         return Ok(None);
     }
+    let sharing = match (raw.sharing.as_deref(), &kind) {
+        (Some("shared"), _) | (None, Kind::Stdio) => Sharing::Shared,
+        (Some("per-session"), _) | (None, Kind::Http) => Sharing::PerSession,
+        (Some(other), _) => {
+            return Err(cx.err(
+                &key("sharing"),
+                format!("`{other}` is not one of \"shared\", \"per-session\""),
+            ))
+        }
+    };
     let transport = match kind {
         Kind::Stdio => Transport::Stdio(stdio(&raw, &prefix, cx)?),
         Kind::Http => Transport::Http(http(&raw, &prefix, cx)?),
@@ -91,6 +101,7 @@ pub(crate) fn freeze_server(
         transport,
         timeout: raw.timeout_ms.map(Duration::from_millis),
         enabled: true,
+        sharing,
         tools,
         prompts,
         resources,

@@ -253,7 +253,7 @@ impl Gateway {
             obj.set_str(key, original);
         }
         // While in flight, the upstream's progress and requests can be traced back to this client.
-        let shared_upstream = scope.session.lossy();
+        let shared_upstream = scope.session.shares_upstreams();
         let _tracked =
             self.shared
                 .routes

@@ -32,9 +32,12 @@ pub enum Face {
     /// The single stdio client: its `initialize` is what upstreams are initialized with, and a
     /// slow reader is backpressure.
     Stdio,
-    /// One of many HTTP sessions: upstreams keep Manifold's own identity, and a session whose
-    /// queue is full loses messages rather than stall everyone.
+    /// One of many HTTP sessions sharing the upstreams: upstreams keep Manifold's own identity,
+    /// and a session whose queue is full loses messages rather than stall everyone.
     Http,
+    /// An HTTP session with upstream sessions of its own (`sharing = "per-session"`): they are
+    /// initialized with this client's identity and capabilities.
+    HttpPrivate,
 }
 
 pub(crate) struct SessionInner {
@@ -65,7 +68,7 @@ impl Session {
                 gateway: gateway.clone(),
                 id: gateway.next_session_id(),
                 client: Mutex::new(ClientState::default()),
-                downstream: Downstream::new(out, face == Face::Http),
+                downstream: Downstream::new(out, face != Face::Stdio),
                 face,
             }),
         };
@@ -89,7 +92,12 @@ impl Session {
     }
 
     pub(crate) fn owns_identity(&self) -> bool {
-        self.inner.face == Face::Stdio
+        matches!(self.inner.face, Face::Stdio | Face::HttpPrivate)
+    }
+
+    /// Whether other sessions use the same upstream sessions (progress tokens are then rewritten).
+    pub(crate) fn shares_upstreams(&self) -> bool {
+        self.inner.face == Face::Http
     }
 
     /// The client's answer to a request Manifold relayed to it.
@@ -130,7 +138,7 @@ impl Session {
 
     /// Whether this session's queue drops messages when full rather than waiting.
     pub(crate) fn lossy(&self) -> bool {
-        self.inner.face == Face::Http
+        self.inner.face != Face::Stdio
     }
 
     /// Whether notifications may be sent to the client now.

@@ -17,7 +17,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post as post_route;
 use axum::Router;
-use manifold_config::Config;
+use manifold_config::{Config, Sharing};
 use manifold_protocol::version;
 use manifold_upstream::ClientIdentity;
 use serde_json::json;
@@ -32,7 +32,10 @@ pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
 
 /// Shared state of the HTTP face.
 pub(crate) struct App {
+    /// Upstreams shared by every session (all of them unless every server is per-session).
     pub(crate) gateway: Gateway,
+    /// With every server `sharing = "per-session"`: each session gets upstreams of its own.
+    pub(crate) private: Option<Arc<Config>>,
     pub(crate) store: Store,
     allowed_hosts: Vec<String>,
     pub(crate) queue: usize,
@@ -49,8 +52,32 @@ pub async fn serve_http<S>(
 where
     S: Future<Output = ()> + Send + 'static,
 {
-    let gateway = Gateway::start(config);
-    // Upstreams are shared by every HTTP session: they are told about Manifold itself, with no
+    let per_session = !config.servers.is_empty()
+        && config
+            .servers
+            .iter()
+            .all(|s| s.sharing == Sharing::PerSession);
+    if !per_session
+        && config
+            .servers
+            .iter()
+            .any(|s| s.sharing == Sharing::PerSession)
+    {
+        tracing::warn!(
+            "mixing shared and per-session servers is not supported yet: every server is shared"
+        );
+    }
+    // Without shared servers the shared gateway has nothing to run.
+    let shared_config = if per_session {
+        Config {
+            servers: Vec::new(),
+            ..config.clone()
+        }
+    } else {
+        config.clone()
+    };
+    let gateway = Gateway::start(&shared_config);
+    // Shared upstreams serve every HTTP session: they are told about Manifold itself, with no
     // client capabilities it could not route.
     let raw = |v: serde_json::Value| {
         serde_json::value::to_raw_value(&v)
@@ -66,6 +93,7 @@ where
     let (closing_tx, closing) = watch::channel(false);
     let app = Arc::new(App {
         gateway: gateway.clone(),
+        private: per_session.then(|| Arc::new(config.clone())),
         store: Store::default(),
         allowed_hosts: config.listen.allowed_hosts.clone(),
         queue: config.listen.session_queue,

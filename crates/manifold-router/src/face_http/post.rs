@@ -14,6 +14,7 @@ use manifold_protocol::{
 
 use super::store::HttpSession;
 use super::{refuse, App, Refusal, SESSION_HEADER, VERSION_HEADER};
+use crate::gateway::Gateway;
 
 pub(crate) async fn handle(
     State(app): State<Arc<App>>,
@@ -110,7 +111,11 @@ fn session_for(app: &App, headers: &HeaderMap) -> Result<Arc<HttpSession>, Refus
 }
 
 async fn initialize(app: &App, request: Request) -> Response {
-    let (id, entry) = match app.store.create(&app.gateway, app.queue) {
+    let (gateway, private) = match &app.private {
+        Some(config) => (Gateway::start(config), true),
+        None => (app.gateway.clone(), false),
+    };
+    let (id, entry) = match app.store.create(gateway, private, app.queue) {
         Ok(created) => created,
         Err(e) => {
             let why = format!("cannot create a session: {e}");

@@ -15,6 +15,8 @@ use crate::session::{Face, Session};
 /// One HTTP session.
 pub(crate) struct HttpSession {
     pub(crate) session: Session,
+    /// Upstream sessions of this session's own (`sharing = "per-session"`), ended with it.
+    private: Option<Gateway>,
     /// Server-initiated messages for this session; each goes to exactly one GET stream.
     pub(crate) outbox: tokio::sync::Mutex<mpsc::Receiver<String>>,
     /// Requests being served, so a client's `notifications/cancelled` can stop them.
@@ -25,6 +27,14 @@ pub(crate) struct HttpSession {
 impl HttpSession {
     pub(crate) fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<Id, AbortHandle>> {
         self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Closes the session and ends its private upstreams (in the background).
+    fn end(&self) {
+        self.session.close();
+        if let Some(gateway) = self.private.clone() {
+            tokio::spawn(async move { gateway.shutdown().await });
+        }
     }
 
     pub(crate) fn touch(&self) {
@@ -50,16 +60,24 @@ impl Store {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Opens a session with a fresh id.
+    /// Opens a session with a fresh id, on the shared `gateway` or, for `private`, on a gateway of
+    /// its own whose upstreams it alone uses.
     pub(crate) fn create(
         &self,
-        gateway: &Gateway,
+        gateway: Gateway,
+        private: bool,
         queue: usize,
     ) -> std::io::Result<(String, Arc<HttpSession>)> {
         let id = new_session_id()?;
         let (tx, rx) = mpsc::channel(queue);
+        let face = if private {
+            Face::HttpPrivate
+        } else {
+            Face::Http
+        };
         let entry = Arc::new(HttpSession {
-            session: Session::open(gateway, tx, Face::Http),
+            session: Session::open(&gateway, tx, face),
+            private: private.then_some(gateway),
             outbox: tokio::sync::Mutex::new(rx),
             in_flight: Mutex::new(HashMap::new()),
             last_used: Mutex::new(Instant::now()),
@@ -81,7 +99,7 @@ impl Store {
         let entry = self.lock().remove(id);
         match entry {
             Some(e) => {
-                e.session.close();
+                e.end();
                 true
             }
             None => false,
@@ -106,7 +124,7 @@ impl Store {
     pub(crate) fn clear(&self) {
         let all: Vec<Arc<HttpSession>> = self.lock().drain().map(|(_, s)| s).collect();
         for s in all {
-            s.session.close();
+            s.end();
         }
     }
 
