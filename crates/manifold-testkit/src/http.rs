@@ -1,6 +1,7 @@
 //! The Streamable HTTP transport (protocol 2025-03-26 … 2025-11-25) at `/mcp`.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -18,23 +19,28 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::options::Options;
+use crate::options::{Options, Profile};
+use crate::resume::Streams;
 use crate::rpc::{self, SUPPORTED_VERSIONS};
 use crate::session::{Handled, Out, Reply, Session};
 use crate::shared::Shared;
-use crate::{sse, Crashed};
+use crate::{guard, sse, Crashed};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
 
 struct HttpSession {
     session: Arc<Session>,
+    /// Resumable POST streams (conformance profile).
+    streams: Arc<Streams>,
     /// Requests received, not counting initialize.
     requests: u64,
 }
 
 struct App {
     shared: Arc<Shared>,
+    /// The address the server is bound to (Host/Origin are checked when it is loopback).
+    bound: IpAddr,
     sessions: Mutex<HashMap<String, HttpSession>>,
 }
 
@@ -83,16 +89,33 @@ impl App {
     }
 
     /// Finds the session named by the `Mcp-Session-Id` header (400 if absent, 404 if unknown).
-    fn lookup(&self, headers: &HeaderMap) -> Result<(String, Arc<Session>), StatusCode> {
+    fn lookup(&self, headers: &HeaderMap) -> Result<Found, StatusCode> {
         let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
             return Err(StatusCode::BAD_REQUEST);
         };
         match self.sessions().get(id) {
-            Some(entry) => Ok((id.to_string(), entry.session.clone())),
+            Some(entry) => Ok((id.to_string(), entry.session.clone(), entry.streams.clone())),
             None => Err(StatusCode::NOT_FOUND),
         }
     }
+
+    /// Records the request's headers; false if its Host or Origin is not local.
+    fn admit(&self, method: &str, headers: &HeaderMap) -> bool {
+        self.record_headers(method, headers);
+        guard::allowed(self.bound, headers)
+    }
 }
+
+/// The answer to a request refused by [`App::admit`].
+fn forbidden() -> Response {
+    error(
+        StatusCode::FORBIDDEN,
+        "Forbidden: Host or Origin is not local (DNS rebinding protection)",
+    )
+}
+
+/// A session found by [`App::lookup`]: its id, state and resumable streams.
+type Found = (String, Arc<Session>, Arc<Streams>);
 
 /// The response to a failed [`App::lookup`].
 fn lookup_failed(status: StatusCode) -> Response {
@@ -126,9 +149,11 @@ pub async fn serve_http(opts: Options, listener: TcpListener) -> anyhow::Result<
             opts.name
         );
     }
+    let bound = listener.local_addr()?.ip();
     let shared = Shared::new(opts)?;
     let app = Arc::new(App {
         shared: shared.clone(),
+        bound,
         sessions: Mutex::new(HashMap::new()),
     });
     let _guard = CloseOnDrop(app.clone());
@@ -196,7 +221,9 @@ fn event_stream(body: Body) -> Response {
 }
 
 async fn post_mcp(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
-    app.record_headers("POST", &headers);
+    if !app.admit("POST", &headers) {
+        return forbidden();
+    }
     app.record_body(&body);
     let msg = match rpc::parse_message(&body) {
         Ok(msg) => msg,
@@ -205,15 +232,17 @@ async fn post_mcp(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
     let method = msg.get("method").and_then(Value::as_str);
     let is_request = method.is_some() && msg.get("id").is_some();
     let is_initialize = is_request && method == Some("initialize");
-    let (sid, session) = if is_initialize {
+    let (sid, session, streams) = if is_initialize {
         let sid = rpc::random_hex(16);
         let session = Session::new(app.shared.clone(), None);
+        let streams = Arc::new(Streams::default());
         let entry = HttpSession {
             session: session.clone(),
+            streams: streams.clone(),
             requests: 0,
         };
         app.sessions().insert(sid.clone(), entry);
-        (sid, session)
+        (sid, session, streams)
     } else {
         if let Some(v) = headers.get(VERSION_HEADER) {
             let ok = v.to_str().is_ok_and(|v| SUPPORTED_VERSIONS.contains(&v));
@@ -242,6 +271,7 @@ async fn post_mcp(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let sse_mode = app.shared.opts.sse;
+    let resumable = app.shared.opts.profile == Profile::Conformance;
     let reply = if sse_mode {
         Reply::direct(tx)
     } else {
@@ -257,6 +287,7 @@ async fn post_mcp(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
         Handled::Accepted => return status_only(StatusCode::ACCEPTED),
         Handled::Rejected(err) => return json_response(StatusCode::BAD_REQUEST, err.to_string()),
         Handled::Crashed => std::future::pending().await,
+        Handled::Request if sse_mode && resumable => event_stream(streams.post_body(rx)),
         Handled::Request if sse_mode => event_stream(sse::response_body(rx)),
         Handled::Request => match wait_response(rx).await {
             Some(body) => json_response(StatusCode::OK, body),
@@ -282,20 +313,28 @@ async fn wait_response(mut rx: mpsc::UnboundedReceiver<Out>) -> Option<String> {
 }
 
 async fn get_mcp(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    app.record_headers("GET", &headers);
-    let (_, session) = match app.lookup(&headers) {
+    if !app.admit("GET", &headers) {
+        return forbidden();
+    }
+    let (_, session, streams) = match app.lookup(&headers) {
         Ok(found) => found,
         Err(status) => return lookup_failed(status),
     };
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    if let Some(resumed) = last_event_id.and_then(|id| streams.resume(id)) {
+        return event_stream(resumed);
+    }
     let (tx, rx) = mpsc::unbounded_channel();
     session.set_events(tx);
     event_stream(sse::event_stream_body(rx))
 }
 
 async fn delete_mcp(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    app.record_headers("DELETE", &headers);
+    if !app.admit("DELETE", &headers) {
+        return forbidden();
+    }
     match app.lookup(&headers) {
-        Ok((sid, session)) => {
+        Ok((sid, session, _)) => {
             app.sessions().remove(&sid);
             session.close();
             status_only(StatusCode::OK)

@@ -19,16 +19,30 @@
 //! go out on the session's GET stream; with `--sse` they precede the response on the
 //! POST's own event stream. A cancelled POST in JSON mode is answered `202` with no body.
 //!
+//! `--profile conformance` ([`Profile::Conformance`]) replaces that catalog with the fixture
+//! of the official conformance suite (`@modelcontextprotocol/conformance`): `test_*` tools
+//! (logging, progress, sampling, elicitation, SEP-1034/1330 forms, `test_reconnection`) and
+//! `json_schema_2020_12_tool`, `test://` resources and a template, `test_*` prompts. There,
+//! `--sse` streams are resumable (SEP-1699): a priming event (id, `retry`), ids on every
+//! event, and a GET with `Last-Event-ID` gets the rest of a stream the server closed early.
+//!
+//! A server bound to a loopback address refuses (403) a `Host` or `Origin` header that is
+//! not local (DNS-rebinding protection).
+//!
 //! With `--record FILE` every received line is appended verbatim; HTTP adds a
 //! `HEADERS {…}` line (with a `:method` key) before each request's body, and requests
 //! received before `initialize` (or before `notifications/initialized`) add a
 //! `BEFORE_INITIALIZE {"method":…,"id":…}` (or `BEFORE_INITIALIZED {…}`) line.
 
 mod catalog;
+mod conformance;
+mod conformance_tools;
+mod guard;
 mod http;
 mod methods;
 mod options;
 mod record;
+mod resume;
 mod rpc;
 mod session;
 mod shared;
@@ -39,7 +53,7 @@ mod tools;
 use std::fmt;
 
 pub use http::serve_http;
-pub use options::Options;
+pub use options::{Options, Profile};
 pub use stdio::serve_stdio;
 
 /// The error returned by [`serve_stdio`] and [`serve_http`] when the server "crashed"

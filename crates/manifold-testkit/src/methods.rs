@@ -5,11 +5,14 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::catalog;
+use crate::conformance;
+use crate::options::Profile;
 use crate::rpc::{RpcError, LATEST_VERSION, SUPPORTED_VERSIONS};
 use crate::session::{Reply, Session};
 use crate::tools;
 
-const LOG_LEVELS: [&str; 8] = [
+/// The `logging/setLevel` levels, least severe first.
+pub(crate) const LOG_LEVELS: [&str; 8] = [
     "debug",
     "info",
     "notice",
@@ -29,6 +32,9 @@ pub(crate) async fn execute(
 ) -> Result<Value, RpcError> {
     let opts = session.opts();
     let page = opts.page_size;
+    if opts.profile == Profile::Conformance && conformance::HANDLES.contains(&method) {
+        return conformance::execute(session, method, params, reply).await;
+    }
     match method {
         "initialize" => initialize(session, params).await,
         "ping" if opts.ignore_ping => std::future::pending().await,
@@ -55,19 +61,22 @@ pub(crate) async fn execute(
         "completion/complete" => complete(session, params),
         "logging/setLevel" => {
             let level = str_param(params, "level")?;
-            if LOG_LEVELS.contains(&level) {
-                Ok(json!({}))
-            } else {
-                Err(RpcError::invalid_params(format!(
+            match LOG_LEVELS.iter().position(|l| *l == level) {
+                Some(index) => {
+                    session.set_log_level(index);
+                    Ok(json!({}))
+                }
+                None => Err(RpcError::invalid_params(format!(
                     "unknown log level {level:?}"
-                )))
+                ))),
             }
         }
         other => Err(RpcError::method_not_found(other)),
     }
 }
 
-fn str_param<'a>(params: &'a Value, key: &str) -> Result<&'a str, RpcError> {
+/// A required string parameter (`-32602` when absent).
+pub(crate) fn str_param<'a>(params: &'a Value, key: &str) -> Result<&'a str, RpcError> {
     params
         .get(key)
         .and_then(Value::as_str)

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser};
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -21,6 +21,8 @@ use serde_json::Value;
     long_about = "A configurable fake MCP server (stdio or Streamable HTTP) for tests, benchmarks and demos.\n\n\
 Tools: echo, add, fail, sleep, hang, crash, garbage, big, link, whoami, toggle, sample (only if the \
 client declared sampling), gen_<i> (--tools) and a 60-character name (--long-names).\n\n\
+--profile conformance replaces that catalog with the fixture of the official MCP conformance suite \
+(test_* tools, test:// resources, test_* prompts).\n\n\
 Every option may also be set in a TOML or JSON file given with --config (keys in kebab-case or \
 snake_case, e.g. page-size = 2); flags on the command line override the file."
 )]
@@ -96,9 +98,26 @@ pub struct Options {
     #[arg(long, value_name = "N")]
     pub session_ttl_requests: Option<u64>,
 
+    /// Which catalog to serve: the testkit's own (`default`) or the fixture tools, resources
+    /// and prompts the official MCP conformance suite expects (`conformance`). Under
+    /// `conformance`, --tools, --resources, --prompts, --long-names and --tool-prefix are ignored.
+    #[arg(long, value_enum, value_name = "PROFILE", default_value_t = Profile::Default)]
+    pub profile: Profile,
+
     /// Read default values for these options from a TOML or JSON file.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+}
+
+/// The catalog a server exposes (`--profile`).
+#[derive(ValueEnum, Deserialize, Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Profile {
+    /// The testkit's own tools (`echo`, `add`, …), resources and prompts.
+    #[default]
+    Default,
+    /// The fixture of `@modelcontextprotocol/conformance` (`test_simple_text`, `test://static-text`, …).
+    Conformance,
 }
 
 impl Default for Options {
@@ -128,6 +147,7 @@ struct FileConfig {
     http: Option<String>,
     sse: Option<bool>,
     session_ttl_requests: Option<u64>,
+    profile: Option<Profile>,
 }
 
 impl Options {
@@ -190,7 +210,8 @@ impl Options {
             hang_initialize,
             ignore_ping,
             fail_start,
-            sse
+            sse,
+            profile
         );
         optional!(
             instructions,

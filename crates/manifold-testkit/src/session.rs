@@ -10,7 +10,7 @@ use tokio::task::AbortHandle;
 
 use crate::catalog::{self, ToolView};
 use crate::methods;
-use crate::options::Options;
+use crate::options::{Options, Profile};
 use crate::rpc::{self, Kind, RpcError};
 use crate::shared::Shared;
 
@@ -21,6 +21,9 @@ pub(crate) enum Out {
     Message(String),
     /// The final response to a request.
     Response(String),
+    /// Ends the HTTP stream carrying the request without ending the request; what follows
+    /// is kept for a client that resumes with `Last-Event-ID` (ignored elsewhere).
+    Detach,
     /// Tells the stdio writer to stop.
     Close,
 }
@@ -74,6 +77,8 @@ struct State {
     pending: HashMap<String, oneshot::Sender<Value>>,
     next_server_id: u64,
     subscriptions: BTreeSet<String>,
+    /// Index in [`methods::LOG_LEVELS`] of the level set by `logging/setLevel`.
+    log_level: Option<usize>,
     closed: bool,
 }
 
@@ -207,6 +212,21 @@ impl Session {
         }
     }
 
+    /// Whether the client is subscribed to `uri`.
+    pub(crate) fn is_subscribed(&self, uri: &str) -> bool {
+        self.state().subscriptions.contains(uri)
+    }
+
+    /// Records the `logging/setLevel` level (an index in [`methods::LOG_LEVELS`]).
+    pub(crate) fn set_log_level(&self, level: usize) {
+        self.state().log_level = Some(level);
+    }
+
+    /// Whether a log message at `level` passes the client's `logging/setLevel` (all do before it).
+    pub(crate) fn logs_at(&self, level: usize) -> bool {
+        self.state().log_level.is_none_or(|min| level >= min)
+    }
+
     /// Sends a server→client request and waits for the client's answer.
     pub(crate) async fn request_client(
         &self,
@@ -324,7 +344,10 @@ impl Session {
                 .get("name")
                 .and_then(Value::as_str)
                 .unwrap_or_default();
-            if catalog::resolve_tool(self.opts(), self.tool_view(), name) == Some("crash") {
+            let default_catalog = self.opts().profile == Profile::Default;
+            if default_catalog
+                && catalog::resolve_tool(self.opts(), self.tool_view(), name) == Some("crash")
+            {
                 self.shared.crash("crash tool called");
                 return Handled::Crashed;
             }

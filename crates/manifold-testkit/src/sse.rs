@@ -13,7 +13,7 @@ use crate::session::Out;
 const KEEPALIVE: Duration = Duration::from_secs(15);
 
 /// One `event: message` SSE event carrying `data` (a single line).
-fn event(data: &str) -> Bytes {
+pub(crate) fn event(data: &str) -> Bytes {
     Bytes::from(format!("event: message\ndata: {data}\n\n"))
 }
 
@@ -23,10 +23,14 @@ fn event(data: &str) -> Bytes {
 pub(crate) fn response_body(rx: mpsc::UnboundedReceiver<Out>) -> Body {
     let stream = futures::stream::unfold(Some(rx), |rx| async move {
         let mut rx = rx?;
-        match rx.recv().await? {
-            Out::Message(s) => Some((Ok::<_, Infallible>(event(&s)), Some(rx))),
-            Out::Response(s) => Some((Ok(event(&s)), None)),
-            Out::Close => None,
+        loop {
+            match rx.recv().await? {
+                Out::Message(s) => return Some((Ok::<_, Infallible>(event(&s)), Some(rx))),
+                Out::Response(s) => return Some((Ok(event(&s)), None)),
+                // Not resumable: keep the stream, or the response would be lost.
+                Out::Detach => {}
+                Out::Close => return None,
+            }
         }
     });
     Body::from_stream(stream)
@@ -40,6 +44,7 @@ pub(crate) fn event_stream_body(rx: mpsc::UnboundedReceiver<Out>) -> Body {
         let chunk = tokio::select! {
             out = rx.recv() => match out? {
                 Out::Message(s) | Out::Response(s) => event(&s),
+                Out::Detach => Bytes::new(),
                 Out::Close => return None,
             },
             _ = ticker.tick() => Bytes::from_static(b": keep-alive\n\n"),

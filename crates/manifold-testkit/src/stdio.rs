@@ -91,6 +91,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     while let Some(out) = rx.recv().await {
         let line = match out {
             Out::Message(line) | Out::Response(line) => line,
+            Out::Detach => continue,
             Out::Close => break,
         };
         let mut bytes = line.into_bytes();

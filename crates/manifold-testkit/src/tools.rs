@@ -12,15 +12,18 @@ use crate::session::{Out, Reply, Session};
 /// The line the `garbage` tool writes before answering.
 pub(crate) const GARBAGE: &str = "this is not json {{{";
 
-fn text(s: impl Into<String>) -> Value {
+/// A `text` content block.
+pub(crate) fn text(s: impl Into<String>) -> Value {
     json!({ "type": "text", "text": s.into() })
 }
 
-fn ok_text(s: impl Into<String>) -> Value {
+/// A successful tool result with one text block.
+pub(crate) fn ok_text(s: impl Into<String>) -> Value {
     json!({ "content": [text(s)] })
 }
 
-fn tool_error(s: impl Into<String>) -> Value {
+/// A tool execution error (`isError: true`) with one text block.
+pub(crate) fn tool_error(s: impl Into<String>) -> Value {
     json!({ "content": [text(s)], "isError": true })
 }
 
@@ -149,17 +152,21 @@ async fn sample(session: &Session, reply: &Reply, prompt: &str) -> Value {
         .request_client(reply, "sampling/createMessage", params)
         .await
     {
-        Ok(result) => {
-            let content = result.get("content").cloned().unwrap_or(Value::Null);
-            let first = match &content {
-                Value::Array(items) => items.first().cloned().unwrap_or(Value::Null),
-                other => other.clone(),
-            };
-            match first.get("text").and_then(Value::as_str) {
-                Some(t) => ok_text(t),
-                None => tool_error(format!("sampling result has no text content: {result}")),
-            }
-        }
+        Ok(result) => match sampled_text(&result) {
+            Some(t) => ok_text(t),
+            None => tool_error(format!("sampling result has no text content: {result}")),
+        },
         Err(err) => tool_error(format!("sampling failed: {}", err.message)),
     }
+}
+
+/// The text of a `sampling/createMessage` result (`content` is one block or, since
+/// 2025-11-25, possibly an array whose first block is used).
+pub(crate) fn sampled_text(result: &Value) -> Option<&str> {
+    let content = result.get("content")?;
+    let first = match content {
+        Value::Array(items) => items.first()?,
+        other => other,
+    };
+    first.get("text").and_then(Value::as_str)
 }
