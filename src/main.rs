@@ -133,8 +133,15 @@ async fn serve_stdio(config: PathBuf) -> u8 {
     for notice in &config.notices {
         tracing::info!("{notice}");
     }
-    match manifold_router::serve_stdio(&config, stdio::input(), stdio::output(), shutdown_signal())
-        .await
+    let admin = manifold_router::admin::bind(&config).await;
+    match manifold_router::serve_stdio(
+        &config,
+        stdio::input(),
+        stdio::output(),
+        shutdown_signal(),
+        admin,
+    )
+    .await
     {
         Ok(()) => 0,
         Err(e) => {
@@ -170,16 +177,27 @@ async fn serve_http(config: PathBuf, listen: Option<String>) -> u8 {
         }
     };
     let bound = listener.local_addr().map_or(addr, |a| a.to_string());
-    // The one line on stdout: tests and scripts read the bound address from it.
-    println!("listening on http://{bound}{}", config.listen.path);
+    // Tests and scripts read the bound addresses from stdout; a closed stdout is not an error.
+    announce(&format!("listening on http://{bound}{}", config.listen.path));
     tracing::info!(address = %bound, path = %config.listen.path, "Streamable HTTP face up");
-    match manifold_router::serve_http(&config, listener, shutdown_signal()).await {
+    let admin = manifold_router::admin::bind(&config).await;
+    if let Some(a) = admin.as_ref().and_then(|l| l.local_addr().ok()) {
+        announce(&format!("admin listening on http://{a}"));
+    }
+    match manifold_router::serve_http(&config, listener, shutdown_signal(), admin).await {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!(error = %e, "HTTP face failed");
             1
         }
     }
+}
+
+/// Prints one line on stdout, ignoring a closed stdout.
+fn announce(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
 }
 
 /// Resolves on SIGTERM or SIGINT.

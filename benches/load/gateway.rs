@@ -31,7 +31,9 @@ pub(crate) fn serve_nonblocking(config: &Path, flavor: &str) -> ! {
             eprintln!("load gateway: stdin and stdout must be pipes");
             return 2;
         };
-        match manifold_router::serve_stdio(&config, reader, writer, std::future::pending()).await {
+        match manifold_router::serve_stdio(&config, reader, writer, std::future::pending(), None)
+            .await
+        {
             Ok(()) => 0,
             Err(e) => {
                 eprintln!("load gateway: {e}");

@@ -156,9 +156,15 @@ impl Default for Listen {
 /// The admin endpoint (`[admin]`).
 #[derive(Debug, Clone, Default)]
 pub struct Admin {
-    /// Address to bind; `None` = no admin endpoint.
+    /// Address to bind (default `127.0.0.1:9091`); `None` (`listen = "off"`) = no admin endpoint.
     pub listen: Option<SocketAddr>,
+    /// `/readyz` answers 200 once this many upstreams are up (`min_upstreams`, default 1, at
+    /// most the number of servers).
+    pub min_upstreams: usize,
 }
+
+/// Default `admin.listen`.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9091";
 
 /// One upstream MCP server (`[servers.<alias>]`).
 #[derive(Debug, Clone)]

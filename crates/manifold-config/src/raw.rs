@@ -63,6 +63,7 @@ pub(crate) struct RawListen {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAdmin {
     pub(crate) listen: Option<Text>,
+    pub(crate) min_upstreams: Option<usize>,
 }
 
 /// `[servers.<alias>]`. Also serialized: a hosts' `mcpServers` entry is translated into this shape

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::model::{
-    Admin, Config, Gateway, Listen, Restart, DEFAULT_HTTP_PATH, DEFAULT_INITIAL_BACKOFF,
-    DEFAULT_MAX_BACKOFF, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_NAME, DEFAULT_PING_INTERVAL,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEPARATOR, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_WAIT,
-    DEFAULT_UNHEALTHY_AFTER, MIN_MAX_MESSAGE_BYTES,
+    Admin, Config, Gateway, Listen, Restart, DEFAULT_ADMIN_LISTEN, DEFAULT_HTTP_PATH,
+    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_NAME,
+    DEFAULT_PING_INTERVAL, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEPARATOR, DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_STARTUP_WAIT, DEFAULT_UNHEALTHY_AFTER, MIN_MAX_MESSAGE_BYTES,
 };
 use crate::raw::{RawAdmin, RawConfig, RawGateway, RawListen, Text};
 use crate::server::{freeze_server, Context};
@@ -201,8 +201,14 @@ fn listen(raw: RawListen, cx: &Context<'_>) -> Result<Listen, ConfigError> {
 }
 
 fn admin(raw: RawAdmin, cx: &Context<'_>) -> Result<Admin, ConfigError> {
+    let listen = match raw.listen {
+        Some(t) if t.0 == "off" => None,
+        Some(t) => socket_addr(Some(t), "admin.listen", cx)?,
+        None => DEFAULT_ADMIN_LISTEN.parse().ok(),
+    };
     Ok(Admin {
-        listen: socket_addr(raw.listen, "admin.listen", cx)?,
+        listen,
+        min_upstreams: raw.min_upstreams.unwrap_or(1),
     })
 }
 

@@ -10,8 +10,10 @@ use serde_json::{json, Value};
 use crate::catalog::{Kind, Target};
 use crate::gateway::{Gateway, Slot};
 use crate::naming::split_uri;
-use crate::session::{Scope, Session};
+use crate::session::{Scope, Session, SERVED_LOCALLY};
 use crate::{cursor, rewrite};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 use tokio::sync::mpsc;
 
 type Outcome = Result<Box<RawValue>, ErrorObject>;
@@ -42,7 +44,29 @@ impl Session {
         let scope = Scope {
             session: self,
             sink,
+            served_by: AtomicUsize::new(SERVED_LOCALLY),
         };
+        let started = Instant::now();
+        let outcome = self.dispatch(request, &scope).await;
+        let gateway = self.gateway();
+        let server = match scope.served_by.load(Ordering::Relaxed) {
+            SERVED_LOCALLY => "manifold",
+            index => gateway.shared.slots[index].alias(),
+        };
+        let method = manifold_metrics::method_label(&request.method);
+        let metrics = gateway.metrics();
+        metrics
+            .requests
+            .with_label_values(&[method, server, outcome_label(&outcome)])
+            .inc();
+        metrics
+            .request_duration
+            .with_label_values(&[method, server])
+            .observe(started.elapsed().as_secs_f64());
+        outcome
+    }
+
+    async fn dispatch(&self, request: &Request, scope: &Scope<'_>) -> Outcome {
         let params = request.params.as_deref();
         let initialized = self.client_initialized();
         match request.method.as_str() {
@@ -61,19 +85,19 @@ impl Session {
             method::RESOURCES_TEMPLATES_LIST => self.gateway().list(Kind::Templates, params),
             method::TOOLS_CALL => {
                 self.gateway()
-                    .call_named(Kind::Tools, &request.method, params, &scope)
+                    .call_named(Kind::Tools, &request.method, params, scope)
                     .await
             }
             method::PROMPTS_GET => {
                 self.gateway()
-                    .call_named(Kind::Prompts, &request.method, params, &scope)
+                    .call_named(Kind::Prompts, &request.method, params, scope)
                     .await
             }
             method::RESOURCES_READ
             | method::RESOURCES_SUBSCRIBE
             | method::RESOURCES_UNSUBSCRIBE => {
                 self.gateway()
-                    .call_uri(&request.method, params, &scope)
+                    .call_uri(&request.method, params, scope)
                     .await
             }
             method::COMPLETION_COMPLETE => self.gateway().complete(params).await,
@@ -252,6 +276,11 @@ impl Gateway {
         if original != downstream {
             obj.set_str(key, original);
         }
+        scope.served_by.store(index, Ordering::Relaxed);
+        let alias = self.shared.slots[index].alias();
+        let inflight = self.shared.metrics.inflight.with_label_values(&[alias]);
+        inflight.inc();
+        let _inflight = DecOnDrop(inflight);
         // While in flight, the upstream's progress and requests can be traced back to this client.
         let shared_upstream = scope.session.shares_upstreams();
         let _tracked =
@@ -433,6 +462,34 @@ fn routing_key<'a>(
         .get_str(key)
         .ok_or_else(|| ErrorObject::invalid_params(format!("params.{key} must be a string")))?;
     Ok((obj, value))
+}
+
+/// Decrements an in-flight gauge however the request ends.
+struct DecOnDrop(manifold_metrics::IntGauge);
+
+impl Drop for DecOnDrop {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// The `outcome` label of an answer (DESIGN.md § Interfaces).
+fn outcome_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Ok(result) if is_tool_error(result) => "tool_error",
+        Ok(_) => "ok",
+        Err(e) => match e.data.as_deref().map(RawValue::get) {
+            Some(d) if d.contains("\"reason\":\"timeout\"") => "timeout",
+            Some(d) if d.contains("\"reason\":\"unavailable\"") => "unavailable",
+            _ => "error",
+        },
+    }
+}
+
+/// A `CallToolResult` with `isError: true` (found without parsing the result).
+fn is_tool_error(result: &RawValue) -> bool {
+    let text = result.get();
+    text.contains("\"isError\":true") || text.contains("\"isError\": true")
 }
 
 fn not_found(uri: &str) -> ErrorObject {

@@ -34,9 +34,28 @@ pub(crate) async fn run(gateway: Gateway, mut events: mpsc::Receiver<UpstreamEve
     while let Some(event) = events.recv().await {
         match event {
             UpstreamEvent::Up(i) => {
+                let slot = &gateway.shared.slots[i];
+                let metrics = &gateway.shared.metrics;
+                metrics
+                    .upstream_up
+                    .with_label_values(&[slot.alias()])
+                    .set(1);
+                if slot.was_up.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    metrics
+                        .upstream_restarts
+                        .with_label_values(&[slot.alias()])
+                        .inc();
+                }
                 tokio::spawn(refresh(gateway.clone(), i));
             }
             UpstreamEvent::Down(i) => {
+                let alias = gateway.shared.slots[i].alias();
+                gateway
+                    .shared
+                    .metrics
+                    .upstream_up
+                    .with_label_values(&[alias])
+                    .set(0);
                 gateway.next_generation(i);
                 gateway
                     .shared
@@ -131,7 +150,17 @@ impl Gateway {
             }
         };
         let params = params.or(n.params);
+        self.count_notification(&n.method);
         session.notify(&n.method, params.as_deref()).await;
+    }
+
+    pub(crate) fn count_notification(&self, method: &str) {
+        let label = manifold_metrics::method_label(method);
+        self.shared
+            .metrics
+            .notifications
+            .with_label_values(&[label, "to_client"])
+            .inc();
     }
 
     fn on_request(&self, index: usize, request: Request) {
@@ -274,6 +303,7 @@ pub(crate) fn progress_inline(gateway: &Gateway, index: usize, n: &Notification)
         return true;
     }
     obj.set("progressToken", original.clone());
+    gateway.count_notification(method::PROGRESS);
     let text = manifold_protocol::encode_notification(method::PROGRESS, Some(&obj.to_raw()));
     match route.sink.try_send(text) {
         Ok(()) => {}

@@ -30,6 +30,7 @@ pub async fn serve_stdio<R, W, S>(
     reader: R,
     writer: W,
     shutdown: S,
+    admin: Option<tokio::net::TcpListener>,
 ) -> std::io::Result<()>
 where
     R: AsyncRead + Unpin + Send + 'static,
@@ -38,6 +39,9 @@ where
 {
     let (out_tx, out_rx) = mpsc::channel::<String>(OUT_CAPACITY);
     let gateway = Gateway::start(config);
+    if let Some(listener) = admin {
+        crate::admin::spawn(listener, gateway.clone(), config.admin.min_upstreams);
+    }
     let session = Session::open(&gateway, out_tx.clone(), Face::Stdio);
     let (finish, finished) = tokio::sync::oneshot::channel();
     let writer_task = tokio::spawn(write_lines(writer, out_rx, finished));

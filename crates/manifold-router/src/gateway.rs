@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::catalog::{Catalog, Kind, Source, UpstreamLists};
 use crate::session::{Session, SessionInner};
+use manifold_metrics::Metrics;
 
 /// Gateway-wide settings taken from `[gateway]`.
 #[derive(Debug, Clone)]
@@ -36,6 +37,8 @@ pub(crate) struct Slot {
     /// Bumped whenever the slot's lists must be fetched again or dropped; a refresh stores its
     /// result only if no newer one started.
     pub(crate) generation: AtomicU64,
+    /// Whether it has been up before (a later `Up` is a restart).
+    pub(crate) was_up: std::sync::atomic::AtomicBool,
 }
 
 impl Slot {
@@ -68,6 +71,7 @@ pub(crate) struct Shared {
     pub(crate) relayed: crate::events::Relayed,
     /// In-flight requests, for routing what shared upstreams send back.
     pub(crate) routes: crate::routes::Routes,
+    pub(crate) metrics: Arc<Metrics>,
     /// The upstream event loop, ended at shutdown (it holds a `Gateway`, so it would otherwise
     /// keep the shared state alive forever).
     pub(crate) event_loop: std::sync::OnceLock<tokio::task::AbortHandle>,
@@ -83,6 +87,11 @@ impl Gateway {
     /// Starts every upstream of `config` (processes start now; handshakes wait until an identity
     /// is set, by the stdio client's `initialize` or by the face) and the loop handling their events.
     pub fn start(config: &Config) -> Gateway {
+        Self::start_with_metrics(config, Arc::new(Metrics::new()))
+    }
+
+    /// [`Gateway::start`], counting into `metrics` (shared by every gateway of one process).
+    pub fn start_with_metrics(config: &Config, metrics: Arc<Metrics>) -> Gateway {
         let g = &config.gateway;
         let settings = Settings {
             name: g.name.clone(),
@@ -153,10 +162,17 @@ impl Gateway {
                     prompts: server.prompts.clone(),
                     resources: server.resources.clone(),
                     generation: AtomicU64::new(0),
+                    was_up: std::sync::atomic::AtomicBool::new(false),
                 }
             })
             .collect();
         let n = slots.len();
+        for slot in &slots {
+            metrics
+                .upstream_up
+                .with_label_values(&[slot.alias()])
+                .set(0);
+        }
         let gateway = Gateway {
             shared: Arc::new(Shared {
                 settings,
@@ -168,6 +184,7 @@ impl Gateway {
                 next_session: AtomicU64::new(1),
                 relayed: Default::default(),
                 routes: Default::default(),
+                metrics,
                 event_loop: std::sync::OnceLock::new(),
             }),
         };
@@ -175,6 +192,17 @@ impl Gateway {
         let events = tokio::spawn(crate::events::run(gateway.clone(), events_rx));
         let _ = gateway.shared.event_loop.set(events.abort_handle());
         gateway
+    }
+
+    /// The metrics this gateway counts into.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
+    }
+
+    /// Whether at least `min` upstreams (capped at how many there are) are up.
+    pub fn ready(&self, min: usize) -> bool {
+        let up = self.shared.slots.iter().filter(|s| s.is_up()).count();
+        up >= min.min(self.shared.slots.len())
     }
 
     /// The current catalog snapshot.

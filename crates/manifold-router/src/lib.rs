@@ -2,6 +2,7 @@
 //! upstream that owns it; rewriting of names, URIs and cursors; relaying of upstream notifications
 //! and server→client requests; and the downstream stdio face.
 
+pub mod admin;
 pub mod catalog;
 pub mod cursor;
 mod discovery;

@@ -46,13 +46,19 @@ pub(crate) struct SessionInner {
     client: Mutex<ClientState>,
     pub(crate) downstream: Downstream,
     face: Face,
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// The client request being served: its session, and where its request-scoped messages go.
 pub(crate) struct Scope<'a> {
     pub(crate) session: &'a Session,
     pub(crate) sink: &'a mpsc::Sender<String>,
+    /// The upstream that served it, once one did (for the `server` metric label).
+    pub(crate) served_by: std::sync::atomic::AtomicUsize,
 }
+
+/// `served_by` before any upstream served the request.
+pub(crate) const SERVED_LOCALLY: usize = usize::MAX;
 
 /// A cheap handle to one client session.
 #[derive(Clone)]
@@ -70,16 +76,42 @@ impl Session {
                 client: Mutex::new(ClientState::default()),
                 downstream: Downstream::new(out, face != Face::Stdio),
                 face,
+                closed: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         gateway.register(&session);
+        gateway
+            .metrics()
+            .sessions
+            .with_label_values(&[session.transport()])
+            .inc();
         session
     }
 
     /// Ends the session: it gets no more messages, and requests relayed to it fail.
     pub fn close(&self) {
+        if self
+            .inner
+            .closed
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        let metrics = self.inner.gateway.metrics();
+        metrics
+            .sessions
+            .with_label_values(&[self.transport()])
+            .dec();
         self.inner.gateway.unregister(self.inner.id);
         self.inner.downstream.fail_all();
+    }
+
+    /// The `transport` label of this session.
+    fn transport(&self) -> &'static str {
+        match self.inner.face {
+            Face::Stdio => "stdio",
+            Face::Http | Face::HttpPrivate => "http",
+        }
     }
 
     /// The gateway this session belongs to.

@@ -189,7 +189,8 @@ fn empty_config_gets_the_defaults() {
     assert_eq!(g.restart.unhealthy_after, 5);
     assert_eq!(config.listen.http, None);
     assert_eq!(config.listen.path, "/mcp");
-    assert_eq!(config.admin.listen, None);
+    assert_eq!(config.admin.listen, "127.0.0.1:9091".parse().ok());
+    assert_eq!(config.admin.min_upstreams, 1);
     assert!(config.servers.is_empty());
     assert_eq!(config.notices, ["no servers are configured"]);
     assert!(load_with("", Format::Yaml, &[]).is_ok());
@@ -310,4 +311,16 @@ fn summary_lists_every_server() {
     assert!(lines[1].contains("https://search.internal/mcp") && !lines[1].contains("filters"));
     assert!(lines[2].contains("mid") && lines[2].contains("(pass-through)"));
     assert!(!summary.contains("z-secret"), "secrets stay out: {summary}");
+}
+
+#[test]
+fn admin_listener_can_be_switched_off() {
+    let config = load_with(
+        "[admin]\nlisten = \"off\"\nmin_upstreams = 2",
+        Format::Toml,
+        &[],
+    )
+    .unwrap();
+    assert_eq!(config.admin.listen, None);
+    assert_eq!(config.admin.min_upstreams, 2);
 }

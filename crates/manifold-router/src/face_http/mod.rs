@@ -48,6 +48,7 @@ pub async fn serve_http<S>(
     config: &Config,
     listener: TcpListener,
     shutdown: S,
+    admin: Option<TcpListener>,
 ) -> std::io::Result<()>
 where
     S: Future<Output = ()> + Send + 'static,
@@ -77,6 +78,9 @@ where
         config.clone()
     };
     let gateway = Gateway::start(&shared_config);
+    if let Some(listener) = admin {
+        crate::admin::spawn(listener, gateway.clone(), config.admin.min_upstreams);
+    }
     // Shared upstreams serve every HTTP session: they are told about Manifold itself, with no
     // client capabilities it could not route.
     let raw = |v: serde_json::Value| {

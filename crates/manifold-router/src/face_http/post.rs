@@ -112,7 +112,11 @@ fn session_for(app: &App, headers: &HeaderMap) -> Result<Arc<HttpSession>, Refus
 
 async fn initialize(app: &App, request: Request) -> Response {
     let (gateway, private) = match &app.private {
-        Some(config) => (Gateway::start(config), true),
+        Some(config) => {
+            // Private upstreams count into the process's one set of metrics.
+            let metrics = app.gateway.metrics().clone();
+            (Gateway::start_with_metrics(config, metrics), true)
+        }
         None => (app.gateway.clone(), false),
     };
     let (id, entry) = match app.store.create(gateway, private, app.queue) {

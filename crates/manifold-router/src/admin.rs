@@ -1,0 +1,77 @@
+//! The admin listener: `/metrics` (Prometheus text), `/healthz` (alive), `/readyz` (enough
+//! upstreams up). Served beside either face, on its own address.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::gateway::Gateway;
+
+struct Admin {
+    gateway: Gateway,
+    min_upstreams: usize,
+}
+
+/// Serves the admin endpoints on `listener` for as long as the task runs.
+pub fn spawn(listener: TcpListener, gateway: Gateway, min_upstreams: usize) {
+    let state = Arc::new(Admin {
+        gateway,
+        min_upstreams,
+    });
+    let router = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .with_state(state);
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::warn!(error = %e, "admin listener stopped");
+        }
+    });
+}
+
+async fn metrics(State(admin): State<Arc<Admin>>) -> Response {
+    let body = admin.gateway.metrics().render();
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response()
+}
+
+async fn ready(State(admin): State<Arc<Admin>>) -> Response {
+    if admin.gateway.ready(admin.min_upstreams) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: too few upstreams up\n",
+        )
+            .into_response()
+    }
+}
+
+/// Binds the admin address of `config`, if any. A failure to bind is logged, not fatal: Manifold
+/// keeps serving MCP (several stdio instances on one machine cannot all have the default port).
+pub async fn bind(config: &manifold_config::Config) -> Option<TcpListener> {
+    let addr = config.admin.listen?;
+    match TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let bound = listener.local_addr().map_or(addr, |a| a);
+            tracing::info!(address = %bound, "admin listener up (/metrics, /healthz, /readyz)");
+            Some(listener)
+        }
+        Err(e) => {
+            tracing::warn!(address = %addr, error = %e, "cannot bind the admin listener; continuing without it");
+            None
+        }
+    }
+}
