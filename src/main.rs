@@ -178,7 +178,10 @@ async fn serve_http(config: PathBuf, listen: Option<String>) -> u8 {
     };
     let bound = listener.local_addr().map_or(addr, |a| a.to_string());
     // Tests and scripts read the bound addresses from stdout; a closed stdout is not an error.
-    announce(&format!("listening on http://{bound}{}", config.listen.path));
+    announce(&format!(
+        "listening on http://{bound}{}",
+        config.listen.path
+    ));
     tracing::info!(address = %bound, path = %config.listen.path, "Streamable HTTP face up");
     let admin = manifold_router::admin::bind(&config).await;
     if let Some(a) = admin.as_ref().and_then(|l| l.local_addr().ok()) {
