@@ -577,3 +577,102 @@ async fn per_session_upstreams_carry_each_clients_identity_and_relay_sampling() 
         "{outcome}"
     );
 }
+
+/// Reads SSE events (id, JSON data) from a streaming body until `n` arrived.
+async fn read_events(
+    body: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    buffer: &mut String,
+    n: usize,
+) -> Vec<(String, Value)> {
+    let mut events = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            while let Some(end) = buffer.find("\n\n") {
+                let raw: String = buffer.drain(..end + 2).collect();
+                let id = raw
+                    .lines()
+                    .find_map(|l| l.strip_prefix("id:"))
+                    .map(|s| s.trim().to_string());
+                let data: Vec<&str> = raw
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim_start)
+                    .collect();
+                if let (Some(id), false) = (id, data.is_empty()) {
+                    events.push((id, serde_json::from_str(&data.join("\n")).unwrap()));
+                    if events.len() == n {
+                        return;
+                    }
+                }
+            }
+            let chunk = body.next().await.expect("stream open").expect("chunk");
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("only {} of {n} events arrived", events.len()));
+    events
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dropped_get_stream_resumes_with_last_event_id_losing_and_repeating_nothing() {
+    let face = Face::start("", &testkit("c", &["--profile", "conformance"])).await;
+    let sid = face.open_session().await;
+    let open = |last: Option<String>| {
+        let mut req = face
+            .http
+            .get(&face.url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &sid);
+        if let Some(last) = last {
+            req = req.header("last-event-id", last);
+        }
+        req.send()
+    };
+    // A JSON-only client: the tool's log messages travel on the GET stream.
+    let log_call = |id: i64| {
+        face.http
+            .post(&face.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .header("mcp-session-id", &sid)
+            .body(
+                json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                         "params": {"name": "c__test_tool_with_logging", "arguments": {}}})
+                .to_string(),
+            )
+            .send()
+    };
+    let first = open(None).await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let mut body = first.bytes_stream();
+    let mut buffer = String::new();
+    assert_eq!(log_call(1).await.unwrap().status(), StatusCode::OK);
+    let seen = read_events(&mut body, &mut buffer, 1).await;
+    // The connection drops after one event; more messages come while nobody listens.
+    drop(body);
+    assert_eq!(log_call(2).await.unwrap().status(), StatusCode::OK);
+    let resumed = open(Some(seen[0].0.clone())).await.unwrap();
+    let mut body = resumed.bytes_stream();
+    let mut buffer = String::new();
+    let rest = read_events(&mut body, &mut buffer, 5).await;
+    let all: Vec<(String, Value)> = seen.into_iter().chain(rest).collect();
+    let texts: Vec<String> = all
+        .iter()
+        .map(|(_, m)| m["params"]["data"].to_string())
+        .collect();
+    assert_eq!(all.len(), 6, "{texts:?}");
+    for (_, m) in &all {
+        assert_eq!(m["method"], "notifications/message", "{m}");
+    }
+    // Two runs of the tool's three messages, in order, none lost or repeated.
+    assert_eq!(texts[0..3], texts[3..6], "{texts:?}");
+    let seqs: Vec<u64> = all
+        .iter()
+        .map(|(id, _)| id.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "ids increase: {seqs:?}"
+    );
+}

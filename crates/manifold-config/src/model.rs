@@ -126,6 +126,8 @@ pub struct Listen {
     pub session_queue: usize,
     /// How long a shutdown waits for in-flight requests (`drain_ms`).
     pub drain: Duration,
+    /// Events kept per GET stream for resumption with `Last-Event-ID` (`replay_buffer`).
+    pub replay_buffer: usize,
 }
 
 /// Default `listen.allowed_hosts`.
@@ -134,6 +136,8 @@ pub const DEFAULT_ALLOWED_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"]
 pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 /// Default `listen.session_queue`.
 pub const DEFAULT_SESSION_QUEUE: usize = 1024;
+/// Default `listen.replay_buffer`.
+pub const DEFAULT_REPLAY_BUFFER: usize = 256;
 /// Default `listen.drain_ms`.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(10);
 
@@ -149,6 +153,7 @@ impl Default for Listen {
             session_idle: DEFAULT_SESSION_IDLE,
             session_queue: DEFAULT_SESSION_QUEUE,
             drain: DEFAULT_DRAIN,
+            replay_buffer: DEFAULT_REPLAY_BUFFER,
         }
     }
 }

@@ -56,6 +56,7 @@ pub(crate) struct RawListen {
     pub(crate) session_idle_ms: Option<u64>,
     pub(crate) session_queue: Option<usize>,
     pub(crate) drain_ms: Option<u64>,
+    pub(crate) replay_buffer: Option<usize>,
 }
 
 /// `[admin]`.

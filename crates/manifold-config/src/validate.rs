@@ -197,6 +197,7 @@ fn listen(raw: RawListen, cx: &Context<'_>) -> Result<Listen, ConfigError> {
             .map_or(defaults.session_idle, Duration::from_millis),
         session_queue,
         drain: raw.drain_ms.map_or(defaults.drain, Duration::from_millis),
+        replay_buffer: raw.replay_buffer.unwrap_or(defaults.replay_buffer),
     })
 }
 

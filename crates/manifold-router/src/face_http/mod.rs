@@ -4,6 +4,7 @@
 
 mod guard;
 mod post;
+mod replay;
 mod sse;
 mod store;
 
@@ -39,6 +40,8 @@ pub(crate) struct App {
     pub(crate) store: Store,
     allowed_hosts: Vec<String>,
     pub(crate) queue: usize,
+    /// Events kept per GET stream for `Last-Event-ID` resumption.
+    replay: usize,
     closing: watch::Receiver<bool>,
 }
 
@@ -101,6 +104,7 @@ where
         store: Store::default(),
         allowed_hosts: config.listen.allowed_hosts.clone(),
         queue: config.listen.session_queue,
+        replay: config.listen.replay_buffer,
         closing,
     });
     let sweeper = tokio::spawn(expire_idle(app.clone(), config.listen.session_idle));
@@ -199,22 +203,43 @@ async fn stream(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
+    let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    let (stream_id, replay, missed) = session.streams.open(last_event_id);
+    let capacity = app.replay;
+    let missed = futures::stream::iter(
+        missed
+            .into_iter()
+            .map(move |(seq, m)| event(replay::event_id(stream_id, seq), m)),
+    );
     let closing = app.closing.clone();
-    let events = futures::stream::unfold((session, closing), |(session, mut closing)| async move {
-        let message = {
-            let mut outbox = session.outbox.lock().await;
-            tokio::select! {
-                m = outbox.recv() => m,
-                _ = closing.wait_for(|c| *c) => None,
-            }
-        }?;
-        session.touch();
-        let event = Event::default().event("message").data(message);
-        Some((Ok::<_, std::convert::Infallible>(event), (session, closing)))
-    });
+    let live = futures::stream::unfold(
+        (session, closing, replay),
+        move |(session, mut closing, replay)| async move {
+            let message = {
+                let mut outbox = session.outbox.lock().await;
+                tokio::select! {
+                    m = outbox.recv() => m,
+                    _ = closing.wait_for(|c| *c) => None,
+                }
+            }?;
+            session.touch();
+            // Recorded before it is sent: if the connection drops, a reconnect gets it again.
+            let seq = replay
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .record(&message, capacity);
+            let event = event(replay::event_id(stream_id, seq), message);
+            Some((event, (session, closing, replay)))
+        },
+    );
+    let events = futures::StreamExt::chain(missed, live);
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
+}
+
+fn event(id: String, data: String) -> Result<Event, std::convert::Infallible> {
+    Ok(Event::default().event("message").id(id).data(data))
 }
 
 /// DELETE: ends the session and everything Manifold holds for it.

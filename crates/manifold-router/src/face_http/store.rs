@@ -19,6 +19,8 @@ pub(crate) struct HttpSession {
     private: Option<Gateway>,
     /// Server-initiated messages for this session; each goes to exactly one GET stream.
     pub(crate) outbox: tokio::sync::Mutex<mpsc::Receiver<String>>,
+    /// Its GET streams and their replay buffers.
+    pub(crate) streams: super::replay::Streams,
     /// Requests being served, so a client's `notifications/cancelled` can stop them.
     pub(crate) in_flight: Mutex<HashMap<Id, AbortHandle>>,
     last_used: Mutex<Instant>,
@@ -79,6 +81,7 @@ impl Store {
             session: Session::open(&gateway, tx, face),
             private: private.then_some(gateway),
             outbox: tokio::sync::Mutex::new(rx),
+            streams: Default::default(),
             in_flight: Mutex::new(HashMap::new()),
             last_used: Mutex::new(Instant::now()),
         });
