@@ -39,14 +39,14 @@ async fn run_client(url: &str, plan: &Value) -> Value {
     serde_json::from_slice(&output.stdout).expect("one JSON summary")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn typescript_sdk_client_through_the_http_face() {
+/// Manifold's HTTP face fronting two per-session testkits; returns it and its MCP URL.
+async fn gateway() -> (tokio::process::Child, String, tempfile::TempDir) {
     let servers = format!(
         "{}{}",
         common::testkit_server("alpha", &["--name", "alpha"], "sharing = \"per-session\""),
         common::testkit_server("beta", &["--name", "beta"], "sharing = \"per-session\""),
     );
-    let (_dir, config) = common::write_config(&format!("[admin]\nlisten = \"off\"\n{servers}"));
+    let (dir, config) = common::write_config(&format!("[admin]\nlisten = \"off\"\n{servers}"));
     let mut gateway = Command::new(common::manifold_bin())
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
@@ -58,6 +58,12 @@ async fn typescript_sdk_client_through_the_http_face() {
     let mut lines = BufReader::new(gateway.stdout.take().unwrap()).lines();
     let line = lines.next_line().await.unwrap().expect("address");
     let url = line.strip_prefix("listening on ").unwrap().to_string();
+    (gateway, url, dir)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typescript_sdk_client_through_the_http_face() {
+    let (_gateway, url, _dir) = gateway().await;
 
     let plan = json!({
         "calls": {
@@ -123,4 +129,40 @@ async fn typescript_sdk_client_through_the_http_face() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 404);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typescript_sdk_client_over_legacy_http_sse() {
+    let (_gateway, url, _dir) = gateway().await;
+    let sse_url = url.replace("/mcp", "/sse");
+    let plan = json!({
+        "transport": "sse",
+        "calls": {"alpha__add": {"a": 1, "b": 2}, "beta__sleep": {"ms": 100}, "alpha__sample": {"prompt": "p"}},
+        "reads": ["alpha+testkit://alpha/res/0"],
+        "prompts": {"alpha__greet": {"name": "SSE"}}
+    });
+    let out = run_client(&sse_url, &plan).await;
+    assert_eq!(out["server"]["name"], "manifold", "{out}");
+    let calls = &out["calls"];
+    assert_eq!(
+        calls["alpha__add"]["result"]["structuredContent"]["sum"], 3,
+        "{calls}"
+    );
+    assert_eq!(
+        calls["beta__sleep"]["progress"].as_array().map(Vec::len),
+        Some(3),
+        "{calls}"
+    );
+    assert_eq!(
+        calls["alpha__sample"]["result"]["content"][0]["text"], "sampled by ts",
+        "{calls}"
+    );
+    assert_eq!(
+        out["reads"]["alpha+testkit://alpha/res/0"]["contents"][0]["text"],
+        "resource 0 of alpha"
+    );
+    assert_eq!(
+        out["prompts"]["alpha__greet"]["messages"][0]["content"]["text"],
+        "Hello, SSE!"
+    );
 }

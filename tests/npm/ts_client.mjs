@@ -1,8 +1,10 @@
-// The official TypeScript SDK client against an MCP endpoint (argv[2]): it declares sampling
+// The official TypeScript SDK client against an MCP endpoint (argv[2]; Streamable HTTP, or
+// legacy HTTP+SSE with plan.transport = "sse"): it declares sampling
 // (answering every request with "sampled by ts"), lists and calls, reads and gets prompts, and
 // prints one JSON object summarising what it saw. Run by tests/ts_client.rs with Node 22.
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
 import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 
 const url = new URL(process.argv[2]);
@@ -13,7 +15,8 @@ client.setRequestHandler(CreateMessageRequestSchema, async () => ({
   content: { type: "text", text: "sampled by ts" },
   model: "test-model",
 }));
-const transport = new StreamableHTTPClientTransport(url);
+// plan.transport "sse" selects the legacy HTTP+SSE transport (url is then the /sse endpoint).
+const transport = plan.transport === "sse" ? new SSEClientTransport(url) : new StreamableHTTPClientTransport(url);
 await client.connect(transport);
 const out = { server: client.getServerVersion(), sessionId: transport.sessionId };
 out.tools = (await client.listTools()).tools.map((t) => t.name);
@@ -33,6 +36,6 @@ out.prompts = {};
 for (const [name, args] of Object.entries(plan.prompts ?? {})) {
   out.prompts[name] = await client.getPrompt({ name, arguments: args });
 }
-await transport.terminateSession();
+if (transport.terminateSession) await transport.terminateSession();
 await client.close();
 console.log(JSON.stringify(out));

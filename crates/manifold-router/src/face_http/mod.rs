@@ -3,6 +3,7 @@
 //! and DELETE (end of session); sessions identified by `Mcp-Session-Id`; `Host`/`Origin` checked.
 
 mod guard;
+mod legacy;
 mod post;
 mod replay;
 mod sse;
@@ -113,6 +114,8 @@ where
             &config.listen.path,
             post_route(post::handle).get(stream).delete(end_session),
         )
+        .route("/sse", axum::routing::get(legacy::open))
+        .route(legacy::MESSAGES_PATH, post_route(legacy::message))
         .layer(DefaultBodyLimit::max(config.gateway.max_message_bytes))
         .with_state(app.clone());
     let drain = config.listen.drain;
@@ -165,6 +168,19 @@ pub(crate) fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
 }
 
 impl App {
+    /// Opens a session: on the shared gateway, or on a gateway of its own when every server is
+    /// per-session (its private upstreams count into the process's one set of metrics).
+    pub(crate) fn new_session(&self) -> std::io::Result<(String, Arc<store::HttpSession>)> {
+        let (gateway, private) = match &self.private {
+            Some(config) => {
+                let metrics = self.gateway.metrics().clone();
+                (Gateway::start_with_metrics(config, metrics), true)
+            }
+            None => (self.gateway.clone(), false),
+        };
+        self.store.create(gateway, private, self.queue)
+    }
+
     /// The `Host`/`Origin` check every request passes first.
     pub(crate) fn guard(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         guard::check(headers, &self.allowed_hosts).map_err(|why| {

@@ -14,7 +14,6 @@ use manifold_protocol::{
 
 use super::store::HttpSession;
 use super::{refuse, App, Refusal, SESSION_HEADER, VERSION_HEADER};
-use crate::gateway::Gateway;
 
 pub(crate) async fn handle(
     State(app): State<Arc<App>>,
@@ -63,7 +62,7 @@ pub(crate) async fn handle(
 }
 
 /// `Content-Type` must be JSON; `Accept` (when given) must allow JSON or SSE.
-fn check_content_headers(headers: &HeaderMap) -> Result<(), Refusal> {
+pub(crate) fn check_content_headers(headers: &HeaderMap) -> Result<(), Refusal> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -111,15 +110,7 @@ fn session_for(app: &App, headers: &HeaderMap) -> Result<Arc<HttpSession>, Refus
 }
 
 async fn initialize(app: &App, request: Request) -> Response {
-    let (gateway, private) = match &app.private {
-        Some(config) => {
-            // Private upstreams count into the process's one set of metrics.
-            let metrics = app.gateway.metrics().clone();
-            (Gateway::start_with_metrics(config, metrics), true)
-        }
-        None => (app.gateway.clone(), false),
-    };
-    let (id, entry) = match app.store.create(gateway, private, app.queue) {
+    let (id, entry) = match app.new_session() {
         Ok(created) => created,
         Err(e) => {
             let why = format!("cannot create a session: {e}");
@@ -229,7 +220,7 @@ async fn serve_request(session: &Arc<HttpSession>, request: Request) -> Option<S
     spawn_request(session, request, sink).await
 }
 
-async fn on_message(session: &HttpSession, message: Message) {
+pub(crate) async fn on_message(session: &HttpSession, message: Message) {
     match message {
         Message::Notification(n) => match n.method.as_str() {
             method::INITIALIZED => session.session.client_ready().await,
