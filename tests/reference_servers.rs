@@ -299,3 +299,62 @@ async fn server_everything_lists_completely_through_manifold() {
     assert!(text_of(&r).contains("42"), "{r}");
     assert!(gw.close().await.success());
 }
+
+/// `server-everything` in its HTTP+SSE mode on a free loopback port; returns it and its /sse URL.
+async fn everything_over_sse() -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new("node")
+        .arg(npm_server("server-everything"))
+        .arg("sse")
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    tokio::time::timeout(common::RECV_TIMEOUT, async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("running on port") {
+                return;
+            }
+        }
+        panic!("server-everything did not start");
+    })
+    .await
+    .expect("server-everything started");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, format!("http://127.0.0.1:{port}/sse"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_http_sse_upstreams_configured_or_by_fallback() {
+    let (_everything, url) = everything_over_sse().await;
+    // `transport = "sse"` speaks HTTP+SSE at once; without `transport`, Manifold first tries
+    // Streamable HTTP, gets a 4xx, and falls back (the spec's backwards-compatibility rule).
+    for (alias, transport) in [("legacy", "transport = \"sse\""), ("auto", "")] {
+        let (_dir, config) =
+            common::write_config(&format!("[servers.{alias}]\nurl = {url:?}\n{transport}\n"));
+        let mut gw = common::Gateway::spawn(&config);
+        gw.initialize().await;
+        let tools = gw.request(1, "tools/list", json!({})).await;
+        let names = common::names(&tools["result"], "tools", "name");
+        assert!(
+            names.contains(&format!("{alias}__echo")),
+            "{alias}: {names:?}"
+        );
+        let r = gw
+            .call_tool(2, &format!("{alias}__echo"), json!({"message": "over sse"}))
+            .await;
+        assert!(text_of(&r).contains("over sse"), "{alias}: {r}");
+        let r = gw
+            .call_tool(3, &format!("{alias}__get-sum"), json!({"a": 19, "b": 23}))
+            .await;
+        assert!(text_of(&r).contains("42"), "{alias}: {r}");
+        assert!(gw.close().await.success());
+    }
+}

@@ -153,13 +153,7 @@ fn entry_to_server(
         None => None,
         Some("stdio") => Some("stdio".to_owned()),
         Some("http" | "streamable-http") => Some("streamable-http".to_owned()),
-        Some("sse") => {
-            return Err(ConfigError::new(
-                file,
-                format!("{key}.type"),
-                "legacy HTTP+SSE upstreams are not supported yet",
-            ))
-        }
+        Some("sse") => Some("sse".to_owned()),
         Some(other) => {
             return Err(ConfigError::new(
                 file,

@@ -251,4 +251,18 @@ pub struct HttpSpec {
     pub url: String,
     /// Extra request headers (sorted by name).
     pub headers: Vec<(String, String)>,
+    /// Which HTTP transport the server speaks.
+    pub protocol: HttpProtocol,
+}
+
+/// The HTTP transport of an upstream (`transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpProtocol {
+    /// Not given: Streamable HTTP, falling back to HTTP+SSE when the server answers the first
+    /// POST with a 4xx (the spec's backwards-compatibility rule).
+    Auto,
+    /// `streamable-http`: Streamable HTTP only.
+    Streamable,
+    /// `sse`: the deprecated HTTP+SSE transport (2024-11-05).
+    LegacySse,
 }

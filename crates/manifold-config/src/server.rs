@@ -8,7 +8,7 @@ use crate::error::{ConfigError, KeyMap};
 use crate::expand::expand;
 use crate::filter::Filter;
 use crate::hosts::is_alias;
-use crate::model::{HttpSpec, Server, Sharing, StdioSpec, Transport};
+use crate::model::{HttpProtocol, HttpSpec, Server, Sharing, StdioSpec, Transport};
 use crate::raw::{RawFilter, RawServer, Text};
 
 /// What validation needs besides the raw values.
@@ -128,17 +128,13 @@ fn transport_kind(raw: &RawServer, prefix: &str, cx: &Context<'_>) -> Result<Kin
     let declared = match raw.transport.as_deref() {
         None => kind,
         Some("stdio") => Kind::Stdio,
-        Some("streamable-http") => Kind::Http,
-        Some("sse") => {
-            return Err(cx.err(
-                &transport_key,
-                "legacy HTTP+SSE upstreams are not supported yet",
-            ))
-        }
+        Some("streamable-http" | "sse") => Kind::Http,
         Some(other) => {
             return Err(cx.err(
                 &transport_key,
-                format!("unknown transport `{other}`; expected `stdio` or `streamable-http`"),
+                format!(
+                    "unknown transport `{other}`; expected `stdio`, `streamable-http` or `sse`"
+                ),
             ))
         }
     };
@@ -236,6 +232,11 @@ fn http(raw: &RawServer, prefix: &str, cx: &Context<'_>) -> Result<HttpSpec, Con
             ))
         }
     }
+    let protocol = match raw.transport.as_deref() {
+        Some("streamable-http") => HttpProtocol::Streamable,
+        Some("sse") => HttpProtocol::LegacySse,
+        _ => HttpProtocol::Auto,
+    };
     let mut headers = Vec::new();
     for (name, value) in raw.headers.iter().flatten() {
         let key = format!("{prefix}.headers.{name}");
@@ -248,7 +249,11 @@ fn http(raw: &RawServer, prefix: &str, cx: &Context<'_>) -> Result<HttpSpec, Con
         }
         headers.push((name.clone(), value));
     }
-    Ok(HttpSpec { url, headers })
+    Ok(HttpSpec {
+        url,
+        headers,
+        protocol,
+    })
 }
 
 /// RFC 9110 §5.6.2 `tchar`.

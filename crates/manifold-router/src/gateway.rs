@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
-use manifold_config::{Config, Filter, Transport};
+use manifold_config::{Config, Filter, HttpProtocol, Transport};
 use manifold_transport::{HttpParams, StdioParams};
 use manifold_upstream::{
     ClientIdentity, Health, InlineHook, RestartPolicy, TransportSpec, Upstream, UpstreamSpec,
@@ -137,6 +137,13 @@ impl Gateway {
                         url: h.url.clone(),
                         headers: h.headers.clone(),
                         max_message_bytes: g.max_message_bytes,
+                        protocol: match h.protocol {
+                            HttpProtocol::Auto => manifold_transport::HttpProtocol::Auto,
+                            HttpProtocol::Streamable => {
+                                manifold_transport::HttpProtocol::Streamable
+                            }
+                            HttpProtocol::LegacySse => manifold_transport::HttpProtocol::LegacySse,
+                        },
                     }),
                 };
                 let timeout = server.timeout.unwrap_or(g.request_timeout);

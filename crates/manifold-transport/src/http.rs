@@ -11,6 +11,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::StatusCode;
 use tokio::sync::mpsc;
 
+use crate::legacy_sse::{self, Legacy};
 use crate::{
     Closer, CloserKind, Connection, Inbound, Sender, SenderKind, TransportError, INBOUND_CAPACITY,
 };
@@ -29,19 +30,41 @@ pub struct HttpParams {
     pub headers: Vec<(String, String)>,
     /// Largest message accepted, in bytes.
     pub max_message_bytes: usize,
+    /// Which HTTP transport to speak.
+    pub protocol: HttpProtocol,
+}
+
+/// The HTTP transport of an upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpProtocol {
+    /// Streamable HTTP, falling back to HTTP+SSE if the first POST gets a 4xx.
+    Auto,
+    /// Streamable HTTP only.
+    Streamable,
+    /// The deprecated HTTP+SSE transport.
+    LegacySse,
 }
 
 #[derive(Debug)]
 pub(crate) struct HttpShared {
-    alias: String,
-    client: reqwest::Client,
-    url: reqwest::Url,
-    headers: HeaderMap,
+    pub(crate) alias: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) url: reqwest::Url,
+    pub(crate) headers: HeaderMap,
     session_id: Mutex<Option<String>>,
     protocol_version: Mutex<Option<String>>,
-    inbound: mpsc::Sender<Inbound>,
-    max: usize,
+    pub(crate) inbound: mpsc::Sender<Inbound>,
+    pub(crate) max: usize,
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    pub(crate) legacy: Legacy,
+}
+
+/// Why a POST did not deliver its message.
+enum PostError {
+    /// Transport-level failure, reported against the request.
+    Failed(String),
+    /// A 4xx to the first Streamable HTTP POST: the server may speak HTTP+SSE instead.
+    TryLegacy,
 }
 
 /// Prepares a client for `params`; nothing is sent until the first message.
@@ -72,7 +95,11 @@ pub fn connect_http(params: &HttpParams) -> Result<Connection, TransportError> {
         inbound: tx,
         max: params.max_message_bytes,
         tasks: Mutex::new(Vec::new()),
+        legacy: Legacy::new(params.protocol == HttpProtocol::Auto),
     });
+    if params.protocol == HttpProtocol::LegacySse {
+        legacy_sse::activate(&shared);
+    }
     Ok(Connection {
         sender: Sender {
             inner: SenderKind::Http(shared.clone()),
@@ -119,7 +146,23 @@ impl HttpShared {
         }
         let this = self.clone();
         let task = tokio::spawn(async move {
-            if let Err(reason) = this.post_and_read(text, request_id.clone()).await {
+            let outcome = if this.legacy.is_active() {
+                legacy_sse::post(&this, text).await
+            } else {
+                // Kept only while a fallback to HTTP+SSE is still possible (before a session).
+                let retry =
+                    (this.legacy.fallback && this.session_id().is_none()).then(|| text.clone());
+                match this.post_and_read(text, request_id.clone()).await {
+                    Ok(()) => Ok(()),
+                    Err(PostError::Failed(reason)) => Err(reason),
+                    Err(PostError::TryLegacy) => {
+                        tracing::info!(server = %this.alias, "Streamable HTTP refused; falling back to HTTP+SSE");
+                        legacy_sse::activate(&this);
+                        legacy_sse::post(&this, retry.unwrap_or_default()).await
+                    }
+                }
+            };
+            if let Err(reason) = outcome {
                 tracing::debug!(server = %this.alias, %reason, "POST to upstream failed");
                 if let Some(id) = request_id {
                     let _ = this.inbound.send(Inbound::SendFailed { id, reason }).await;
@@ -130,13 +173,13 @@ impl HttpShared {
         Ok(())
     }
 
-    fn track(&self, handle: tokio::task::AbortHandle) {
+    pub(crate) fn track(&self, handle: tokio::task::AbortHandle) {
         let mut tasks = lock(&self.tasks);
         tasks.retain(|t| !t.is_finished());
         tasks.push(handle);
     }
 
-    async fn post_and_read(&self, text: String, request_id: Option<Id>) -> Result<(), String> {
+    async fn post_and_read(&self, text: String, request_id: Option<Id>) -> Result<(), PostError> {
         let sent_session = self.session_id();
         let resp = self
             .request(reqwest::Method::POST)
@@ -145,7 +188,7 @@ impl HttpShared {
             .body(text)
             .send()
             .await
-            .map_err(|e| format!("request failed: {e}"))?;
+            .map_err(|e| PostError::Failed(format!("request failed: {e}")))?;
         if let Some(id) = resp
             .headers()
             .get(SESSION_HEADER)
@@ -175,8 +218,13 @@ impl HttpShared {
                 return Ok(());
             }
         }
+        if status.is_client_error() && sent_session.is_none() && self.legacy.fallback {
+            return Err(PostError::TryLegacy);
+        }
         if !status.is_success() {
-            return Err(format!("upstream answered HTTP {status}"));
+            return Err(PostError::Failed(format!(
+                "upstream answered HTTP {status}"
+            )));
         }
         if status == StatusCode::ACCEPTED {
             return Ok(());
@@ -188,17 +236,15 @@ impl HttpShared {
             .unwrap_or("")
             .to_ascii_lowercase();
         if content_type.starts_with("text/event-stream") {
-            self.read_sse(resp).await
+            self.read_sse(resp).await.map_err(PostError::Failed)
         } else {
             let body = resp
                 .bytes()
                 .await
-                .map_err(|e| format!("reading body: {e}"))?;
+                .map_err(|e| PostError::Failed(format!("reading body: {e}")))?;
             if body.len() > self.max {
-                return Err(format!(
-                    "response of {} bytes exceeds the limit",
-                    body.len()
-                ));
+                let why = format!("response of {} bytes exceeds the limit", body.len());
+                return Err(PostError::Failed(why));
             }
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(());
@@ -224,7 +270,7 @@ impl HttpShared {
         Ok(())
     }
 
-    async fn deliver(&self, bytes: &[u8]) {
+    pub(crate) async fn deliver(&self, bytes: &[u8]) {
         let messages: Vec<Message> = match decode(bytes) {
             Ok(Decoded::Single(m)) => vec![m],
             Ok(Decoded::Batch(items)) => items.iter().filter_map(|i| decode_one(i).ok()).collect(),

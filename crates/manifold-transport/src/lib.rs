@@ -4,6 +4,7 @@
 
 mod command;
 mod http;
+mod legacy_sse;
 mod process_group;
 mod stdio;
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 use manifold_protocol::{Id, Message};
 use tokio::sync::mpsc;
 
-pub use http::{connect_http, HttpParams};
+pub use http::{connect_http, HttpParams, HttpProtocol};
 pub use stdio::{spawn_stdio, StdioParams};
 
 /// Capacity of every inbound queue: a peer that floods us is read no faster than we process.
@@ -39,6 +40,11 @@ pub enum Inbound {
     SendFailed {
         /// The request that could not be delivered.
         id: Id,
+        /// Why.
+        reason: String,
+    },
+    /// The transport ended (the legacy HTTP+SSE stream closed): the session must reconnect.
+    Closed {
         /// Why.
         reason: String,
     },

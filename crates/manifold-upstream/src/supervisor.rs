@@ -262,6 +262,10 @@ async fn pump(up: Upstream, mut inbound: InboundStream, reinit: mpsc::UnboundedS
                 let alias = up.alias().to_string();
                 up.complete(&id, Err(CallError::Failed { alias, reason }));
             }
+            Inbound::Closed { reason } => {
+                tracing::warn!(%reason, "upstream transport closed");
+                return;
+            }
             Inbound::SessionExpired { request_id, .. } => {
                 let _ = reinit.send(request_id);
             }

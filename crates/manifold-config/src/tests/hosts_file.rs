@@ -85,13 +85,16 @@ fn claude_desktop_file_loads() {
 }
 
 #[test]
-fn sse_is_not_supported_yet() {
-    let err = hosts_err(r#"{"mcpServers": {"old": {"type": "sse", "url": "http://x/sse"}}}"#);
-    assert_eq!(err.key, "mcpServers.old.type");
-    assert_eq!(
-        err.problem,
-        "legacy HTTP+SSE upstreams are not supported yet"
-    );
+fn sse_entries_are_legacy_http_sse_upstreams() {
+    let config = crate::load_str(
+        r#"{"mcpServers": {"old": {"type": "sse", "url": "http://x/sse"}}}"#,
+        crate::Format::Json,
+    )
+    .unwrap();
+    match &config.servers[0].transport {
+        crate::Transport::Http(h) => assert_eq!(h.protocol, crate::HttpProtocol::LegacySse),
+        other => panic!("{other:?}"),
+    }
     let err = hosts_err(r#"{"mcpServers": {"old": {"type": "ws", "url": "http://x"}}}"#);
     assert_eq!(err.key, "mcpServers.old.type");
 }

@@ -113,9 +113,9 @@ fn transport_must_agree() {
         "needs `command`",
     );
     assert_err(
-        "[servers.alpha]\nurl = \"http://x\"\ntransport = \"sse\"\n",
+        "[servers.alpha]\ncommand = \"a\"\ntransport = \"sse\"\n",
         key,
-        "legacy HTTP+SSE upstreams are not supported yet",
+        "needs `url`",
     );
     assert_err(
         "[servers.alpha]\nurl = \"http://x\"\ntransport = \"grpc\"\n",
