@@ -23,6 +23,7 @@ mod rmcp_upstream;
 mod support;
 
 mod calls;
+mod http_face;
 mod identity;
 mod lists;
 mod naming;
