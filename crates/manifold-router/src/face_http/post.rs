@@ -160,7 +160,11 @@ async fn respond(session: &Arc<HttpSession>, request: Request, sse: bool) -> Res
         Some(rx) => tokio::select! {
             biased;
             done = &mut task => Err(done),
-            message = rx.recv() => Ok(message),
+            message = rx.recv() => match message {
+                Some(m) => Ok(m),
+                // Every sender is gone: the request finished; answer with its response.
+                None => Err((&mut task).await),
+            },
         },
         None => Err((&mut task).await),
     };
@@ -172,7 +176,7 @@ async fn respond(session: &Arc<HttpSession>, request: Request, sse: bool) -> Res
         },
         Ok(first) => {
             let rx = scoped.take().expect("SSE mode");
-            super::sse::request_stream(first, rx, task)
+            super::sse::request_stream(Some(first), rx, task)
         }
     }
 }

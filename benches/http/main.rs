@@ -1,0 +1,283 @@
+//! HTTP load generator: `tools/call echo` over Streamable HTTP, in one run,
+//! - **direct** to a `manifold-testkit --http` upstream,
+//! - **HTTP→stdio**: through `manifold serve --listen` to a shared stdio testkit,
+//! - **HTTP→HTTP**: through `manifold serve --listen` to the testkit over Streamable HTTP,
+//!
+//! each for `HTTP_N` sequential calls and `HTTP_C` concurrent callers on one session; then the
+//! gateway's RSS with no session and with `HTTP_IDLE` idle sessions open. Binaries come from
+//! `target/<profile>/` (build them first: `cargo build --release --workspace --bins`).
+//!
+//! ```text
+//! cargo build --release --workspace --bins && cargo bench --bench http
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn bin(name: &str) -> PathBuf {
+    let dir = std::env::var_os("LOAD_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let exe = std::env::current_exe().expect("current_exe");
+            exe.parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>/deps")
+                .to_path_buf()
+        });
+    let path = dir.join(name);
+    if !path.is_file() {
+        eprintln!(
+            "error: {} is missing; run `cargo build --release --workspace --bins` first",
+            path.display()
+        );
+        std::process::exit(2);
+    }
+    path
+}
+
+/// Spawns a child that prints `listening on <url>` first; returns it and the URL.
+async fn start(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next_line().await.unwrap().expect("address line");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (
+        child,
+        line.strip_prefix("listening on ")
+            .expect("address")
+            .to_string(),
+    )
+}
+
+fn gateway(config: &str) -> (Command, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("manifold.toml");
+    std::fs::write(&path, format!("[admin]\nlisten = \"off\"\n{config}")).unwrap();
+    let mut cmd = Command::new(bin("manifold"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "error");
+    (cmd, dir)
+}
+
+struct Session {
+    http: reqwest::Client,
+    url: String,
+    id: String,
+}
+
+impl Session {
+    async fn open(http: &reqwest::Client, url: &str) -> Session {
+        let r = http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}).to_string())
+            .send()
+            .await
+            .expect("initialize");
+        let id = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
+        let _ = r.bytes().await;
+        let s = Session {
+            http: http.clone(),
+            url: url.to_string(),
+            id,
+        };
+        s.post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .await;
+        s
+    }
+
+    async fn post(&self, body: Value) -> Value {
+        let r = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &self.id)
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request");
+        let sse = r
+            .headers()
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+        let bytes = r.bytes().await.expect("body");
+        if sse {
+            // Clients take either answer form; the response is the stream's last event.
+            let text = String::from_utf8_lossy(&bytes);
+            let last = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .last()
+                .unwrap_or("null");
+            return serde_json::from_str(last.trim()).unwrap_or(Value::Null);
+        }
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    }
+
+    async fn echo(&self, id: usize, tool: &str) {
+        let r = self
+            .post(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                         "params": {"name": tool, "arguments": {"text": "hello, manifold"}}}))
+            .await;
+        assert_eq!(r["result"]["content"][0]["text"], "hello, manifold", "{r}");
+    }
+}
+
+struct Stats {
+    per_sec: f64,
+    p50: f64,
+    p99: f64,
+}
+
+async fn measure(session: Arc<Session>, tool: &'static str, n: usize, c: usize) -> Stats {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..c {
+        let session = session.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for i in (worker..n).step_by(c) {
+                let t = Instant::now();
+                session.echo(i + 1, tool).await;
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all: Vec<Duration> = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let wall = started.elapsed();
+    all.sort();
+    let pct =
+        |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e6;
+    Stats {
+        per_sec: all.len() as f64 / wall.as_secs_f64(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run());
+}
+
+async fn run() {
+    let n = env_usize("HTTP_N", 5_000);
+    let c = env_usize("HTTP_C", 32);
+    let idle = env_usize("HTTP_IDLE", 10_000);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(c + 4)
+        .build()
+        .unwrap();
+    let testkit = bin("manifold-testkit");
+
+    let mut upstream = Command::new(&testkit);
+    upstream.args(["--name", "t", "--http", "127.0.0.1:0"]);
+    let (_upstream, upstream_url) = start(upstream).await;
+    let testkit_cmd = format!(
+        "command = {:?}\nargs = [\"--name\", \"t\"]",
+        testkit.display().to_string()
+    );
+    let (stdio_cmd, _d1) = gateway(&format!(
+        "[servers.t]\n{testkit_cmd}\nsharing = \"shared\"\n"
+    ));
+    let (_g1, via_stdio) = start(stdio_cmd).await;
+    let (http_cmd, _d2) = gateway(&format!("[servers.t]\nurl = {upstream_url:?}\n"));
+    let (_g2, via_http) = start(http_cmd).await;
+
+    let modes = [
+        ("direct", upstream_url.as_str(), "echo"),
+        ("manifold HTTP→stdio", via_stdio.as_str(), "t__echo"),
+        ("manifold HTTP→HTTP", via_http.as_str(), "t__echo"),
+    ];
+    println!("http: N={n} C={c}\n");
+    println!("| mode | pattern | calls/s | p50 (µs) | p99 (µs) |\n|---|---|---:|---:|---:|");
+    let mut direct = Vec::new();
+    for (label, url, tool) in modes {
+        let session = Arc::new(Session::open(&http, url).await);
+        measure(session.clone(), tool, 500.min(n), 1).await; // warm-up
+        for (pattern, conc) in [("sequential", 1), ("concurrent", c)] {
+            let s = measure(session.clone(), tool, n, conc).await;
+            println!(
+                "| {label} | {pattern} (C={conc}) | {:.0} | {:.1} | {:.1} |",
+                s.per_sec, s.p50, s.p99
+            );
+            if label == "direct" {
+                direct.push(s);
+            } else {
+                let d = &direct[usize::from(conc != 1)];
+                eprintln!(
+                    "  {label} {pattern}: throughput {:.3} of direct, p50 +{:.1} µs",
+                    s.per_sec / d.per_sec,
+                    s.p50 - d.p50
+                );
+            }
+        }
+    }
+
+    // Memory per idle session, on the HTTP→stdio gateway (shared upstream: no process per session).
+    let (cmd, _d3) = gateway(&format!(
+        "[servers.t]\n{testkit_cmd}\nsharing = \"shared\"\n"
+    ));
+    let (g3, url) = start(cmd).await;
+    let pid = g3.id().unwrap();
+    let warm = Session::open(&http, &url).await;
+    warm.echo(1, "t__echo").await;
+    let before = rss_kib(pid);
+    let limit = Arc::new(tokio::sync::Semaphore::new(64));
+    let mut tasks = Vec::new();
+    for _ in 0..idle {
+        let (http, url, limit) = (http.clone(), url.clone(), limit.clone());
+        tasks.push(tokio::spawn(async move {
+            let _p = limit.acquire_owned().await.unwrap();
+            Session::open(&http, &url).await.id
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let after = rss_kib(pid);
+    println!(
+        "\nidle sessions: RSS {before} KiB with 1 session, {after} KiB with {} sessions: {:.1} KiB per idle session",
+        idle + 1,
+        (after.saturating_sub(before)) as f64 / idle.max(1) as f64
+    );
+}
