@@ -130,7 +130,7 @@ impl Session {
             let last = text
                 .lines()
                 .filter_map(|l| l.strip_prefix("data:"))
-                .last()
+                .next_back()
                 .unwrap_or("null");
             return serde_json::from_str(last.trim()).unwrap_or(Value::Null);
         }
