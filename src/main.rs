@@ -178,8 +178,13 @@ async fn serve_http(config: PathBuf, listen: Option<String>) -> u8 {
     };
     let bound = listener.local_addr().map_or(addr, |a| a.to_string());
     // Tests and scripts read the bound addresses from stdout; a closed stdout is not an error.
+    let scheme = if config.listen.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     announce(&format!(
-        "listening on http://{bound}{}",
+        "listening on {scheme}://{bound}{}",
         config.listen.path
     ));
     tracing::info!(address = %bound, path = %config.listen.path, "Streamable HTTP face up");

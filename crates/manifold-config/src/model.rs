@@ -128,6 +128,17 @@ pub struct Listen {
     pub drain: Duration,
     /// Events kept per GET stream for resumption with `Last-Event-ID` (`replay_buffer`).
     pub replay_buffer: usize,
+    /// Serve HTTPS with this certificate chain and key (PEM files; `tls_cert`, `tls_key`).
+    pub tls: Option<Tls>,
+}
+
+/// The listener's TLS certificate chain and private key, as PEM files.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// Certificate chain (leaf first).
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// Default `listen.allowed_hosts`.
@@ -154,6 +165,7 @@ impl Default for Listen {
             session_queue: DEFAULT_SESSION_QUEUE,
             drain: DEFAULT_DRAIN,
             replay_buffer: DEFAULT_REPLAY_BUFFER,
+            tls: None,
         }
     }
 }

@@ -57,6 +57,8 @@ pub(crate) struct RawListen {
     pub(crate) session_queue: Option<usize>,
     pub(crate) drain_ms: Option<u64>,
     pub(crate) replay_buffer: Option<usize>,
+    pub(crate) tls_cert: Option<Text>,
+    pub(crate) tls_key: Option<Text>,
 }
 
 /// `[admin]`.

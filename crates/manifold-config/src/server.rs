@@ -33,7 +33,7 @@ impl Context<'_> {
     }
 
     /// `base_dir.join(path)`, made absolute with `.` components removed.
-    fn resolve(&self, path: &str) -> PathBuf {
+    pub(crate) fn resolve(&self, path: &str) -> PathBuf {
         let joined = self.base_dir.join(path);
         std::path::absolute(&joined).unwrap_or(joined)
     }

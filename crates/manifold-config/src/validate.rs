@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::model::{
-    Admin, Config, Gateway, Listen, Restart, DEFAULT_ADMIN_LISTEN, DEFAULT_HTTP_PATH,
+    Admin, Config, Gateway, Listen, Restart, Tls, DEFAULT_ADMIN_LISTEN, DEFAULT_HTTP_PATH,
     DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_NAME,
     DEFAULT_PING_INTERVAL, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEPARATOR, DEFAULT_SHUTDOWN_GRACE,
     DEFAULT_STARTUP_WAIT, DEFAULT_UNHEALTHY_AFTER, MIN_MAX_MESSAGE_BYTES,
@@ -198,6 +198,19 @@ fn listen(raw: RawListen, cx: &Context<'_>) -> Result<Listen, ConfigError> {
         session_queue,
         drain: raw.drain_ms.map_or(defaults.drain, Duration::from_millis),
         replay_buffer: raw.replay_buffer.unwrap_or(defaults.replay_buffer),
+        tls: match (raw.tls_cert, raw.tls_key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(Tls {
+                cert: cx.resolve(&cert.0),
+                key: cx.resolve(&key.0),
+            }),
+            (Some(_), None) => {
+                return Err(cx.err("listen.tls_key", "is required with listen.tls_cert"))
+            }
+            (None, Some(_)) => {
+                return Err(cx.err("listen.tls_cert", "is required with listen.tls_key"))
+            }
+        },
     })
 }
 

@@ -8,6 +8,7 @@ mod post;
 mod replay;
 mod sse;
 mod store;
+mod tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -119,11 +120,26 @@ where
         .layer(DefaultBodyLimit::max(config.gateway.max_message_bytes))
         .with_state(app.clone());
     let drain = config.listen.drain;
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+    let stop = async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections; draining in-flight requests");
         let _ = closing_tx.send(true);
-    });
+    };
+    let server = async {
+        match &config.listen.tls {
+            Some(tls) => {
+                let listener = tls::TlsListener::new(listener, tls::acceptor(tls)?)?;
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+            None => {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+        }
+    };
     let mut closing = app.closing.clone();
     let served = tokio::select! {
         r = server => r,
