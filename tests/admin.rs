@@ -3,41 +3,25 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 /// `manifold serve` on HTTP with the admin listener on a free port; returns (child, mcp url, admin url).
 async fn start(servers: &str, admin_toml: &str) -> (Child, String, String, tempfile::TempDir) {
     let (dir, path) = common::write_config(&format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\n{admin_toml}\n{servers}"
     ));
-    let mut child = Command::new(common::manifold_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut urls = Vec::new();
-    for prefix in ["listening on ", "admin listening on "] {
-        let line = tokio::time::timeout(common::RECV_TIMEOUT, lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        urls.push(
-            line.strip_prefix(prefix)
-                .unwrap_or_else(|| panic!("{line}"))
-                .to_string(),
-        );
-    }
-    let (mcp, admin) = (urls.remove(0), urls.remove(0));
+    let (child, mcp, mut rest) = common::serve_http(&path).await;
+    let line = tokio::time::timeout(common::RECV_TIMEOUT, rest.recv())
+        .await
+        .expect("the admin address")
+        .expect("a second line");
+    let admin = line
+        .strip_prefix("admin listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
     (child, mcp, admin, dir)
 }
 

@@ -12,8 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 /// Scenarios that fail against the fixture itself, with the reason (none may pass directly).
 const DIRECT_EXPECTED_FAILURES: &[(&str, &str)] = &[];
@@ -32,29 +31,6 @@ fn npm_path(rel: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-/// Starts a child that prints `listening on <url>` first on stdout; returns it and the URL.
-async fn start(mut cmd: Command) -> (Child, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = tokio::time::timeout(common::RECV_TIMEOUT, lines.next_line())
-        .await
-        .expect("printed its address")
-        .unwrap()
-        .expect("a line");
-    let url = line
-        .strip_prefix("listening on ")
-        .expect("address line")
-        .to_string();
-    // Keep draining stdout so the child never blocks on it.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
 }
 
 /// Runs the whole default suite against `url`; returns scenario → passed (no check failed or
@@ -107,7 +83,7 @@ async fn conformance_through_manifold_matches_direct() {
     let dir = tempfile::tempdir().unwrap();
     let mut fixture = Command::new(common::testkit_bin());
     fixture.args(["--profile", "conformance", "--http", "127.0.0.1:0", "--sse"]);
-    let (_fixture, fixture_url) = start(fixture).await;
+    let (_fixture, fixture_url, _) = common::spawn_listening(fixture).await;
     let direct = run_suite(&fixture_url, &dir.path().join("direct")).await;
 
     let (_cfg, config) = common::write_config(&common::testkit_server(
@@ -115,15 +91,7 @@ async fn conformance_through_manifold_matches_direct() {
         &["--profile", "conformance"],
         "namespace = \"\"\nsharing = \"per-session\"",
     ));
-    let mut gateway = Command::new(common::manifold_bin());
-    gateway
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-        );
-    let (_gateway, gateway_url) = start(gateway).await;
+    let (_gateway, gateway_url, _) = common::serve_http(&config).await;
     let through = run_suite(&gateway_url, &dir.path().join("manifold")).await;
 
     println!("{:<40} {:>8} {:>10}", "scenario", "direct", "manifold");

@@ -4,12 +4,9 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
 const SESSIONS: usize = 1_000;
 
@@ -49,24 +46,8 @@ async fn post(
 async fn a_thousand_concurrent_sessions_are_all_answered_correctly() {
     let servers = common::testkit_server("alpha", &["--name", "alpha"], "sharing = \"shared\"");
     let (_dir, config) = common::write_config(&format!("[admin]\nlisten = \"off\"\n{servers}"));
-    let mut gateway = Command::new(common::manifold_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let (gateway, url, _) = common::serve_http(&config).await;
     let pid = gateway.id().unwrap();
-    let mut lines = BufReader::new(gateway.stdout.take().unwrap()).lines();
-    let url = lines
-        .next_line()
-        .await
-        .unwrap()
-        .unwrap()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
     let before = rss_kib(pid);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)

@@ -4,10 +4,7 @@
 
 mod common;
 
-use std::process::Stdio;
-
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 fn npm(rel: &str) -> std::path::PathBuf {
@@ -47,17 +44,7 @@ async fn gateway() -> (tokio::process::Child, String, tempfile::TempDir) {
         common::testkit_server("beta", &["--name", "beta"], "sharing = \"per-session\""),
     );
     let (dir, config) = common::write_config(&format!("[admin]\nlisten = \"off\"\n{servers}"));
-    let mut gateway = Command::new(common::manifold_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(gateway.stdout.take().unwrap()).lines();
-    let line = lines.next_line().await.unwrap().expect("address");
-    let url = line.strip_prefix("listening on ").unwrap().to_string();
+    let (gateway, url, _) = common::serve_http(&config).await;
     (gateway, url, dir)
 }
 

@@ -199,3 +199,48 @@ pub fn pid_alive(pid: u32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Spawns `cmd` with stdout piped and returns once it printed `listening on <url>`: the child,
+/// the URL, and the lines it prints after that (e.g. the admin address). Stdout keeps being read,
+/// so the child never blocks on it.
+pub async fn spawn_listening(
+    mut cmd: Command,
+) -> (Child, String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let line = tokio::time::timeout(RECV_TIMEOUT, lines.next_line())
+        .await
+        .expect("the child printed its address")
+        .expect("read")
+        .expect("a first line");
+    let url = line
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("not an address line: {line}"))
+        .to_string();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let _ = tx.send(line);
+        }
+    });
+    (child, url, rx)
+}
+
+/// `manifold serve --listen 127.0.0.1:0 --config <config>` (RUST_LOG from the environment, else
+/// `warn`), started with [`spawn_listening`].
+pub async fn serve_http(
+    config: &Path,
+) -> (Child, String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let mut cmd = Command::new(manifold_bin());
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        );
+    spawn_listening(cmd).await
+}

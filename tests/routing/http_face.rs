@@ -2,13 +2,10 @@
 //! fronting the two testkits and the rmcp server, reached with rmcp's
 //! `StreamableHttpClientTransport`.
 
-use std::process::Stdio;
-
 use rmcp::model::GetPromptRequestParams;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::ServiceExt;
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::common::write_config;
 use crate::support::{
@@ -19,20 +16,7 @@ use crate::support::{
 async fn the_rmcp_client_over_streamable_http() {
     let (_rmcp, text) = three_upstreams("", &[], &[], "").await;
     let (_dir, config) = write_config(&format!("[admin]\nlisten = \"off\"\n{text}"));
-    let mut gateway = tokio::process::Command::new(crate::common::manifold_bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn manifold");
-    let mut lines = BufReader::new(gateway.stdout.take().unwrap()).lines();
-    let line = within("the address line", lines.next_line())
-        .await
-        .unwrap()
-        .unwrap();
-    let url = line.strip_prefix("listening on ").unwrap().to_string();
+    let (_gateway, url, _) = crate::common::serve_http(&config).await;
 
     let transport = StreamableHttpClientTransport::from_uri(url);
     let client = within("the initialize handshake", client_config().serve(transport))

@@ -300,6 +300,14 @@ pub fn encode_error(id: Option<&Id>, error: &ErrorObject) -> String {
     })
 }
 
+impl Notification {
+    /// For `notifications/cancelled`: the id of the request it cancels.
+    pub fn cancelled_request(&self) -> Option<Id> {
+        let params = crate::RawObject::parse(self.params.as_deref()?).ok()?;
+        serde_json::from_str(params.get("requestId")?.get()).ok()
+    }
+}
+
 impl Message {
     /// Encodes this message back to one JSON text.
     pub fn encode(&self) -> String {

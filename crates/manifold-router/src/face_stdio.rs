@@ -9,7 +9,7 @@ use manifold_config::Config;
 use manifold_protocol::codec::{sniff_id, to_line};
 use manifold_protocol::{
     code, decode, decode_one, encode_error, encode_result, method, version, Decoded, ErrorObject,
-    Frame, Id, LineDecoder, Message, RawObject, Request,
+    Frame, Id, LineDecoder, Message, Request,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::mpsc;
@@ -197,15 +197,7 @@ async fn on_message(
         Message::Notification(n) => match n.method.as_str() {
             method::INITIALIZED => session.client_ready().await,
             method::CANCELLED => {
-                let id = n
-                    .params
-                    .as_deref()
-                    .and_then(|p| RawObject::parse(p).ok())
-                    .and_then(|o| {
-                        o.get("requestId")
-                            .and_then(|v| serde_json::from_str::<Id>(v.get()).ok())
-                    });
-                if let Some(id) = id {
+                if let Some(id) = n.cancelled_request() {
                     if let Some(task) = in_flight
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())

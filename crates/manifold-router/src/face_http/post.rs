@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use manifold_protocol::{
     code, decode, decode_one, encode_error, encode_result, method, version, Decoded, ErrorObject,
-    Message, RawObject, Request,
+    Message, Request,
 };
 
 use super::store::HttpSession;
@@ -229,15 +229,10 @@ pub(crate) async fn on_message(session: &HttpSession, message: Message) {
         Message::Notification(n) => match n.method.as_str() {
             method::INITIALIZED => session.session.client_ready().await,
             method::CANCELLED => {
-                let id = n
-                    .params
-                    .as_deref()
-                    .and_then(|p| RawObject::parse(p).ok())
-                    .and_then(|o| {
-                        o.get("requestId")
-                            .and_then(|v| serde_json::from_str(v.get()).ok())
-                    });
-                if let Some(task) = id.and_then(|id| session.in_flight().remove(&id)) {
+                if let Some(task) = n
+                    .cancelled_request()
+                    .and_then(|id| session.in_flight().remove(&id))
+                {
                     task.abort();
                 }
             }

@@ -1,0 +1,103 @@
+//! Per-session upstreams: each client's identity upstream, sampling relayed on the call's stream.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::{common, sse_messages, Face};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn per_session_upstreams_carry_each_clients_identity_and_relay_sampling() {
+    let face = Face::start(
+        "",
+        &common::testkit_server("alpha", &["--name", "alpha"], "sharing = \"per-session\""),
+    )
+    .await;
+    // A client that declares sampling, and one that does not.
+    let init = |caps: Value, name: &str| {
+        face.post(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": caps, "clientInfo": {"name": name, "version": "1"}}}))
+    };
+    let mut sids = Vec::new();
+    for (caps, name) in [(json!({"sampling": {}}), "sampler"), (json!({}), "plain")] {
+        let r = init(caps, name).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
+        let r = face
+            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .header("mcp-session-id", &sid)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        sids.push(sid);
+    }
+    // Each session's upstream was initialized with that client's identity and capabilities.
+    for (sid, name, sampling) in [(&sids[0], "sampler", true), (&sids[1], "plain", false)] {
+        let (_, r) = face
+            .call(
+                sid,
+                1,
+                "tools/call",
+                json!({"name": "alpha__whoami", "arguments": {}}),
+            )
+            .await;
+        let seen = &r["result"]["structuredContent"];
+        assert_eq!(seen["clientInfo"]["name"], name, "{r}");
+        assert_eq!(
+            seen["capabilities"].get("sampling").is_some(),
+            sampling,
+            "{r}"
+        );
+        let (_, list) = face.call(sid, 2, "tools/list", json!({})).await;
+        let has_sample =
+            common::names(&list["result"], "tools", "name").contains(&"alpha__sample".into());
+        assert_eq!(
+            has_sample, sampling,
+            "sample is listed only for the client that can sample"
+        );
+    }
+    // The sampling request travels on the call's own SSE stream; the answer goes back by POST.
+    let r = face
+        .post(&json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                      "params": {"name": "alpha__sample", "arguments": {"prompt": "hello"}}}))
+        .header("mcp-session-id", &sids[0])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut body = r.bytes_stream();
+    let mut text = String::new();
+    let mut answered = false;
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(chunk) = body.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            for m in sse_messages(&text) {
+                if m["method"] == "sampling/createMessage" && !answered {
+                    common::schema::check("ServerRequest", &m);
+                    answered = true;
+                    let reply = json!({"jsonrpc": "2.0", "id": m["id"], "result": {
+                        "role": "assistant", "content": {"type": "text", "text": "sampled!"}, "model": "test"}});
+                    let r = face.post(&reply).header("mcp-session-id", &sids[0]).send().await.unwrap();
+                    assert_eq!(r.status(), StatusCode::ACCEPTED);
+                }
+                if m["id"] == 9 {
+                    return m;
+                }
+            }
+        }
+        panic!("stream ended without the response: {text}");
+    })
+    .await
+    .expect("the sampled call completed");
+    assert!(answered, "a sampling request came first");
+    assert_eq!(
+        outcome["result"]["content"][0]["text"], "sampled!",
+        "{outcome}"
+    );
+}
