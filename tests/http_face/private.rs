@@ -101,3 +101,107 @@ async fn per_session_upstreams_carry_each_clients_identity_and_relay_sampling() 
         "{outcome}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shared_and_per_session_servers_mix() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = |name: &str| dir.path().join(name).display().to_string();
+    let (alpha_rec, beta_rec) = (rec("alpha.jsonl"), rec("beta.jsonl"));
+    let servers = format!(
+        "{}{}",
+        common::testkit_server(
+            "alpha",
+            &["--name", "alpha", "--record", &alpha_rec],
+            "sharing = \"shared\""
+        ),
+        common::testkit_server(
+            "beta",
+            &["--name", "beta", "--record", &beta_rec],
+            "sharing = \"per-session\""
+        ),
+    );
+    let face = Face::start("", &servers).await;
+    let (one, two) = (face.open_session().await, face.open_session().await);
+    for sid in [&one, &two] {
+        let (_, list) = face.call(sid, 1, "tools/list", json!({})).await;
+        let names = common::names(&list["result"], "tools", "name");
+        assert!(
+            names.contains(&"alpha__echo".into()) && names.contains(&"beta__echo".into()),
+            "{names:?}"
+        );
+    }
+    // The per-session server was initialized with each client; the shared one with Manifold.
+    let (_, r) = face
+        .call(
+            &one,
+            2,
+            "tools/call",
+            json!({"name": "beta__whoami", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(
+        r["result"]["structuredContent"]["clientInfo"]["name"], "http-e2e",
+        "{r}"
+    );
+    let (_, r) = face
+        .call(
+            &one,
+            3,
+            "tools/call",
+            json!({"name": "alpha__whoami", "arguments": {}}),
+        )
+        .await;
+    assert_eq!(
+        r["result"]["structuredContent"]["clientInfo"]["name"], "manifold",
+        "{r}"
+    );
+    let inits = |path: &str| {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"method\":\"initialize\""))
+            .count()
+    };
+    assert_eq!(inits(&alpha_rec), 1, "one shared alpha");
+    assert_eq!(inits(&beta_rec), 2, "a beta per session");
+    // A change of the shared server's list reaches the other session's catalog too.
+    let (_, r) = face
+        .call(
+            &one,
+            4,
+            "tools/call",
+            json!({"name": "alpha__toggle", "arguments": {}}),
+        )
+        .await;
+    assert!(r["result"].is_object(), "{r}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, list) = face.call(&two, 5, "tools/list", json!({})).await;
+        if common::names(&list["result"], "tools", "name").contains(&"alpha__toggled".into()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the shared list change never reached session two"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Ending one session ends its own upstream, not the shared one.
+    let r = face
+        .http
+        .delete(&face.url)
+        .header("mcp-session-id", &one)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, r) = face
+        .call(
+            &two,
+            6,
+            "tools/call",
+            json!({"name": "alpha__echo", "arguments": {"text": "still"}}),
+        )
+        .await;
+    assert_eq!(r["result"]["content"][0]["text"], "still", "{r}");
+}

@@ -13,6 +13,7 @@ use crate::naming::split_uri;
 use crate::session::{Scope, Session, SERVED_LOCALLY};
 use crate::{cursor, rewrite};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
 
@@ -282,11 +283,18 @@ impl Gateway {
         inflight.inc();
         let _inflight = DecOnDrop(inflight);
         // While in flight, the upstream's progress and requests can be traced back to this client.
-        let shared_upstream = scope.session.shares_upstreams();
-        let _tracked =
-            self.shared
-                .routes
-                .track(index, scope.session, scope.sink, &mut obj, shared_upstream);
+        // Tracked where the upstream's events arrive: the shared gateway, for a borrowed upstream,
+        // whose other users make it shared (progress tokens then rewritten).
+        let (owner, owner_index) = self.shared.slots[index].owner(self, index);
+        let borrowed = !Arc::ptr_eq(&owner.shared, &self.shared);
+        let shared_upstream = scope.session.shares_upstreams() || borrowed;
+        let _tracked = owner.shared.routes.track(
+            owner_index,
+            scope.session,
+            scope.sink,
+            &mut obj,
+            shared_upstream,
+        );
         let slot = &self.shared.slots[index];
         slot.upstream
             .request(method, Some(&obj.to_raw()), Some(slot.timeout))

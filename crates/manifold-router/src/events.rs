@@ -57,13 +57,7 @@ pub(crate) async fn run(gateway: Gateway, mut events: mpsc::Receiver<UpstreamEve
                     .with_label_values(&[alias])
                     .set(0);
                 gateway.next_generation(i);
-                gateway
-                    .shared
-                    .lists
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())[i] = None;
-                let changed = gateway.rebuild();
-                gateway.announce(&changed).await;
+                gateway.publish(i, None).await;
             }
             UpstreamEvent::Notification(i, n) => gateway.on_notification(i, n).await,
             UpstreamEvent::Request(i, r) => gateway.on_request(i, r),
@@ -93,14 +87,8 @@ pub(crate) async fn refresh(gateway: Gateway, index: usize) {
     if slot.generation.load(std::sync::atomic::Ordering::SeqCst) != generation {
         return; // a newer refresh (or a Down) superseded this one
     }
-    gateway
-        .shared
-        .lists
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())[index] = Some(Arc::new(lists));
-    let changed = gateway.rebuild();
-    tracing::debug!(server = slot.alias(), ?changed, "catalog refreshed");
-    gateway.announce(&changed).await;
+    tracing::debug!(server = slot.alias(), "catalog refreshed");
+    gateway.publish(index, Some(Arc::new(lists))).await;
 }
 
 impl Gateway {

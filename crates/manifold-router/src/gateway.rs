@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
-use manifold_config::{Config, Filter, HttpProtocol, Transport};
+use manifold_config::{Config, Filter, HttpProtocol, Sharing, Transport};
 use manifold_transport::{HttpParams, StdioParams};
 use manifold_upstream::{
     ClientIdentity, Health, InlineHook, RestartPolicy, TransportSpec, Upstream, UpstreamSpec,
@@ -39,6 +39,9 @@ pub(crate) struct Slot {
     pub(crate) generation: AtomicU64,
     /// Whether it has been up before (a later `Up` is a restart).
     pub(crate) was_up: std::sync::atomic::AtomicBool,
+    /// For a shared server in a session's own gateway: the shared gateway that runs the upstream
+    /// (and receives its events) and the slot's index there. `None`: this gateway runs it.
+    pub(crate) borrowed: Option<(Weak<Shared>, usize)>,
 }
 
 impl Slot {
@@ -51,6 +54,18 @@ impl Slot {
             Kind::Tools => &self.tools,
             Kind::Prompts => &self.prompts,
             Kind::Resources | Kind::Templates => &self.resources,
+        }
+    }
+
+    /// The gateway that receives this upstream's events, and the slot's index there (where its
+    /// in-flight requests must be tracked).
+    pub(crate) fn owner(&self, gateway: &Gateway, index: usize) -> (Gateway, usize) {
+        match &self.borrowed {
+            Some((shared, j)) => match shared.upgrade() {
+                Some(shared) => (Gateway { shared }, *j),
+                None => (gateway.clone(), index),
+            },
+            None => (gateway.clone(), index),
         }
     }
 
@@ -72,6 +87,8 @@ pub(crate) struct Shared {
     /// In-flight requests, for routing what shared upstreams send back.
     pub(crate) routes: crate::routes::Routes,
     pub(crate) metrics: Arc<Metrics>,
+    /// Sessions' own gateways that borrow this gateway's upstreams (list changes are pushed to them).
+    dependents: Mutex<Vec<Weak<Shared>>>,
     /// The upstream event loop, ended at shutdown (it holds a `Gateway`, so it would otherwise
     /// keep the shared state alive forever).
     pub(crate) event_loop: std::sync::OnceLock<tokio::task::AbortHandle>,
@@ -92,6 +109,49 @@ impl Gateway {
 
     /// [`Gateway::start`], counting into `metrics` (shared by every gateway of one process).
     pub fn start_with_metrics(config: &Config, metrics: Arc<Metrics>) -> Gateway {
+        Self::start_inner(config, metrics, None)
+    }
+
+    /// A gateway of one HTTP session's own: per-session servers get upstream sessions of its own;
+    /// shared servers are borrowed from `shared`, which keeps running them.
+    pub fn start_session(config: &Config, shared: &Gateway) -> Gateway {
+        let gateway = Self::start_inner(config, shared.metrics().clone(), Some(shared));
+        let borrowed: Vec<(usize, usize)> = gateway
+            .shared
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.borrowed.as_ref().map(|(_, j)| (i, *j)))
+            .collect();
+        if !borrowed.is_empty() {
+            {
+                let from = shared
+                    .shared
+                    .lists
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let mut to = gateway
+                    .shared
+                    .lists
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                for (i, j) in &borrowed {
+                    to[*i] = from[*j].clone();
+                }
+            }
+            gateway.rebuild();
+            let mut deps = shared
+                .shared
+                .dependents
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            deps.retain(|d| d.strong_count() > 0);
+            deps.push(Arc::downgrade(&gateway.shared));
+        }
+        gateway
+    }
+
+    fn start_inner(config: &Config, metrics: Arc<Metrics>, lender: Option<&Gateway>) -> Gateway {
         let g = &config.gateway;
         let settings = Settings {
             name: g.name.clone(),
@@ -147,6 +207,19 @@ impl Gateway {
                     }),
                 };
                 let timeout = server.timeout.unwrap_or(g.request_timeout);
+                let lent = lender
+                    .filter(|_| server.sharing == Sharing::Shared)
+                    .and_then(|l| {
+                        let j = l
+                            .shared
+                            .slots
+                            .iter()
+                            .position(|s| s.alias() == server.alias)?;
+                        Some((
+                            l.shared.slots[j].upstream.clone(),
+                            (Arc::downgrade(&l.shared), j),
+                        ))
+                    });
                 let spec = UpstreamSpec {
                     alias: server.alias.clone(),
                     transport,
@@ -155,14 +228,22 @@ impl Gateway {
                     shutdown_grace: g.shutdown_grace,
                     ping_interval: g.ping_interval,
                 };
-                Slot {
-                    upstream: Upstream::start(
-                        index,
-                        spec,
-                        identity_rx.clone(),
-                        events_tx.clone(),
-                        Some(inline.clone()),
+                let (upstream, borrowed) = match lent {
+                    Some((upstream, from)) => (upstream, Some(from)),
+                    None => (
+                        Upstream::start(
+                            index,
+                            spec,
+                            identity_rx.clone(),
+                            events_tx.clone(),
+                            Some(inline.clone()),
+                        ),
+                        None,
                     ),
+                };
+                Slot {
+                    upstream,
+                    borrowed,
                     namespace: server.namespace.clone(),
                     timeout,
                     tools: server.tools.clone(),
@@ -174,7 +255,7 @@ impl Gateway {
             })
             .collect();
         let n = slots.len();
-        for slot in &slots {
+        for slot in slots.iter().filter(|s| s.borrowed.is_none()) {
             metrics
                 .upstream_up
                 .with_label_values(&[slot.alias()])
@@ -192,6 +273,7 @@ impl Gateway {
                 relayed: Default::default(),
                 routes: Default::default(),
                 metrics,
+                dependents: Mutex::new(Vec::new()),
                 event_loop: std::sync::OnceLock::new(),
             }),
         };
@@ -265,7 +347,13 @@ impl Gateway {
 
     /// Ends every upstream session (concurrently) and waits until they are gone.
     pub async fn shutdown(&self) {
-        let all = self.shared.slots.iter().map(|s| s.upstream.shutdown());
+        // Borrowed upstreams belong to the shared gateway, which ends them itself.
+        let all = self
+            .shared
+            .slots
+            .iter()
+            .filter(|s| s.borrowed.is_none())
+            .map(|s| s.upstream.shutdown());
         futures::future::join_all(all).await;
         if let Some(events) = self.shared.event_loop.get() {
             events.abort();
@@ -323,6 +411,41 @@ impl Gateway {
     pub(crate) fn sole_session(&self) -> Option<Session> {
         let mut all = self.sessions();
         (all.len() == 1).then(|| all.remove(0))
+    }
+
+    /// Stores upstream `index`'s lists (`None`: it is down) here and in every session gateway
+    /// that borrows it, and tells each one's sessions what changed.
+    pub(crate) async fn publish(&self, index: usize, lists: Option<Arc<UpstreamLists>>) {
+        self.shared.lists.lock().unwrap_or_else(|e| e.into_inner())[index] = lists.clone();
+        let changed = self.rebuild();
+        self.announce(&changed).await;
+        let dependents: Vec<Gateway> = {
+            let mut deps = self
+                .shared
+                .dependents
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            deps.retain(|d| d.strong_count() > 0);
+            deps.iter()
+                .filter_map(Weak::upgrade)
+                .map(|shared| Gateway { shared })
+                .collect()
+        };
+        for dep in dependents {
+            let slots: Vec<usize> = dep
+                .shared
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.borrowed.as_ref().is_some_and(|(_, j)| *j == index))
+                .map(|(i, _)| i)
+                .collect();
+            for i in slots {
+                dep.shared.lists.lock().unwrap_or_else(|e| e.into_inner())[i] = lists.clone();
+            }
+            let changed = dep.rebuild();
+            dep.announce(&changed).await;
+        }
     }
 
     /// Rebuilds the catalog from the stored lists and returns which list kinds changed.

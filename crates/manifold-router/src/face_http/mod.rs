@@ -37,7 +37,8 @@ pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
 pub(crate) struct App {
     /// Upstreams shared by every session (all of them unless every server is per-session).
     pub(crate) gateway: Gateway,
-    /// With every server `sharing = "per-session"`: each session gets upstreams of its own.
+    /// With per-session servers: each session gets a gateway of its own, running those and
+    /// borrowing the shared ones.
     pub(crate) private: Option<Arc<Config>>,
     pub(crate) store: Store,
     allowed_hosts: Vec<String>,
@@ -58,29 +59,20 @@ pub async fn serve_http<S>(
 where
     S: Future<Output = ()> + Send + 'static,
 {
-    let per_session = !config.servers.is_empty()
-        && config
+    // Shared servers run once, in the gateway every session uses or borrows from; per-session
+    // servers run once per session, in the session's own gateway.
+    let per_session = config
+        .servers
+        .iter()
+        .any(|s| s.sharing == Sharing::PerSession);
+    let shared_config = Config {
+        servers: config
             .servers
             .iter()
-            .all(|s| s.sharing == Sharing::PerSession);
-    if !per_session
-        && config
-            .servers
-            .iter()
-            .any(|s| s.sharing == Sharing::PerSession)
-    {
-        tracing::warn!(
-            "mixing shared and per-session servers is not supported yet: every server is shared"
-        );
-    }
-    // Without shared servers the shared gateway has nothing to run.
-    let shared_config = if per_session {
-        Config {
-            servers: Vec::new(),
-            ..config.clone()
-        }
-    } else {
-        config.clone()
+            .filter(|s| s.sharing == Sharing::Shared)
+            .cloned()
+            .collect(),
+        ..config.clone()
     };
     let gateway = Gateway::start(&shared_config);
     if let Some(listener) = admin {
@@ -184,14 +176,11 @@ pub(crate) fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
 }
 
 impl App {
-    /// Opens a session: on the shared gateway, or on a gateway of its own when every server is
-    /// per-session (its private upstreams count into the process's one set of metrics).
+    /// Opens a session: on the shared gateway, or, with per-session servers, on a gateway of its
+    /// own that borrows the shared upstreams.
     pub(crate) fn new_session(&self) -> std::io::Result<(String, Arc<store::HttpSession>)> {
         let (gateway, private) = match &self.private {
-            Some(config) => {
-                let metrics = self.gateway.metrics().clone();
-                (Gateway::start_with_metrics(config, metrics), true)
-            }
+            Some(config) => (Gateway::start_session(config, &self.gateway), true),
             None => (self.gateway.clone(), false),
         };
         self.store.create(gateway, private, self.queue)
