@@ -221,3 +221,65 @@ async fn a_dropped_get_stream_resumes_with_last_event_id_losing_and_repeating_no
         "ids increase: {seqs:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_broken_post_stream_resumes_with_last_event_id() {
+    let face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
+    let sid = face.open_session().await;
+    let r = face
+        .post(
+            &json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+            "name": "alpha__sleep", "arguments": {"ms": 600}, "_meta": {"progressToken": "t"}}}),
+        )
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    let mut body = r.bytes_stream();
+    let mut buffer = String::new();
+    let first = read_events(&mut body, &mut buffer, 1).await;
+    assert_eq!(first[0].1["method"], "notifications/progress", "{first:?}");
+    // The POST's connection breaks after the first event.
+    drop(body);
+    let resumed = face
+        .http
+        .get(&face.url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .header("last-event-id", &first[0].0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resumed.status(), StatusCode::OK);
+    let mut body = resumed.bytes_stream();
+    let mut buffer = String::new();
+    let rest = read_events(&mut body, &mut buffer, 3).await;
+    let kinds: Vec<String> = rest
+        .iter()
+        .map(|(_, m)| {
+            m["method"]
+                .as_str()
+                .map_or(format!("response {}", m["id"]), str::to_string)
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "notifications/progress",
+            "notifications/progress",
+            "response 7"
+        ],
+        "{rest:?}"
+    );
+    assert_eq!(rest[2].1["result"]["content"][0]["text"], "slept 600ms");
+    let all: Vec<&String> = first.iter().chain(&rest).map(|(id, _)| id).collect();
+    let seqs: Vec<u64> = all
+        .iter()
+        .map(|id| id.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2, 3, 4], "every event once, in order: {all:?}");
+}

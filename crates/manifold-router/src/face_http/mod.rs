@@ -44,7 +44,7 @@ pub(crate) struct App {
     allowed_hosts: Vec<String>,
     pub(crate) queue: usize,
     /// Events kept per GET stream for `Last-Event-ID` resumption.
-    replay: usize,
+    pub(crate) replay: usize,
     closing: watch::Receiver<bool>,
 }
 
@@ -225,6 +225,10 @@ async fn stream(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         Err(r) => return r.into_response(),
     };
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+    // Resuming a broken POST stream: the rest of that request's answer.
+    if let Some((stream, log, seq)) = last_event_id.and_then(|id| session.streams.request(id)) {
+        return sse::follow(log, stream, seq);
+    }
     let (stream_id, replay, missed) = session.streams.open(last_event_id);
     let capacity = app.replay;
     let missed = futures::stream::iter(

@@ -43,7 +43,7 @@ pub(crate) async fn handle(
             };
             match message {
                 Message::Request(request) => {
-                    respond(&session, request, accepts_sse(&headers)).await
+                    respond(&session, request, accepts_sse(&headers), app.replay).await
                 }
                 other => {
                     on_message(&session, other).await;
@@ -141,6 +141,9 @@ fn accepts_sse(headers: &HeaderMap) -> bool {
         .is_some_and(|a| a.contains("text/event-stream"))
 }
 
+/// Streams of answered POSTs each session keeps for resumption.
+const REQUEST_STREAMS_KEPT: usize = 64;
+
 /// Messages a request may send before its response, held for its SSE stream.
 const REQUEST_STREAM_CAPACITY: usize = 64;
 
@@ -148,7 +151,12 @@ const REQUEST_STREAM_CAPACITY: usize = 64;
 /// produces request-scoped messages (progress, a relayed sampling request) gets an SSE stream
 /// carrying them and then its response, when the client accepts SSE; otherwise those messages go
 /// to the session's GET stream.
-async fn respond(session: &Arc<HttpSession>, request: Request, sse: bool) -> Response {
+async fn respond(
+    session: &Arc<HttpSession>,
+    request: Request,
+    sse: bool,
+    replay: usize,
+) -> Response {
     let (sink, mut scoped) = if sse {
         let (tx, rx) = tokio::sync::mpsc::channel(REQUEST_STREAM_CAPACITY);
         (tx, Some(rx))
@@ -176,7 +184,9 @@ async fn respond(session: &Arc<HttpSession>, request: Request, sse: bool) -> Res
         },
         Ok(first) => {
             let rx = scoped.take().expect("SSE mode");
-            super::sse::request_stream(Some(first), rx, task)
+            let (stream, log) = session.streams.new_request(REQUEST_STREAMS_KEPT);
+            super::sse::record(log.clone(), first, rx, task, replay);
+            super::sse::follow(log, stream, 0)
         }
     }
 }

@@ -5,6 +5,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use super::sse::RequestLog;
+
 /// The recent events of one stream.
 #[derive(Debug, Default)]
 pub(crate) struct Replay {
@@ -33,11 +35,12 @@ impl Replay {
     }
 }
 
-/// The streams of one session, by number.
-#[derive(Debug, Default)]
+/// The streams of one session, by number: GET streams and the streams answering POSTs.
+#[derive(Default)]
 pub(crate) struct Streams {
     next: Mutex<u32>,
     streams: Mutex<HashMap<u32, Arc<Mutex<Replay>>>>,
+    requests: Mutex<HashMap<u32, Arc<RequestLog>>>,
 }
 
 impl Streams {
@@ -53,11 +56,38 @@ impl Streams {
                 return (stream, replay, missed);
             }
         }
+        let id = self.next_id();
+        let replay = Arc::new(Mutex::new(Replay::default()));
+        self.lock().insert(id, replay.clone());
+        (id, replay, Vec::new())
+    }
+
+    fn next_id(&self) -> u32 {
         let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
         *next += 1;
-        let replay = Arc::new(Mutex::new(Replay::default()));
-        self.lock().insert(*next, replay.clone());
-        (*next, replay, Vec::new())
+        *next
+    }
+
+    /// A new stream answering a POST; keeps it for resumption (the session's oldest request
+    /// streams are forgotten beyond `keep`).
+    pub(crate) fn new_request(&self, keep: usize) -> (u32, Arc<RequestLog>) {
+        let id = self.next_id();
+        let log = Arc::new(RequestLog::default());
+        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        requests.insert(id, log.clone());
+        if requests.len() > keep {
+            if let Some(oldest) = requests.keys().min().copied() {
+                requests.remove(&oldest);
+            }
+        }
+        (id, log)
+    }
+
+    /// The POST stream a `Last-Event-ID` names, with the sequence number to resume after.
+    pub(crate) fn request(&self, last_event_id: &str) -> Option<(u32, Arc<RequestLog>, u64)> {
+        let (stream, seq) = parse(last_event_id)?;
+        let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        requests.get(&stream).map(|log| (stream, log.clone(), seq))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Arc<Mutex<Replay>>>> {
