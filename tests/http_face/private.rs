@@ -205,3 +205,46 @@ async fn shared_and_per_session_servers_mix() {
         .await;
     assert_eq!(r["result"]["content"][0]["text"], "still", "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ending_a_session_deletes_its_upstream_http_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("up.jsonl").display().to_string();
+    let mut upstream = tokio::process::Command::new(common::testkit_bin());
+    upstream.args(["--name", "up", "--http", "127.0.0.1:0", "--record", &record]);
+    let (_up, up_url, _) = common::spawn_listening(upstream).await;
+    let face = Face::start("", &format!("[servers.up]\nurl = {up_url:?}\n")).await;
+    let sid = face.open_session().await;
+    let (_, r) = face
+        .call(
+            &sid,
+            1,
+            "tools/call",
+            json!({"name": "up__echo", "arguments": {"text": "x"}}),
+        )
+        .await;
+    assert_eq!(r["result"]["content"][0]["text"], "x", "{r}");
+    let r = face
+        .http
+        .delete(&face.url)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&record).unwrap_or_default();
+        if text
+            .lines()
+            .any(|l| l.starts_with("HEADERS") && l.contains("\"DELETE\""))
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no DELETE reached the upstream:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -283,3 +283,56 @@ async fn a_broken_post_stream_resumes_with_last_event_id() {
         .collect();
     assert_eq!(seqs, [1, 2, 3, 4], "every event once, in order: {all:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_that_reads_nothing_loses_messages_beyond_its_queue_not_the_gateway() {
+    // Two queued messages at most; nobody reads the GET stream while nine are produced.
+    let face = Face::start(
+        "[listen]\nsession_queue = 2",
+        &testkit("c", &["--profile", "conformance"]),
+    )
+    .await;
+    let sid = face.open_session().await;
+    for id in 1..=3 {
+        let r = face
+            .http
+            .post(&face.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .header("mcp-session-id", &sid)
+            .body(
+                json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                         "params": {"name": "c__test_tool_with_logging", "arguments": {}}})
+                .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "calls are answered while the queue is full"
+        );
+    }
+    let stream = face
+        .http
+        .get(&face.url)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    let mut body = stream.bytes_stream();
+    let mut buffer = String::new();
+    let kept = read_events(&mut body, &mut buffer, 2).await;
+    assert!(
+        kept.iter()
+            .all(|(_, m)| m["method"] == "notifications/message"),
+        "{kept:?}"
+    );
+    // Nothing beyond the two queued ones arrives.
+    let more = tokio::time::timeout(Duration::from_millis(500), body.next()).await;
+    assert!(more.is_err(), "only the queued messages: {:?}", more);
+    let (status, _) = face.call(&sid, 9, "ping", json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+}
