@@ -11,6 +11,7 @@ mod lifecycle;
 mod private;
 mod sessions;
 mod streams;
+mod subscriptions;
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};

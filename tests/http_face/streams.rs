@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::{common, sse_messages, testkit, Face};
 
 /// Reads SSE events (id, JSON data) from a streaming body until `n` arrived.
-async fn read_events(
+pub(crate) async fn read_events(
     body: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
     buffer: &mut String,
     n: usize,

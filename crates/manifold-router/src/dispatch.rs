@@ -94,11 +94,18 @@ impl Session {
                     .call_named(Kind::Prompts, &request.method, params, scope)
                     .await
             }
-            method::RESOURCES_READ
-            | method::RESOURCES_SUBSCRIBE
-            | method::RESOURCES_UNSUBSCRIBE => {
+            method::RESOURCES_READ => {
                 self.gateway()
                     .call_uri(&request.method, params, scope)
+                    .await
+            }
+            method::RESOURCES_SUBSCRIBE | method::RESOURCES_UNSUBSCRIBE => {
+                let (_, uri) = routing_key(params, "uri")?;
+                let (index, original) = self.gateway().resolve_uri(&uri)?;
+                scope.served_by.store(index, Ordering::Relaxed);
+                let on = request.method == method::RESOURCES_SUBSCRIBE;
+                self.gateway()
+                    .subscription(self, index, &original, on)
                     .await
             }
             method::COMPLETION_COMPLETE => self.gateway().complete(params).await,
@@ -168,10 +175,17 @@ impl Session {
 impl Gateway {
     pub(crate) fn initialize_result(&self, negotiated: &str) -> Value {
         let mut logging = false;
+        let mut subscribe = false;
         let mut instructions = Vec::new();
         for slot in &self.shared.slots {
             if let Health::Up(info) = slot.upstream.health() {
                 logging |= info.has("logging");
+                subscribe |= info
+                    .capabilities
+                    .get("resources")
+                    .and_then(|r| r.get("subscribe"))
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
                 if let Some(text) = &info.instructions {
                     let label = if slot.namespace.is_empty() {
                         slot.alias()
@@ -190,6 +204,10 @@ impl Gateway {
         });
         if logging {
             capabilities["logging"] = json!({});
+        }
+        if subscribe {
+            // Subscriptions are routed and reference-counted across sessions.
+            capabilities["resources"]["subscribe"] = json!(true);
         }
         if negotiated == "2024-11-05" {
             // `completions` arrived in 2025-03-26; 2024-11-05 clients call completion/complete ungated.
@@ -329,7 +347,7 @@ impl Gateway {
     }
 
     /// Finds the upstream owning a downstream URI and the URI to send it.
-    fn resolve_uri(&self, uri: &str) -> Result<(usize, String), ErrorObject> {
+    pub(crate) fn resolve_uri(&self, uri: &str) -> Result<(usize, String), ErrorObject> {
         let slots = &self.shared.slots;
         if let Some((ns, rest)) = split_uri(uri) {
             if let Some(i) = slots.iter().position(|s| s.namespace == ns) {

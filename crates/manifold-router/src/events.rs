@@ -45,6 +45,8 @@ pub(crate) async fn run(gateway: Gateway, mut events: mpsc::Receiver<UpstreamEve
                         .upstream_restarts
                         .with_label_values(&[slot.alias()])
                         .inc();
+                    let gateway = gateway.clone();
+                    tokio::spawn(async move { gateway.resubscribe(i).await });
                 }
                 tokio::spawn(refresh(gateway.clone(), i));
             }
@@ -115,8 +117,9 @@ impl Gateway {
                 self.cancel_relayed(index, n.params.as_deref()).await;
                 return;
             }
-            method::RESOURCES_UPDATED if !namespace.is_empty() => {
-                rewrite_param(&n, "uri", |uri| downstream_uri(namespace, uri))
+            method::RESOURCES_UPDATED => {
+                self.updated(index, &n).await;
+                return;
             }
             method::MESSAGE if !namespace.is_empty() => {
                 rewrite_param(&n, "logger", |logger| format!("{namespace}/{logger}"))
@@ -140,6 +143,34 @@ impl Gateway {
         let params = params.or(n.params);
         self.count_notification(&n.method);
         session.notify(&n.method, params.as_deref()).await;
+    }
+
+    /// `notifications/resources/updated`: to the sessions subscribed to that resource, with the
+    /// namespaced URI; nobody else.
+    async fn updated(&self, index: usize, n: &Notification) {
+        let namespace = &self.shared.slots[index].namespace;
+        let Some(params) = n.params.as_deref() else {
+            return;
+        };
+        let Ok(mut obj) = RawObject::parse(params) else {
+            return;
+        };
+        let Some(uri) = obj.get_str("uri") else {
+            return;
+        };
+        let subscribers = self.shared.subscriptions.subscribers(index, &uri);
+        if subscribers.is_empty() {
+            tracing::debug!(%uri, "update for a resource nobody subscribed to; dropped");
+            return;
+        }
+        obj.set_str("uri", &downstream_uri(namespace, &uri));
+        let params = obj.to_raw();
+        for session in subscribers {
+            self.count_notification(method::RESOURCES_UPDATED);
+            session
+                .notify(method::RESOURCES_UPDATED, Some(&params))
+                .await;
+        }
     }
 
     pub(crate) fn count_notification(&self, method: &str) {

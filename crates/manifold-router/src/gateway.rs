@@ -86,6 +86,8 @@ pub(crate) struct Shared {
     pub(crate) relayed: crate::events::Relayed,
     /// In-flight requests, for routing what shared upstreams send back.
     pub(crate) routes: crate::routes::Routes,
+    /// Resource subscriptions of the upstreams this gateway runs.
+    pub(crate) subscriptions: crate::subscriptions::Subscriptions,
     pub(crate) metrics: Arc<Metrics>,
     /// Sessions' own gateways that borrow this gateway's upstreams (list changes are pushed to them).
     dependents: Mutex<Vec<Weak<Shared>>>,
@@ -272,6 +274,7 @@ impl Gateway {
                 next_session: AtomicU64::new(1),
                 relayed: Default::default(),
                 routes: Default::default(),
+                subscriptions: Default::default(),
                 metrics,
                 dependents: Mutex::new(Vec::new()),
                 event_loop: std::sync::OnceLock::new(),

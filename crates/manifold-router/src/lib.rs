@@ -16,6 +16,7 @@ pub mod naming;
 pub mod rewrite;
 mod routes;
 mod session;
+mod subscriptions;
 
 pub use face_http::serve_http;
 pub use face_stdio::serve_stdio;

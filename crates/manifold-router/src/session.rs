@@ -103,6 +103,10 @@ impl Session {
             .with_label_values(&[self.transport()])
             .dec();
         self.inner.gateway.unregister(self.inner.id);
+        let (gateway, id) = (self.inner.gateway.clone(), self.inner.id);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { gateway.forget_everywhere(id).await });
+        }
         self.inner.downstream.fail_all();
     }
 
