@@ -196,3 +196,70 @@ async fn idle_sessions_expire() {
     let (status, _) = face.call(&sid, 2, "ping", json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_disconnects_or_deletes_cancels_its_calls_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("a.jsonl").display().to_string();
+    let face = Face::start(
+        "",
+        &testkit("alpha", &["--name", "alpha", "--record", &record]),
+    )
+    .await;
+    let sid = face.open_session().await;
+    let cancels = || {
+        std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("notifications/cancelled"))
+            .count()
+    };
+    // A JSON-only client gives up on a hung call: its connection closes.
+    let hung = face
+        .http
+        .post(&face.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("mcp-session-id", &sid)
+        .body(
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                     "params": {"name": "alpha__hang", "arguments": {}}})
+            .to_string(),
+        )
+        .send();
+    assert!(tokio::time::timeout(Duration::from_millis(300), hung)
+        .await
+        .is_err());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while cancels() < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the abandoned call was not cancelled upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A session ended by DELETE cancels what it still has in flight.
+    let slow = face
+        .post(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "alpha__hang", "arguments": {}}}))
+        .header("mcp-session-id", &sid)
+        .send();
+    let slow = tokio::spawn(slow);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = face
+        .http
+        .delete(&face.url)
+        .header("mcp-session-id", &sid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    while cancels() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the session's call was not cancelled upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    slow.abort();
+}

@@ -24,9 +24,10 @@ pub use gateway::Gateway;
 pub use session::{Face, Session};
 
 impl Gateway {
-    /// Forwards a client notification to every upstream that is up.
+    /// Forwards a client notification to every upstream this gateway runs that is up (borrowed,
+    /// shared upstreams were not told about this client).
     pub async fn broadcast(&self, method: &str, params: Option<&manifold_protocol::RawValue>) {
-        for slot in &self.shared.slots {
+        for slot in self.shared.slots.iter().filter(|s| s.borrowed.is_none()) {
             if slot.is_up() {
                 slot.upstream.notify(method, params).await;
             }

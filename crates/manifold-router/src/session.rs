@@ -127,7 +127,8 @@ impl Session {
         self.inner.client.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn owns_identity(&self) -> bool {
+    /// Whether upstreams were initialized with this client's own identity and capabilities.
+    pub fn owns_identity(&self) -> bool {
         matches!(self.inner.face, Face::Stdio | Face::HttpPrivate)
     }
 

@@ -164,6 +164,9 @@ async fn respond(
         (session.session.sink(), None)
     };
     let mut task = spawn_request(session, request, sink);
+    // A client that drops its connection before a JSON answer cancels the request (an SSE answer
+    // keeps running: it can be resumed with Last-Event-ID).
+    let mut abandon = AbortOnDrop(Some(task.0.abort_handle()));
     let first = match scoped.as_mut() {
         Some(rx) => tokio::select! {
             biased;
@@ -183,6 +186,7 @@ async fn respond(
             None => StatusCode::ACCEPTED.into_response(),
         },
         Ok(first) => {
+            abandon.0 = None;
             let rx = scoped.take().expect("SSE mode");
             let (stream, log) = session.streams.new_request(REQUEST_STREAMS_KEPT);
             super::sse::record(log.clone(), first, rx, task, replay);
@@ -212,6 +216,17 @@ fn spawn_request(
     });
     in_flight.insert(id, task.abort_handle());
     RequestTask(task)
+}
+
+/// Aborts a request whose client went away, unless disarmed.
+struct AbortOnDrop(Option<tokio::task::AbortHandle>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
 }
 
 /// A request being served; resolves to its encoded response (`None` if cancelled).
@@ -246,7 +261,11 @@ pub(crate) async fn on_message(session: &HttpSession, message: Message) {
                     task.abort();
                 }
             }
-            method::ROOTS_LIST_CHANGED => {}
+            // Only upstreams initialized with this client's identity hear about its roots.
+            method::ROOTS_LIST_CHANGED if session.session.owns_identity() => {
+                let gateway = session.session.gateway();
+                gateway.broadcast(&n.method, n.params.as_deref()).await;
+            }
             _ => tracing::debug!(method = %n.method, "ignoring client notification"),
         },
         Message::Response(r) => session.session.complete(r),

@@ -33,6 +33,10 @@ impl HttpSession {
 
     /// Closes the session and ends its private upstreams (in the background).
     fn end(&self) {
+        // Whatever it still has in flight is cancelled upstream (each task's drop does it).
+        for (_, task) in self.in_flight().drain() {
+            task.abort();
+        }
         self.session.close();
         if let Some(gateway) = self.private.clone() {
             tokio::spawn(async move { gateway.shutdown().await });
