@@ -248,3 +248,48 @@ async fn ending_a_session_deletes_its_upstream_http_session() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sampling_on_a_shared_upstream_is_refused_never_guessed() {
+    // A server that asks for sampling although nobody declared it, shared by two sessions.
+    let face = Face::start(
+        "",
+        &common::testkit_server(
+            "alpha",
+            &["--name", "alpha", "--misbehave-sampling"],
+            "sharing = \"shared\"",
+        ),
+    )
+    .await;
+    let (one, two) = (face.open_session().await, face.open_session().await);
+    // Only one session has a call in flight: it is the one, but it did not declare sampling.
+    let (_, r) = face
+        .call(
+            &one,
+            1,
+            "tools/call",
+            json!({"name": "alpha__sample", "arguments": {"prompt": "p"}}),
+        )
+        .await;
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    assert!(r.to_string().contains("did not declare"), "{r}");
+    // With calls of both sessions in flight there, the request cannot be attributed.
+    let hang = face
+        .post(&json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                      "params": {"name": "alpha__hang", "arguments": {}}}))
+        .header("mcp-session-id", &two)
+        .send();
+    let hang = tokio::spawn(hang);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (_, r) = face
+        .call(
+            &one,
+            2,
+            "tools/call",
+            json!({"name": "alpha__sample", "arguments": {"prompt": "p"}}),
+        )
+        .await;
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    assert!(r.to_string().contains("cannot tell which client"), "{r}");
+    hang.abort();
+}

@@ -30,6 +30,9 @@ pub struct Metrics {
     pub notifications: IntCounterVec,
     /// `manifold_rate_limited_total{rule}`.
     pub rate_limited: IntCounterVec,
+    /// `manifold_unroutable_total{method}`: server→client requests refused because no single
+    /// client could be identified (never guessed).
+    pub unroutable: IntCounterVec,
 }
 
 /// MCP methods Manifold labels by name; anything else is `other`.
@@ -143,6 +146,11 @@ impl Metrics {
                 "manifold_rate_limited_total",
                 "Requests refused by a rate limit rule.",
                 &["rule"],
+            ),
+            unroutable: counter(
+                "manifold_unroutable_total",
+                "Server-to-client requests refused because no single client could be identified.",
+                &["method"],
             ),
             registry,
         }

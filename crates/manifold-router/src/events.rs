@@ -232,14 +232,13 @@ impl Gateway {
                     (s, sink)
                 }
                 None => {
-                    return Err(ambiguous(
-                        &request.method,
-                        "no client request is in flight there",
-                    ))
+                    return Err(
+                        self.ambiguous(&request.method, "no client request is in flight there")
+                    )
                 }
             },
             Owner::Several => {
-                return Err(ambiguous(
+                return Err(self.ambiguous(
                     &request.method,
                     "requests of several clients are in flight there",
                 ));
@@ -336,9 +335,21 @@ pub(crate) fn progress_inline(gateway: &Gateway, index: usize, n: &Notification)
     true
 }
 
-/// The error an upstream gets for a server→client request Manifold cannot attribute.
-fn ambiguous(method: &str, why: &str) -> ErrorObject {
-    tracing::warn!(%method, %why, "refused a server-to-client request that cannot be attributed");
+impl Gateway {
+    /// The error an upstream gets for a server→client request Manifold cannot attribute; counted.
+    fn ambiguous(&self, method: &str, why: &str) -> ErrorObject {
+        tracing::warn!(%method, %why, "refused a server-to-client request that cannot be attributed");
+        let label = manifold_metrics::method_label(method);
+        self.shared
+            .metrics
+            .unroutable
+            .with_label_values(&[label])
+            .inc();
+        ambiguous_error(method, why)
+    }
+}
+
+fn ambiguous_error(method: &str, why: &str) -> ErrorObject {
     ErrorObject::new(
         code::INTERNAL_ERROR,
         format!("Manifold cannot tell which client `{method}` is meant for: {why}"),

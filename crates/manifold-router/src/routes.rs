@@ -161,3 +161,75 @@ fn rewrite_token(params: &mut RawObject<'_>, token: &str) {
     let meta = meta.to_raw();
     params.set("_meta", meta);
 }
+
+#[cfg(test)]
+mod tests {
+    use manifold_protocol::{RawObject, RawValue};
+    use tokio::sync::mpsc;
+
+    use super::{Owner, Routes};
+    use crate::gateway::Gateway;
+    use crate::session::{Face, Session};
+
+    fn params(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_string()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn owners_and_progress_tokens() {
+        let gateway = Gateway::start(&manifold_config::Config::default());
+        let (tx, _rx) = mpsc::channel(8);
+        let (one, two) = (
+            Session::open(&gateway, tx.clone(), Face::Http),
+            Session::open(&gateway, tx.clone(), Face::Http),
+        );
+        let routes = Routes::default();
+        assert!(matches!(routes.owner(0), Owner::Nobody));
+
+        let raw = params(r#"{"name":"x","_meta":{"progressToken":"p","k":1}}"#);
+        let mut obj = RawObject::parse(&raw).unwrap();
+        let first = routes.track(0, &one, &tx, &mut obj, true);
+        // The token upstream is Manifold's own; the client's is kept for the way back.
+        let sent = obj.to_raw();
+        assert!(
+            sent.get().contains(r#""progressToken":"mf-1""#),
+            "{}",
+            sent.get()
+        );
+        assert!(
+            sent.get().contains(r#""k":1"#),
+            "other _meta fields kept: {}",
+            sent.get()
+        );
+        let route = routes.by_token(0, r#""mf-1""#).expect("tracked token");
+        assert_eq!(
+            route.original_token.as_deref().map(RawValue::get),
+            Some(r#""p""#)
+        );
+        assert!(matches!(routes.owner(0), Owner::One(r) if r.session.inner.id == one.inner.id));
+
+        // A second session with a request on the same upstream: nothing can be attributed.
+        let raw = params(r#"{"name":"y","_meta":{"progressToken":"p"}}"#);
+        let mut obj = RawObject::parse(&raw).unwrap();
+        let second = routes.track(0, &two, &tx, &mut obj, true);
+        assert!(matches!(routes.owner(0), Owner::Several));
+        assert!(
+            matches!(routes.owner(1), Owner::Nobody),
+            "other upstreams unaffected"
+        );
+
+        // Unrewritten (one client, nothing shared): keyed by the client's own token.
+        drop(second);
+        let raw = params(r#"{"name":"z","_meta":{"progressToken":7}}"#);
+        let mut obj = RawObject::parse(&raw).unwrap();
+        let third = routes.track(1, &one, &tx, &mut obj, false);
+        assert!(obj.to_raw().get().contains(r#""progressToken":7"#));
+        assert!(routes.by_token(1, "7").is_some());
+        drop((first, third));
+        assert!(matches!(routes.owner(0), Owner::Nobody));
+        assert!(
+            routes.by_token(0, r#""mf-1""#).is_none(),
+            "entries end with their request"
+        );
+    }
+}

@@ -75,6 +75,11 @@ pub struct Options {
     #[arg(long)]
     pub ignore_ping: bool,
 
+    /// Offer `sample` and send sampling requests even to a client that did not declare sampling
+    /// (a misbehaving server, to test how a gateway refuses what it cannot route).
+    #[arg(long)]
+    pub misbehave_sampling: bool,
+
     /// Print an error to stderr and exit 1 immediately.
     #[arg(long)]
     pub fail_start: bool,
@@ -142,6 +147,7 @@ struct FileConfig {
     crash_after: Option<u64>,
     hang_initialize: Option<bool>,
     ignore_ping: Option<bool>,
+    misbehave_sampling: Option<bool>,
     fail_start: Option<bool>,
     record: Option<PathBuf>,
     http: Option<String>,
@@ -209,6 +215,7 @@ impl Options {
             latency_ms,
             hang_initialize,
             ignore_ping,
+            misbehave_sampling,
             fail_start,
             sse,
             profile

@@ -167,11 +167,12 @@ impl Session {
     /// The tool list depends on the client's sampling capability and on `toggle`.
     pub(crate) fn tool_view(&self) -> ToolView {
         let st = self.state();
-        let sampling = st
-            .init
-            .as_ref()
-            .and_then(|p| p.pointer("/capabilities/sampling"))
-            .is_some_and(|s| !s.is_null());
+        let sampling = self.opts().misbehave_sampling
+            || st
+                .init
+                .as_ref()
+                .and_then(|p| p.pointer("/capabilities/sampling"))
+                .is_some_and(|s| !s.is_null());
         ToolView {
             sampling,
             toggled: st.toggled,
