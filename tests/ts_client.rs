@@ -153,3 +153,63 @@ async fn typescript_sdk_client_over_legacy_http_sse() {
         "Hello, SSE!"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_everything_client_features_through_manifold() {
+    // The reference server's sampling, elicitation, roots and progress tools, per session.
+    let everything = common::repo_root()
+        .join("tests/npm/node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    let servers = format!(
+        "[admin]\nlisten = \"off\"\n[servers.ev]\ncommand = \"node\"\nargs = [{:?}, \"stdio\"]\nsharing = \"per-session\"\n",
+        everything.display().to_string()
+    );
+    let (_dir, config) = common::write_config(&servers);
+    let (_gateway, url, _) = common::serve_http(&config).await;
+    let plan = json!({
+        "allCapabilities": true,
+        "calls": {
+            "ev__trigger-sampling-request": {"prompt": "say hi"},
+            "ev__trigger-elicitation-request": {},
+            "ev__get-roots-list": {},
+            "ev__trigger-long-running-operation": {"duration": 1, "steps": 3}
+        }
+    });
+    let out = run_client(&url, &plan).await;
+    let tools: Vec<&str> = out["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for name in [
+        "ev__trigger-sampling-request",
+        "ev__trigger-elicitation-request",
+        "ev__get-roots-list",
+    ] {
+        assert!(
+            tools.contains(&name),
+            "the client's capabilities reached the server: {tools:?}"
+        );
+    }
+    let calls = &out["calls"];
+    let text = |name: &str| calls[name]["result"]["content"].to_string();
+    assert!(
+        text("ev__trigger-sampling-request").contains("sampled by ts"),
+        "{calls}"
+    );
+    assert!(
+        text("ev__trigger-elicitation-request").contains("ts"),
+        "{calls}"
+    );
+    assert!(
+        text("ev__get-roots-list").contains("file:///tmp/ts-root"),
+        "{calls}"
+    );
+    assert_eq!(
+        calls["ev__trigger-long-running-operation"]["progress"]
+            .as_array()
+            .map(Vec::len),
+        Some(3),
+        "{calls}"
+    );
+}

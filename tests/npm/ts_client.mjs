@@ -5,11 +5,23 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { SSEClientTransport } from "@modelcontextprotocol/sdk/client/sse.js";
-import { CreateMessageRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
 
 const url = new URL(process.argv[2]);
 const plan = JSON.parse(process.argv[3] ?? "{}");
-const client = new Client({ name: "ts-sdk-e2e", version: "1.0.0" }, { capabilities: { sampling: {} } });
+// With plan.allCapabilities the client also declares elicitation and roots.
+const capabilities = plan.allCapabilities
+  ? { sampling: {}, elicitation: {}, roots: { listChanged: true } }
+  : { sampling: {} };
+const client = new Client({ name: "ts-sdk-e2e", version: "1.0.0" }, { capabilities });
+client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { name: "ts" } }));
+client.setRequestHandler(ListRootsRequestSchema, async () => ({
+  roots: [{ uri: "file:///tmp/ts-root", name: "ts-root" }],
+}));
 client.setRequestHandler(CreateMessageRequestSchema, async () => ({
   role: "assistant",
   content: { type: "text", text: "sampled by ts" },
