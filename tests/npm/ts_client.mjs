@@ -18,10 +18,12 @@ const capabilities = plan.allCapabilities
   ? { sampling: {}, elicitation: {}, roots: { listChanged: true } }
   : { sampling: {} };
 const client = new Client({ name: "ts-sdk-e2e", version: "1.0.0" }, { capabilities });
-client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { name: "ts" } }));
-client.setRequestHandler(ListRootsRequestSchema, async () => ({
-  roots: [{ uri: "file:///tmp/ts-root", name: "ts-root" }],
-}));
+if (plan.allCapabilities) {
+  client.setRequestHandler(ElicitRequestSchema, async () => ({ action: "accept", content: { name: "ts" } }));
+  client.setRequestHandler(ListRootsRequestSchema, async () => ({
+    roots: [{ uri: "file:///tmp/ts-root", name: "ts-root" }],
+  }));
+}
 client.setRequestHandler(CreateMessageRequestSchema, async () => ({
   role: "assistant",
   content: { type: "text", text: "sampled by ts" },
