@@ -53,3 +53,48 @@ async fn a_crash_looping_upstream_backs_off_and_is_reported_unhealthy() {
     assert!((2..=20).contains(&during), "{during} starts in 2 s");
     assert!(gw.close().await.success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn subscriptions_are_renewed_after_an_upstream_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("a.jsonl");
+    let (_cfg, path) = common::write_config(&format!(
+        "[gateway.restart]\ninitial_backoff_ms = 50\n{}",
+        common::testkit_server(
+            "a",
+            &["--name", "a", "--record", record.to_str().unwrap()],
+            ""
+        )
+    ));
+    let mut gw = common::Gateway::spawn(&path);
+    gw.initialize().await;
+    let r = gw
+        .request(
+            1,
+            "resources/subscribe",
+            json!({"uri": "a+testkit://a/res/0"}),
+        )
+        .await;
+    assert!(r["result"].is_object(), "{r}");
+    let subscribes = || {
+        std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| {
+                l.contains("\"method\":\"resources/subscribe\"") && l.contains("testkit://a/res/0")
+            })
+            .count()
+    };
+    assert_eq!(subscribes(), 1);
+    let r = gw.call_tool(2, "a__crash", json!({})).await;
+    assert_eq!(r["error"]["code"], -32603, "{r}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while subscribes() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the subscription was not renewed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(gw.close().await.success());
+}
