@@ -23,6 +23,7 @@ mod rmcp_upstream;
 mod support;
 
 mod calls;
+mod client_features;
 mod http_face;
 mod identity;
 mod lists;

@@ -130,7 +130,11 @@ pub(crate) fn args(value: Value) -> rmcp::model::JsonObject {
     }
 }
 
-pub(crate) async fn call(client: &Client, name: &str, arguments: Value) -> CallToolResult {
+pub(crate) async fn call<H: rmcp::ClientHandler>(
+    client: &RunningService<RoleClient, H>,
+    name: &str,
+    arguments: Value,
+) -> CallToolResult {
     within(
         &format!("tools/call {name}"),
         client.call_tool(
