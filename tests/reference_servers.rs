@@ -358,3 +358,54 @@ async fn legacy_http_sse_upstreams_configured_or_by_fallback() {
         assert!(gw.close().await.success());
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_everything_logging_and_subscriptions_through_manifold() {
+    let (_dir, config) = common::write_config(&node_server(
+        "everything",
+        "server-everything",
+        &["stdio"],
+        "namespace = \"ev\"",
+    ));
+    let mut gw = common::Gateway::spawn(&config);
+    let init = gw.initialize().await;
+    assert_eq!(
+        init["capabilities"]["resources"]["subscribe"], true,
+        "{init}"
+    );
+    // Simulated logging sends one message at once: it arrives with the namespaced logger.
+    let r = gw
+        .call_tool(1, "ev__toggle-simulated-logging", json!({}))
+        .await;
+    assert!(r["result"].is_object(), "{r}");
+    let message = wait_for(&mut gw, "notifications/message").await;
+    let logger = message["params"]["logger"].as_str().unwrap_or_default();
+    assert!(logger == "ev" || logger.starts_with("ev/"), "{message}");
+    // A subscribed resource's updates arrive under its namespaced URI.
+    let resources = direct_listing("resources/list", "resources").await;
+    let uri = format!("ev+{}", resources[0]["uri"].as_str().unwrap());
+    let r = gw
+        .request(2, "resources/subscribe", json!({"uri": uri}))
+        .await;
+    assert!(r["result"].is_object(), "{r}");
+    let r = gw
+        .call_tool(3, "ev__toggle-subscriber-updates", json!({}))
+        .await;
+    assert!(r["result"].is_object(), "{r}");
+    let update = wait_for(&mut gw, "notifications/resources/updated").await;
+    assert_eq!(update["params"]["uri"], json!(uri), "{update}");
+    assert!(gw.close().await.success());
+}
+
+/// The first notification `method` seen (already collected, or arriving within the deadline).
+async fn wait_for(gw: &mut common::Gateway, method: &str) -> Value {
+    if let Some(i) = gw.seen.iter().position(|m| m["method"] == method) {
+        return gw.seen.remove(i);
+    }
+    loop {
+        let m = gw.recv().await;
+        if m["method"] == method {
+            return m;
+        }
+    }
+}
