@@ -67,6 +67,31 @@ pub(crate) async fn run(gateway: Gateway, mut events: mpsc::Receiver<UpstreamEve
     }
 }
 
+/// How long a burst of `list_changed` from one upstream is gathered into one refresh.
+const LIST_CHANGED_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl Gateway {
+    /// Schedules one refresh of upstream `index` shortly; notifications arriving meanwhile are
+    /// folded into it (debounced and coalesced).
+    fn refresh_soon(&self, index: usize) {
+        let slot = &self.shared.slots[index];
+        if slot
+            .refresh_scheduled
+            .swap(true, std::sync::atomic::Ordering::AcqRel)
+        {
+            return;
+        }
+        let gateway = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(LIST_CHANGED_DEBOUNCE).await;
+            let slot = &gateway.shared.slots[index];
+            slot.refresh_scheduled
+                .store(false, std::sync::atomic::Ordering::Release);
+            refresh(gateway.clone(), index).await;
+        });
+    }
+}
+
 /// Fetches every list of upstream `index` again and republishes the catalog.
 pub(crate) async fn refresh(gateway: Gateway, index: usize) {
     let generation = gateway.next_generation(index);
@@ -110,7 +135,7 @@ impl Gateway {
             method::TOOLS_LIST_CHANGED
             | method::PROMPTS_LIST_CHANGED
             | method::RESOURCES_LIST_CHANGED => {
-                tokio::spawn(refresh(self.clone(), index));
+                self.refresh_soon(index);
                 return;
             }
             method::CANCELLED => {

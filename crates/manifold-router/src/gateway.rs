@@ -39,6 +39,8 @@ pub(crate) struct Slot {
     pub(crate) generation: AtomicU64,
     /// Whether it has been up before (a later `Up` is a restart).
     pub(crate) was_up: std::sync::atomic::AtomicBool,
+    /// A debounced refresh is scheduled (more `list_changed` meanwhile fold into it).
+    pub(crate) refresh_scheduled: std::sync::atomic::AtomicBool,
     /// For a shared server in a session's own gateway: the shared gateway that runs the upstream
     /// (and receives its events) and the slot's index there. `None`: this gateway runs it.
     pub(crate) borrowed: Option<(Weak<Shared>, usize)>,
@@ -253,6 +255,7 @@ impl Gateway {
                     resources: server.resources.clone(),
                     generation: AtomicU64::new(0),
                     was_up: std::sync::atomic::AtomicBool::new(false),
+                    refresh_scheduled: std::sync::atomic::AtomicBool::new(false),
                 }
             })
             .collect();
