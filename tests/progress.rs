@@ -1,4 +1,4 @@
-//! Progress through the stdio face: every notification reaches the client with its own token,
+//! Progress and roots through the stdio face: every progress notification reaches the client with its own token,
 //! before the response it precedes; the upstream sees the token unchanged (one client, nothing
 //! shared).
 
@@ -57,5 +57,35 @@ async fn progress_arrives_in_order_with_the_clients_token() {
         .map(|m| m["params"]["_meta"]["progressToken"].clone())
         .collect();
     assert_eq!(sent, vec![json!("tok-1"), json!(42)]);
+    assert!(gw.close().await.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clients_roots_change_reaches_its_upstreams() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("a.jsonl");
+    let (_cfg, path) = common::write_config(&common::testkit_server(
+        "a",
+        &["--name", "a", "--record", record.to_str().unwrap()],
+        "",
+    ));
+    let mut gw = common::Gateway::spawn(&path);
+    gw.initialize_with(json!({"roots": {"listChanged": true}}))
+        .await;
+    gw.send(&json!({"jsonrpc": "2.0", "method": "notifications/roots/list_changed"}))
+        .await;
+    // A ping round trip orders the notification before the check.
+    gw.request(1, "ping", json!({})).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(&record)
+        .unwrap_or_default()
+        .contains("notifications/roots/list_changed")
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the roots change never reached the upstream"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(gw.close().await.success());
 }
