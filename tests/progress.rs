@@ -1,6 +1,6 @@
-//! Progress and roots through the stdio face: every progress notification reaches the client with its own token,
-//! before the response it precedes; the upstream sees the token unchanged (one client, nothing
-//! shared).
+//! Progress and roots through the stdio face: every progress notification reaches the client
+//! with its own token, before the response it precedes, and the upstream sees the token unchanged
+//! (one client, nothing shared); a client's roots change reaches its upstream.
 
 mod common;
 
