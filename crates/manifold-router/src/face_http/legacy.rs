@@ -10,7 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use manifold_protocol::{decode, encode_error, encode_result, Decoded, Message};
+use manifold_protocol::{decode, encode_error, Decoded, Message};
 use serde::Deserialize;
 
 use super::{post, refuse, App};
@@ -103,13 +103,13 @@ pub(crate) async fn message(
             .into_response();
         }
         Ok(Decoded::Single(Message::Request(request))) => {
-            let session = entry.session.clone();
+            // Registered like any HTTP request, so the client's `notifications/cancelled` and the
+            // end of the session stop it; a cancelled request sends no answer.
+            let task = post::spawn_request(&entry, request, sink.clone());
             tokio::spawn(async move {
-                let line = match session.handle_scoped(&request, &sink).await {
-                    Ok(result) => encode_result(&request.id, &result),
-                    Err(error) => encode_error(Some(&request.id), &error),
-                };
-                send_to(&sink, line, lossy).await;
+                if let Some(line) = task.await {
+                    send_to(&sink, line, lossy).await;
+                }
             });
         }
         Ok(Decoded::Single(other)) => post::on_message(&entry, other).await,

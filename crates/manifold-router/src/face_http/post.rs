@@ -197,7 +197,7 @@ async fn respond(
 
 /// Runs one request as its own task, registered so a client's cancel can stop it. Its output is
 /// the encoded response, or `None` if it was cancelled.
-fn spawn_request(
+pub(crate) fn spawn_request(
     session: &Arc<HttpSession>,
     request: Request,
     sink: tokio::sync::mpsc::Sender<String>,
