@@ -98,6 +98,33 @@ impl Face {
     }
 }
 
+impl Face {
+    /// `tools/call name(arguments)` on session `sid`; the whole response.
+    pub(crate) async fn tool(&self, sid: &str, id: i64, name: &str, arguments: Value) -> Value {
+        self.call(
+            sid,
+            id,
+            "tools/call",
+            json!({"name": name, "arguments": arguments}),
+        )
+        .await
+        .1
+    }
+
+    /// Opens a GET stream of session `sid`, resuming after `last_event_id` if given.
+    pub(crate) async fn stream(&self, sid: &str, last_event_id: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .get(&self.url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", sid);
+        if let Some(last) = last_event_id {
+            req = req.header("last-event-id", last);
+        }
+        req.send().await.expect("GET stream")
+    }
+}
+
 pub(crate) fn testkit(alias: &str, args: &[&str]) -> String {
     common::testkit_server(alias, args, "")
 }

@@ -36,14 +36,7 @@ async fn per_session_upstreams_carry_each_clients_identity_and_relay_sampling() 
     }
     // Each session's upstream was initialized with that client's identity and capabilities.
     for (sid, name, sampling) in [(&sids[0], "sampler", true), (&sids[1], "plain", false)] {
-        let (_, r) = face
-            .call(
-                sid,
-                1,
-                "tools/call",
-                json!({"name": "alpha__whoami", "arguments": {}}),
-            )
-            .await;
+        let r = face.tool(sid, 1, "alpha__whoami", json!({})).await;
         let seen = &r["result"]["structuredContent"];
         assert_eq!(seen["clientInfo"]["name"], name, "{r}");
         assert_eq!(
@@ -131,26 +124,12 @@ async fn shared_and_per_session_servers_mix() {
         );
     }
     // The per-session server was initialized with each client; the shared one with Manifold.
-    let (_, r) = face
-        .call(
-            &one,
-            2,
-            "tools/call",
-            json!({"name": "beta__whoami", "arguments": {}}),
-        )
-        .await;
+    let r = face.tool(&one, 2, "beta__whoami", json!({})).await;
     assert_eq!(
         r["result"]["structuredContent"]["clientInfo"]["name"], "http-e2e",
         "{r}"
     );
-    let (_, r) = face
-        .call(
-            &one,
-            3,
-            "tools/call",
-            json!({"name": "alpha__whoami", "arguments": {}}),
-        )
-        .await;
+    let r = face.tool(&one, 3, "alpha__whoami", json!({})).await;
     assert_eq!(
         r["result"]["structuredContent"]["clientInfo"]["name"], "manifold",
         "{r}"
@@ -165,14 +144,7 @@ async fn shared_and_per_session_servers_mix() {
     assert_eq!(inits(&alpha_rec), 1, "one shared alpha");
     assert_eq!(inits(&beta_rec), 2, "a beta per session");
     // A change of the shared server's list reaches the other session's catalog too.
-    let (_, r) = face
-        .call(
-            &one,
-            4,
-            "tools/call",
-            json!({"name": "alpha__toggle", "arguments": {}}),
-        )
-        .await;
+    let r = face.tool(&one, 4, "alpha__toggle", json!({})).await;
     assert!(r["result"].is_object(), "{r}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -195,13 +167,8 @@ async fn shared_and_per_session_servers_mix() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let (_, r) = face
-        .call(
-            &two,
-            6,
-            "tools/call",
-            json!({"name": "alpha__echo", "arguments": {"text": "still"}}),
-        )
+    let r = face
+        .tool(&two, 6, "alpha__echo", json!({"text": "still"}))
         .await;
     assert_eq!(r["result"]["content"][0]["text"], "still", "{r}");
 }
@@ -215,14 +182,7 @@ async fn ending_a_session_deletes_its_upstream_http_session() {
     let (_up, up_url, _) = common::spawn_listening(upstream).await;
     let face = Face::start("", &format!("[servers.up]\nurl = {up_url:?}\n")).await;
     let sid = face.open_session().await;
-    let (_, r) = face
-        .call(
-            &sid,
-            1,
-            "tools/call",
-            json!({"name": "up__echo", "arguments": {"text": "x"}}),
-        )
-        .await;
+    let r = face.tool(&sid, 1, "up__echo", json!({"text": "x"})).await;
     assert_eq!(r["result"]["content"][0]["text"], "x", "{r}");
     let r = face
         .http
@@ -263,13 +223,8 @@ async fn sampling_on_a_shared_upstream_is_refused_never_guessed() {
     .await;
     let (one, two) = (face.open_session().await, face.open_session().await);
     // Only one session has a call in flight: it is the one, but it did not declare sampling.
-    let (_, r) = face
-        .call(
-            &one,
-            1,
-            "tools/call",
-            json!({"name": "alpha__sample", "arguments": {"prompt": "p"}}),
-        )
+    let r = face
+        .tool(&one, 1, "alpha__sample", json!({"prompt": "p"}))
         .await;
     assert_eq!(r["result"]["isError"], true, "{r}");
     assert!(r.to_string().contains("did not declare"), "{r}");
@@ -281,13 +236,8 @@ async fn sampling_on_a_shared_upstream_is_refused_never_guessed() {
         .send();
     let hang = tokio::spawn(hang);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (_, r) = face
-        .call(
-            &one,
-            2,
-            "tools/call",
-            json!({"name": "alpha__sample", "arguments": {"prompt": "p"}}),
-        )
+    let r = face
+        .tool(&one, 2, "alpha__sample", json!({"prompt": "p"}))
         .await;
     assert_eq!(r["result"]["isError"], true, "{r}");
     assert!(r.to_string().contains("cannot tell which client"), "{r}");

@@ -24,13 +24,8 @@ async fn sessions_list_and_call_through_the_http_face() {
         names.contains(&"alpha__echo".into()) && names.contains(&"beta__add".into()),
         "{names:?}"
     );
-    let (_, r) = face
-        .call(
-            &two,
-            1,
-            "tools/call",
-            json!({"name": "beta__add", "arguments": {"a": 20, "b": 22}}),
-        )
+    let r = face
+        .tool(&two, 1, "beta__add", json!({"a": 20, "b": 22}))
         .await;
     assert_eq!(r["result"]["structuredContent"]["sum"], 42, "{r}");
     let (_, r) = face
@@ -45,14 +40,7 @@ async fn sessions_list_and_call_through_the_http_face() {
         r["result"]["contents"][0]["uri"], "alpha+testkit://alpha/res/1",
         "{r}"
     );
-    let (_, r) = face
-        .call(
-            &one,
-            3,
-            "tools/call",
-            json!({"name": "nope", "arguments": {}}),
-        )
-        .await;
+    let r = face.tool(&one, 3, "nope", json!({})).await;
     assert_eq!(r["error"]["code"], -32602, "{r}");
 }
 

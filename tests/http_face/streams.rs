@@ -48,26 +48,12 @@ pub(crate) async fn read_events(
 async fn list_changes_arrive_on_the_get_stream() {
     let face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
     let sid = face.open_session().await;
-    let r = face
-        .http
-        .get(&face.url)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
+    let r = face.stream(&sid, None).await;
     assert_eq!(r.status(), StatusCode::OK);
     let mut body = r.bytes_stream();
     // `toggle` makes the upstream announce a tool list change; Manifold refreshes and tells
     // every session.
-    let (_, r) = face
-        .call(
-            &sid,
-            1,
-            "tools/call",
-            json!({"name": "alpha__toggle", "arguments": {}}),
-        )
-        .await;
+    let r = face.tool(&sid, 1, "alpha__toggle", json!({})).await;
     assert!(r["result"].is_object(), "{r}");
     let mut seen = String::new();
     let found = tokio::time::timeout(Duration::from_secs(10), async {
@@ -163,17 +149,6 @@ async fn a_plain_call_is_answered_with_json_even_when_sse_is_accepted() {
 async fn a_dropped_get_stream_resumes_with_last_event_id_losing_and_repeating_nothing() {
     let face = Face::start("", &testkit("c", &["--profile", "conformance"])).await;
     let sid = face.open_session().await;
-    let open = |last: Option<String>| {
-        let mut req = face
-            .http
-            .get(&face.url)
-            .header("accept", "text/event-stream")
-            .header("mcp-session-id", &sid);
-        if let Some(last) = last {
-            req = req.header("last-event-id", last);
-        }
-        req.send()
-    };
     // A JSON-only client: the tool's log messages travel on the GET stream.
     let log_call = |id: i64| {
         face.http
@@ -188,7 +163,7 @@ async fn a_dropped_get_stream_resumes_with_last_event_id_losing_and_repeating_no
             )
             .send()
     };
-    let first = open(None).await.unwrap();
+    let first = face.stream(&sid, None).await;
     assert_eq!(first.status(), StatusCode::OK);
     let mut body = first.bytes_stream();
     let mut buffer = String::new();
@@ -197,7 +172,7 @@ async fn a_dropped_get_stream_resumes_with_last_event_id_losing_and_repeating_no
     // The connection drops after one event; more messages come while nobody listens.
     drop(body);
     assert_eq!(log_call(2).await.unwrap().status(), StatusCode::OK);
-    let resumed = open(Some(seen[0].0.clone())).await.unwrap();
+    let resumed = face.stream(&sid, Some(&seen[0].0)).await;
     let mut body = resumed.bytes_stream();
     let mut buffer = String::new();
     let rest = read_events(&mut body, &mut buffer, 5).await;
@@ -245,15 +220,7 @@ async fn a_broken_post_stream_resumes_with_last_event_id() {
     assert_eq!(first[0].1["method"], "notifications/progress", "{first:?}");
     // The POST's connection breaks after the first event.
     drop(body);
-    let resumed = face
-        .http
-        .get(&face.url)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &sid)
-        .header("last-event-id", &first[0].0)
-        .send()
-        .await
-        .unwrap();
+    let resumed = face.stream(&sid, Some(&first[0].0)).await;
     assert_eq!(resumed.status(), StatusCode::OK);
     let mut body = resumed.bytes_stream();
     let mut buffer = String::new();
@@ -314,14 +281,7 @@ async fn a_session_that_reads_nothing_loses_messages_beyond_its_queue_not_the_ga
             "calls are answered while the queue is full"
         );
     }
-    let stream = face
-        .http
-        .get(&face.url)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
+    let stream = face.stream(&sid, None).await;
     let mut body = stream.bytes_stream();
     let mut buffer = String::new();
     let kept = read_events(&mut body, &mut buffer, 2).await;

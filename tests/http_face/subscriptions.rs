@@ -56,14 +56,7 @@ async fn three_subscribers_one_upstream_subscription() {
     );
     // The fixture announces an update shortly after it is subscribed to: each subscriber gets it.
     for sid in &sids[..3] {
-        let stream = face
-            .http
-            .get(&face.url)
-            .header("accept", "text/event-stream")
-            .header("mcp-session-id", sid)
-            .send()
-            .await
-            .unwrap();
+        let stream = face.stream(sid, None).await;
         let mut body = stream.bytes_stream();
         let mut buffer = String::new();
         let events = read_events(&mut body, &mut buffer, 1).await;
@@ -74,14 +67,7 @@ async fn three_subscribers_one_upstream_subscription() {
         assert_eq!(events[0].1["params"]["uri"], uri);
     }
     // The session that did not subscribe gets nothing.
-    let stream = face
-        .http
-        .get(&face.url)
-        .header("accept", "text/event-stream")
-        .header("mcp-session-id", &sids[3])
-        .send()
-        .await
-        .unwrap();
+    let stream = face.stream(&sids[3], None).await;
     let mut body = stream.bytes_stream();
     let nothing = tokio::time::timeout(
         Duration::from_millis(400),
