@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::common::{testkit_server, write_config, Gateway};
-use crate::support::{assert_echo, call_within, error_of, text_of};
+use crate::support::{assert_both_serve, assert_echo, call_within, error_of, text_of};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn garbage_line_is_skipped_and_oversized_result_is_an_error() {
@@ -44,24 +44,7 @@ async fn garbage_line_is_skipped_and_oversized_result_is_an_error() {
     )
     .await;
     assert_eq!(text_of(&r).len(), 1000);
-    let r = call_within(
-        &mut gw,
-        4,
-        "a__echo",
-        json!({"text": "a ok"}),
-        Duration::from_secs(5),
-    )
-    .await;
-    assert_echo(&r, "a ok");
-    let r = call_within(
-        &mut gw,
-        5,
-        "b__echo",
-        json!({"text": "b ok"}),
-        Duration::from_secs(5),
-    )
-    .await;
-    assert_echo(&r, "b ok");
+    assert_both_serve(&mut gw, 4).await;
     let r = call_within(&mut gw, 6, "a__garbage", json!({}), Duration::from_secs(5)).await;
     assert_echo(&r, "ok");
     assert!(gw.close().await.success());

@@ -143,3 +143,19 @@ pub(crate) async fn tool_names(gw: &mut Gateway, id: i64) -> Vec<String> {
     let r = gw.request(id, "tools/list", json!({})).await;
     common::names(&r["result"], "tools", "name")
 }
+
+/// Checks that both upstreams `a` and `b` still answer an echo (ids `id` and `id + 1`).
+pub(crate) async fn assert_both_serve(gw: &mut Gateway, id: i64) {
+    for (n, server) in ["a", "b"].into_iter().enumerate() {
+        let text = format!("{server} ok");
+        let r = call_within(
+            gw,
+            id + n as i64,
+            &format!("{server}__echo"),
+            json!({ "text": text }),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_echo(&r, &text);
+    }
+}

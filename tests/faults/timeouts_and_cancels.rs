@@ -7,8 +7,8 @@ use serde_json::{json, Value};
 
 use crate::common::{testkit_server, write_config, Gateway};
 use crate::support::{
-    assert_echo, call_within, error_of, is_cancel_of, record_path, recorded, upstream_call_id,
-    wait_recorded,
+    assert_both_serve, assert_echo, call_within, error_of, is_cancel_of, record_path, recorded,
+    upstream_call_id, wait_recorded,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -42,24 +42,7 @@ async fn hung_call_times_out_and_is_cancelled_upstream() {
     assert_eq!(cancel["params"]["reason"], "timeout", "{cancel}");
 
     // Both upstreams keep serving.
-    let r = call_within(
-        &mut gw,
-        2,
-        "a__echo",
-        json!({"text": "a ok"}),
-        Duration::from_secs(5),
-    )
-    .await;
-    assert_echo(&r, "a ok");
-    let r = call_within(
-        &mut gw,
-        3,
-        "b__echo",
-        json!({"text": "b ok"}),
-        Duration::from_secs(5),
-    )
-    .await;
-    assert_echo(&r, "b ok");
+    assert_both_serve(&mut gw, 2).await;
     assert!(gw.close().await.success());
 }
 
