@@ -102,6 +102,7 @@ fn catalog_of(tools: usize) -> Catalog {
             alias: NAMESPACE,
             namespace: NAMESPACE,
             lists: Some(&lists),
+            curate: &Default::default(),
         }],
         SEPARATOR,
     )

@@ -9,7 +9,9 @@ mod expand;
 mod filter;
 mod hosts;
 mod model;
+mod policy;
 mod raw;
+mod raw_policy;
 mod server;
 mod source;
 mod summary;
@@ -26,12 +28,17 @@ use figment::Figment;
 pub use error::ConfigError;
 pub use filter::Filter;
 pub use model::{
-    Admin, Config, Gateway, HttpProtocol, HttpSpec, Listen, Restart, Server, Sharing, StdioSpec,
-    Tls, Transport, DEFAULT_ADMIN_LISTEN, DEFAULT_ALLOWED_HOSTS, DEFAULT_DRAIN, DEFAULT_HTTP_PATH,
-    DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_NAME,
-    DEFAULT_PING_INTERVAL, DEFAULT_REPLAY_BUFFER, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEPARATOR,
-    DEFAULT_SESSION_IDLE, DEFAULT_SESSION_QUEUE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_WAIT,
-    DEFAULT_UNHEALTHY_AFTER, MIN_MAX_MESSAGE_BYTES,
+    Admin, Config, Curate, Gateway, HttpProtocol, HttpSpec, Listen, Restart, Server, Sharing,
+    StdioSpec, Tls, Transport, DEFAULT_ADMIN_LISTEN, DEFAULT_ALLOWED_HOSTS, DEFAULT_DRAIN,
+    DEFAULT_HTTP_PATH, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_MESSAGE_BYTES,
+    DEFAULT_NAME, DEFAULT_PING_INTERVAL, DEFAULT_QUEUE_TIMEOUT, DEFAULT_REPLAY_BUFFER,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEPARATOR, DEFAULT_SESSION_IDLE, DEFAULT_SESSION_QUEUE,
+    DEFAULT_SHUTDOWN_GRACE, DEFAULT_STARTUP_WAIT, DEFAULT_UNHEALTHY_AFTER, MIN_MAX_MESSAGE_BYTES,
+};
+pub use policy::{
+    AccessRule, Audit, AuditArguments, Auth, JwksSource, Jwt, LimitRule, LimitScope, Secret,
+    StaticToken, ANONYMOUS_PRINCIPAL, DEFAULT_JWKS_REFRESH, DEFAULT_JWT_LEEWAY,
+    DEFAULT_PRINCIPAL_CLAIM, DEFAULT_REDACT, DEFAULT_STDIO_PRINCIPAL,
 };
 pub use source::Format;
 
@@ -44,7 +51,7 @@ pub const ENV_PREFIX: &str = "MANIFOLD_";
 
 /// Top-level sections an environment override may address. Other `MANIFOLD_*` variables
 /// (such as ones the CLI reads) are not configuration overrides and are left alone.
-const ENV_SECTIONS: [&str; 4] = ["gateway", "listen", "admin", "servers"];
+const ENV_SECTIONS: [&str; 6] = ["gateway", "listen", "admin", "servers", "auth", "audit"];
 
 /// Loads `path` (format from its extension), applies `MANIFOLD_…` environment overrides
 /// (`__` separates key levels; keys are lowercased), expands `${VAR}` from the process

@@ -1,5 +1,6 @@
 //! The frozen, validated configuration types other crates code against, and their defaults.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,6 +45,14 @@ pub struct Config {
     pub listen: Listen,
     /// The admin endpoint: metrics, health (`[admin]`).
     pub admin: Admin,
+    /// Inbound authentication (`[auth]`).
+    pub auth: crate::policy::Auth,
+    /// Per-principal views, first match wins (`[[access]]`).
+    pub access: Vec<crate::policy::AccessRule>,
+    /// Rate limit rules; every matching rule applies (`[[limits]]`).
+    pub limits: Vec<crate::policy::LimitRule>,
+    /// The audit log of tool calls (`[audit]`).
+    pub audit: crate::policy::Audit,
     /// Human-readable notes produced while loading (normalised names, ignored keys, disabled servers).
     pub notices: Vec<String>,
 }
@@ -70,6 +79,8 @@ pub struct Gateway {
     /// How often a `ping` checks that an idle upstream still answers; an upstream that does not
     /// answer within its request timeout is restarted. Zero disables it (`ping_interval_ms`).
     pub ping_interval: Duration,
+    /// Deadlines per method (`method_timeouts_ms`), over `request_timeout`.
+    pub method_timeouts: BTreeMap<String, Duration>,
 }
 
 impl Default for Gateway {
@@ -84,6 +95,7 @@ impl Default for Gateway {
             restart: Restart::default(),
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             ping_interval: DEFAULT_PING_INTERVAL,
+            method_timeouts: BTreeMap::new(),
         }
     }
 }
@@ -205,7 +217,37 @@ pub struct Server {
     pub prompts: Filter,
     /// Which resources and templates (un-namespaced URIs) are exposed.
     pub resources: Filter,
+    /// Deadlines per method for this server (`method_timeouts_ms`), over every other timeout.
+    pub method_timeouts: BTreeMap<String, Duration>,
+    /// At most this many requests in flight to it (`max_concurrency`); more wait.
+    pub max_concurrency: Option<usize>,
+    /// How long a request waits for a concurrency slot before it fails (`queue_timeout_ms`).
+    pub queue_timeout: Duration,
+    /// Largest result accepted from it, in bytes (`max_result_bytes`).
+    pub max_result_bytes: Option<usize>,
+    /// Over `max_result_bytes`, shorten a tool result's text instead of failing
+    /// (`truncate_results`).
+    pub truncate_results: bool,
+    /// Check `tools/call` arguments against the tool's `inputSchema` (`validate_arguments`,
+    /// default on).
+    pub validate_arguments: bool,
+    /// How each of its tools is presented, by the upstream's tool name (`[servers.x.curate.tool]`).
+    pub curate: BTreeMap<String, Curate>,
 }
+
+/// How one upstream tool is presented (`[servers.<alias>.curate.<tool>]`).
+#[derive(Debug, Clone, Default)]
+pub struct Curate {
+    /// The name clients see (before the namespace).
+    pub rename: Option<String>,
+    /// The description clients see.
+    pub description: Option<String>,
+    /// Arguments pinned to these values: hidden from the schema clients see, set on every call.
+    pub fixed_arguments: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Default `servers.<alias>.queue_timeout_ms`.
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How downstream HTTP sessions use one upstream (`sharing = "shared" | "per-session"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

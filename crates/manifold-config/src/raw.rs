@@ -19,6 +19,14 @@ pub(crate) struct RawConfig {
     pub(crate) admin: RawAdmin,
     #[serde(default)]
     pub(crate) servers: BTreeMap<String, RawServer>,
+    #[serde(default)]
+    pub(crate) auth: crate::raw_policy::RawAuth,
+    #[serde(default)]
+    pub(crate) access: Vec<crate::raw_policy::RawAccess>,
+    #[serde(default)]
+    pub(crate) limits: Vec<crate::raw_policy::RawLimit>,
+    #[serde(default)]
+    pub(crate) audit: crate::raw_policy::RawAudit,
 }
 
 /// `[gateway]`.
@@ -35,6 +43,7 @@ pub(crate) struct RawGateway {
     pub(crate) restart: RawRestart,
     pub(crate) shutdown_grace_ms: Option<u64>,
     pub(crate) ping_interval_ms: Option<u64>,
+    pub(crate) method_timeouts_ms: Option<BTreeMap<String, u64>>,
 }
 
 /// `[gateway.restart]`.
@@ -102,6 +111,20 @@ pub(crate) struct RawServer {
     pub(crate) prompts: Option<RawFilter>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) resources: Option<RawFilter>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) method_timeouts_ms: Option<BTreeMap<String, u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_concurrency: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) queue_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) max_result_bytes: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) truncate_results: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) validate_arguments: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) curate: Option<BTreeMap<String, crate::raw_policy::RawCurate>>,
 }
 
 /// `tools = { include = [...], exclude = [...] }` (and the same for prompts, resources).

@@ -8,8 +8,11 @@ use crate::error::{ConfigError, KeyMap};
 use crate::expand::expand;
 use crate::filter::Filter;
 use crate::hosts::is_alias;
-use crate::model::{HttpProtocol, HttpSpec, Server, Sharing, StdioSpec, Transport};
+use crate::model::{
+    Curate, HttpProtocol, HttpSpec, Server, Sharing, StdioSpec, Transport, DEFAULT_QUEUE_TIMEOUT,
+};
 use crate::raw::{RawFilter, RawServer, Text};
+use crate::raw_policy::RawCurate;
 
 /// What validation needs besides the raw values.
 pub(crate) struct Context<'a> {
@@ -95,6 +98,18 @@ pub(crate) fn freeze_server(
         Kind::Stdio => Transport::Stdio(stdio(&raw, &prefix, cx)?),
         Kind::Http => Transport::Http(http(&raw, &prefix, cx)?),
     };
+    let method_timeouts = crate::policy::method_timeouts(
+        raw.method_timeouts_ms.take(),
+        &key("method_timeouts_ms"),
+        cx,
+    )?;
+    if raw.max_concurrency == Some(0) {
+        return Err(cx.err(&key("max_concurrency"), "must be greater than 0"));
+    }
+    if raw.max_result_bytes.is_some_and(|n| n < 64) {
+        return Err(cx.err(&key("max_result_bytes"), "must be at least 64"));
+    }
+    let curate = curate(raw.curate.take(), &key("curate"), cx)?;
     Ok(Some(Server {
         alias: alias.to_owned(),
         namespace,
@@ -105,7 +120,56 @@ pub(crate) fn freeze_server(
         tools,
         prompts,
         resources,
+        method_timeouts,
+        max_concurrency: raw.max_concurrency,
+        queue_timeout: raw
+            .queue_timeout_ms
+            .map_or(DEFAULT_QUEUE_TIMEOUT, Duration::from_millis),
+        max_result_bytes: raw.max_result_bytes,
+        truncate_results: raw.truncate_results.unwrap_or(false),
+        validate_arguments: raw.validate_arguments.unwrap_or(true),
+        curate,
     }))
+}
+
+/// `[servers.<alias>.curate.<tool>]`: renames must be valid, distinct tool names.
+fn curate(
+    raw: Option<std::collections::BTreeMap<String, RawCurate>>,
+    key: &str,
+    cx: &Context<'_>,
+) -> Result<std::collections::BTreeMap<String, Curate>, ConfigError> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut renamed = std::collections::HashSet::new();
+    for (tool, c) in raw.unwrap_or_default() {
+        if let Some(name) = &c.rename {
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+            if !valid {
+                return Err(cx.err(
+                    &format!("{key}.{tool}.rename"),
+                    "must be 1-64 characters of [A-Za-z0-9_.-]",
+                ));
+            }
+            if !renamed.insert(name.clone()) {
+                return Err(cx.err(
+                    &format!("{key}.{tool}.rename"),
+                    format!("`{name}` is already the new name of another tool"),
+                ));
+            }
+        }
+        out.insert(
+            tool,
+            Curate {
+                rename: c.rename,
+                description: c.description.map(|t| t.0),
+                fixed_arguments: c.fixed_arguments.unwrap_or_default(),
+            },
+        );
+    }
+    Ok(out)
 }
 
 /// Exactly one of `command`/`url`, agreeing with `transport` when given; no keys of the other kind.

@@ -64,6 +64,10 @@ pub(crate) fn freeze(
         servers,
         listen,
         admin,
+        auth: crate::policy::auth(raw.auth, cx)?,
+        access: crate::policy::access(raw.access, cx)?,
+        limits: crate::policy::limits(raw.limits, cx)?,
+        audit: crate::policy::audit(raw.audit, cx)?,
         notices,
     })
 }
@@ -117,6 +121,8 @@ fn gateway(raw: RawGateway, cx: &Context<'_>) -> Result<Gateway, ConfigError> {
     if unhealthy_after == 0 {
         return Err(cx.err("gateway.restart.unhealthy_after", "must be at least 1"));
     }
+    let method_timeouts =
+        crate::policy::method_timeouts(raw.method_timeouts_ms, "gateway.method_timeouts_ms", cx)?;
     Ok(Gateway {
         name,
         separator,
@@ -137,6 +143,7 @@ fn gateway(raw: RawGateway, cx: &Context<'_>) -> Result<Gateway, ConfigError> {
         ping_interval: raw
             .ping_interval_ms
             .map_or(DEFAULT_PING_INTERVAL, Duration::from_millis),
+        method_timeouts,
     })
 }
 

@@ -2,10 +2,13 @@
 //! templates under downstream names, with the lookups that route a call back to its upstream.
 //! Rebuilt (never mutated) when an upstream's lists change.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
+use manifold_config::Curate;
+use manifold_policy::{ArgumentSchema, ItemKind, View};
 use manifold_protocol::RawValue;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::naming::{downstream_name, downstream_uri};
 
@@ -96,6 +99,8 @@ pub struct Source<'a> {
     pub namespace: &'a str,
     /// Its lists, if discovered and up.
     pub lists: Option<&'a UpstreamLists>,
+    /// How its tools are presented, by the upstream's tool name.
+    pub curate: &'a BTreeMap<String, Curate>,
 }
 
 /// Where a downstream name points.
@@ -105,6 +110,28 @@ pub struct Target {
     pub upstream: usize,
     /// The upstream's own name (or URI).
     pub original: String,
+    /// For a tool: its schema and pinned arguments.
+    pub tool: Option<Arc<ToolInfo>>,
+}
+
+/// What calling one tool needs besides its name.
+#[derive(Debug)]
+pub struct ToolInfo {
+    /// The upstream's `inputSchema` (pinned arguments included).
+    pub schema: Value,
+    /// Arguments set on every call (`fixed_arguments`), hidden from clients.
+    pub fixed: Map<String, Value>,
+    /// `schema`, compiled at the first call of this catalog version.
+    pub compiled: OnceLock<Arc<ArgumentSchema>>,
+}
+
+impl ToolInfo {
+    /// The compiled schema (compiled now if this is the first call).
+    pub fn compiled(&self, name: &str) -> Arc<ArgumentSchema> {
+        self.compiled
+            .get_or_init(|| Arc::new(ArgumentSchema::compile(name, &self.schema)))
+            .clone()
+    }
 }
 
 /// One merged list: downstream JSON of each item (ready to splice into a response) and lookups.
@@ -112,6 +139,8 @@ pub struct Target {
 pub struct List {
     /// Downstream JSON per item, in merged order.
     pub json: Vec<Box<RawValue>>,
+    /// Downstream key of each item, in the same order.
+    pub names: Vec<String>,
     /// Downstream key → target.
     pub by_name: HashMap<String, Target>,
 }
@@ -136,9 +165,14 @@ impl Catalog {
                     let Some(original) = item.get(kind.key()).and_then(Value::as_str) else {
                         continue;
                     };
+                    let curate = match kind {
+                        Kind::Tools => source.curate.get(original),
+                        _ => None,
+                    };
+                    let shown = curate.and_then(|c| c.rename.as_deref()).unwrap_or(original);
                     let name = match kind {
                         Kind::Tools | Kind::Prompts => {
-                            downstream_name(source.namespace, separator, original)
+                            downstream_name(source.namespace, separator, shown)
                         }
                         Kind::Resources | Kind::Templates => {
                             downstream_uri(source.namespace, original)
@@ -153,21 +187,36 @@ impl Catalog {
                     if name != original {
                         item[kind.key()] = Value::String(name.clone());
                     }
+                    let tool = (kind == Kind::Tools).then(|| tool_info(&mut item, curate));
                     let Ok(json) = serde_json::value::to_raw_value(&item) else {
                         continue;
                     };
                     list.json.push(json);
+                    list.names.push(name.clone());
                     list.by_name.insert(
                         name,
                         Target {
                             upstream: index,
                             original: original.to_string(),
+                            tool,
                         },
                     );
                 }
             }
         }
         catalog
+    }
+
+    /// The items of `kind` that `view` shows, in merged order.
+    pub fn visible(&self, kind: Kind, view: &View) -> Vec<&RawValue> {
+        let list = &self.lists[kind.index()];
+        let item_kind = item_kind(kind);
+        list.json
+            .iter()
+            .zip(&list.names)
+            .filter(|(_, name)| view.allows(item_kind, name))
+            .map(|(json, _)| &**json)
+            .collect()
     }
 
     /// The merged list of `kind`.
@@ -190,11 +239,54 @@ impl Catalog {
     }
 }
 
+/// The policy's name for what a list kind holds.
+pub fn item_kind(kind: Kind) -> ItemKind {
+    match kind {
+        Kind::Tools => ItemKind::Tool,
+        Kind::Prompts => ItemKind::Prompt,
+        Kind::Resources | Kind::Templates => ItemKind::Resource,
+    }
+}
+
+/// Applies curation to a tool as listed (description; pinned arguments removed from the schema
+/// clients see) and keeps what calling it needs.
+fn tool_info(item: &mut Value, curate: Option<&Curate>) -> Arc<ToolInfo> {
+    let schema = item
+        .get("inputSchema")
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({"type": "object"}));
+    let fixed = curate
+        .map(|c| c.fixed_arguments.clone())
+        .unwrap_or_default();
+    if let Some(c) = curate {
+        if let Some(d) = &c.description {
+            item["description"] = Value::String(d.clone());
+        }
+        if let Some(shown) = item.get_mut("inputSchema").and_then(Value::as_object_mut) {
+            if let Some(props) = shown.get_mut("properties").and_then(Value::as_object_mut) {
+                for key in fixed.keys() {
+                    props.remove(key);
+                }
+            }
+            if let Some(required) = shown.get_mut("required").and_then(Value::as_array_mut) {
+                required.retain(|r| r.as_str().is_none_or(|r| !fixed.contains_key(r)));
+            }
+        }
+    }
+    Arc::new(ToolInfo {
+        schema,
+        fixed,
+        compiled: OnceLock::new(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    static NONE: BTreeMap<String, Curate> = BTreeMap::new();
 
     fn lists(tools: &[&str], resources: &[&str]) -> UpstreamLists {
         let mut l = UpstreamLists::default();
@@ -219,16 +311,19 @@ mod tests {
                     alias: "a",
                     namespace: "a",
                     lists: Some(&a),
+                    curate: &NONE,
                 },
                 Source {
                     alias: "down",
                     namespace: "d",
                     lists: None,
+                    curate: &NONE,
                 },
                 Source {
                     alias: "b",
                     namespace: "b",
                     lists: Some(&b),
+                    curate: &NONE,
                 },
             ],
             "__",
@@ -264,11 +359,13 @@ mod tests {
                     alias: "a",
                     namespace: "",
                     lists: Some(&a),
+                    curate: &NONE,
                 },
                 Source {
                     alias: "b",
                     namespace: "",
                     lists: Some(&b),
+                    curate: &NONE,
                 },
             ],
             "__",
@@ -288,6 +385,7 @@ mod tests {
                 alias: "a",
                 namespace: "a",
                 lists: Some(&a),
+                curate: &NONE,
             }],
             "__",
         );
@@ -296,6 +394,7 @@ mod tests {
                 alias: "a",
                 namespace: "a",
                 lists: Some(&b),
+                curate: &NONE,
             }],
             "__",
         );

@@ -7,15 +7,18 @@ use manifold_upstream::{ClientIdentity, Health};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::catalog::{Kind, Target};
+use crate::catalog::{item_kind, Kind, Target, ToolInfo};
 use crate::gateway::{Gateway, Slot};
 use crate::naming::split_uri;
 use crate::session::{Scope, Session, SERVED_LOCALLY};
 use crate::{cursor, rewrite};
+use manifold_policy::access::unknown;
+use manifold_policy::{ArgumentSchema, Call, Failure, Infallible, ItemKind, Reply, View};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::mpsc;
+use tower::ServiceExt;
 
 type Outcome = Result<Box<RawValue>, ErrorObject>;
 
@@ -46,6 +49,7 @@ impl Session {
             session: self,
             sink,
             served_by: AtomicUsize::new(SERVED_LOCALLY),
+            outcome: std::sync::OnceLock::new(),
         };
         let started = Instant::now();
         let outcome = self.dispatch(request, &scope).await;
@@ -55,10 +59,14 @@ impl Session {
             index => gateway.shared.slots[index].alias(),
         };
         let method = manifold_metrics::method_label(&request.method);
+        let label = match scope.outcome.get() {
+            Some(label) => label,
+            None => outcome_label(&outcome),
+        };
         let metrics = gateway.metrics();
         metrics
             .requests
-            .with_label_values(&[method, server, outcome_label(&outcome)])
+            .with_label_values(&[method, server, label])
             .inc();
         metrics
             .request_duration
@@ -80,27 +88,33 @@ impl Session {
                     request.method
                 ),
             )),
-            method::TOOLS_LIST => self.gateway().list(Kind::Tools, params),
-            method::PROMPTS_LIST => self.gateway().list(Kind::Prompts, params),
-            method::RESOURCES_LIST => self.gateway().list(Kind::Resources, params),
-            method::RESOURCES_TEMPLATES_LIST => self.gateway().list(Kind::Templates, params),
+            method::TOOLS_LIST => self.gateway().list(Kind::Tools, params, self.view()),
+            method::PROMPTS_LIST => self.gateway().list(Kind::Prompts, params, self.view()),
+            method::RESOURCES_LIST => self.gateway().list(Kind::Resources, params, self.view()),
+            method::RESOURCES_TEMPLATES_LIST => {
+                self.gateway().list(Kind::Templates, params, self.view())
+            }
             method::TOOLS_CALL => {
                 self.gateway()
-                    .call_named(Kind::Tools, &request.method, params, scope)
+                    .call_named(Kind::Tools, method::TOOLS_CALL, params, scope)
                     .await
             }
             method::PROMPTS_GET => {
                 self.gateway()
-                    .call_named(Kind::Prompts, &request.method, params, scope)
+                    .call_named(Kind::Prompts, method::PROMPTS_GET, params, scope)
                     .await
             }
             method::RESOURCES_READ => {
                 self.gateway()
-                    .call_uri(&request.method, params, scope)
+                    .call_uri(method::RESOURCES_READ, params, scope)
                     .await
             }
             method::RESOURCES_SUBSCRIBE | method::RESOURCES_UNSUBSCRIBE => {
                 let (_, uri) = routing_key(params, "uri")?;
+                if !self.view().allows(ItemKind::Resource, &uri) {
+                    let _ = scope.outcome.set("denied");
+                    return Err(not_found(&uri));
+                }
                 let (index, original) = self.gateway().resolve_uri(&uri)?;
                 scope.served_by.store(index, Ordering::Relaxed);
                 let on = request.method == method::RESOURCES_SUBSCRIBE;
@@ -108,7 +122,7 @@ impl Session {
                     .subscription(self, index, &original, on)
                     .await
             }
-            method::COMPLETION_COMPLETE => self.gateway().complete(params).await,
+            method::COMPLETION_COMPLETE => self.gateway().complete(params, self.view()).await,
             method::LOGGING_SET_LEVEL => self.gateway().set_level(params).await,
             other => Err(ErrorObject::new(
                 code::METHOD_NOT_FOUND,
@@ -226,9 +240,13 @@ impl Gateway {
         result
     }
 
-    pub(crate) fn list(&self, kind: Kind, params: Option<&RawValue>) -> Outcome {
+    pub(crate) fn list(&self, kind: Kind, params: Option<&RawValue>, view: &View) -> Outcome {
         let catalog = self.catalog();
-        let list = catalog.list(kind);
+        let items: Vec<&RawValue> = if view.is_everything() {
+            catalog.list(kind).json.iter().map(|j| &**j).collect()
+        } else {
+            catalog.visible(kind, view)
+        };
         let offset = match params.map(RawObject::parse) {
             Some(Ok(obj)) => match obj.get("cursor") {
                 None => 0,
@@ -236,19 +254,19 @@ impl Gateway {
                 Some(raw) => {
                     let c: String =
                         serde_json::from_str(raw.get()).map_err(|_| invalid_cursor())?;
-                    cursor::decode(&c, list.json.len()).ok_or_else(invalid_cursor)?
+                    cursor::decode(&c, items.len()).ok_or_else(invalid_cursor)?
                 }
             },
             Some(Err(_)) => return Err(ErrorObject::invalid_params("params must be an object")),
             None => 0,
         };
-        let (range, next) = cursor::page(offset, self.shared.settings.page_size, list.json.len());
+        let (range, next) = cursor::page(offset, self.shared.settings.page_size, items.len());
         // Splice the pre-serialised items; nothing is re-encoded per request.
         let mut out = String::with_capacity(64 + range.len() * 128);
         out.push_str("{\"");
         out.push_str(kind.field());
         out.push_str("\":[");
-        for (n, item) in list.json[range].iter().enumerate() {
+        for (n, item) in items[range].iter().enumerate() {
             if n > 0 {
                 out.push(',');
             }
@@ -267,43 +285,54 @@ impl Gateway {
     pub(crate) async fn call_named(
         &self,
         kind: Kind,
-        method: &str,
+        method: &'static str,
         params: Option<&RawValue>,
         scope: &Scope<'_>,
     ) -> Outcome {
         let (obj, name) = routing_key(params, "name")?;
         let target = self.resolve_name(kind, &name)?;
         let index = target.upstream;
-        let result = self
-            .forward(index, method, obj, ("name", &name, &target.original), scope)
-            .await?;
+        let route = Route {
+            key: "name",
+            downstream: &name,
+            original: &target.original,
+            kind: item_kind(kind),
+            tool: target.tool.clone(),
+        };
+        let result = self.forward(index, method, obj, route, scope).await?;
         Ok(rewrite::content_result(
             result,
             &self.shared.slots[index].namespace,
         ))
     }
 
-    /// Sends a routed request upstream with its routing field set to the upstream's own value.
+    /// Sends a routed request upstream, through the policy stack, with its routing field set to
+    /// the upstream's own value and any pinned arguments set.
     async fn forward(
         &self,
         index: usize,
-        method: &str,
+        method: &'static str,
         mut obj: RawObject<'_>,
-        (key, downstream, original): (&str, &str, &str),
+        route: Route<'_>,
         scope: &Scope<'_>,
     ) -> Outcome {
-        if original != downstream {
-            obj.set_str(key, original);
+        if route.original != route.downstream {
+            obj.set_str(route.key, route.original);
         }
         scope.served_by.store(index, Ordering::Relaxed);
-        let alias = self.shared.slots[index].alias();
+        let slot = &self.shared.slots[index];
+        let (arguments, schema) = match (&route.tool, route.kind) {
+            (Some(tool), ItemKind::Tool) => tool_arguments(&mut obj, tool, route.downstream, slot)?,
+            _ => (None, None),
+        };
+        let alias = slot.alias();
         let inflight = self.shared.metrics.inflight.with_label_values(&[alias]);
         inflight.inc();
         let _inflight = DecOnDrop(inflight);
         // While in flight, the upstream's progress and requests can be traced back to this client.
         // Tracked where the upstream's events arrive: the shared gateway, for a borrowed upstream,
         // whose other users make it shared (progress tokens then rewritten).
-        let (owner, owner_index) = self.shared.slots[index].owner(self, index);
+        let (owner, owner_index) = slot.owner(self, index);
         let borrowed = !Arc::ptr_eq(&owner.shared, &self.shared);
         let shared_upstream = scope.session.shares_upstreams() || borrowed;
         let _tracked = owner.shared.routes.track(
@@ -313,11 +342,35 @@ impl Gateway {
             &mut obj,
             shared_upstream,
         );
-        let slot = &self.shared.slots[index];
-        slot.upstream
-            .request(method, Some(&obj.to_raw()), Some(slot.timeout))
-            .await
-            .map_err(|e| e.to_error())
+        let params: Arc<RawValue> = Arc::from(obj.to_raw());
+        let upstream = slot.upstream.clone();
+        // The innermost service: the upstream request itself, under the deadline the stack set.
+        let send = tower::service_fn(move |call: Call| {
+            let (upstream, params) = (upstream.clone(), params.clone());
+            async move {
+                let answer = upstream
+                    .request(call.method, Some(&params), Some(call.timeout))
+                    .await;
+                Ok::<Reply, Infallible>(answer.map_err(|e| Failure::from(e.to_error())))
+            }
+        });
+        let call = Call {
+            principal: scope.session.principal().clone(),
+            session: scope.session.inner.id,
+            view: scope.session.view().clone(),
+            method,
+            kind: route.kind,
+            name: route.downstream.to_string(),
+            server: slot.policy.clone(),
+            arguments,
+            schema,
+            timeout: slot.policy.timeout(method),
+        };
+        let Ok(reply) = self.shared.policy.stack(send).oneshot(call).await;
+        reply.map_err(|failure| {
+            let _ = scope.outcome.set(failure.outcome);
+            failure.error
+        })
     }
 
     fn resolve_name(&self, kind: Kind, name: &str) -> Result<Target, ErrorObject> {
@@ -336,14 +389,7 @@ impl Gateway {
                 return Err(unavailable(slot));
             }
         }
-        let what = if kind == Kind::Tools {
-            "tool"
-        } else {
-            "prompt"
-        };
-        Err(ErrorObject::invalid_params(format!(
-            "Unknown {what}: {name}"
-        )))
+        Err(unknown(item_kind(kind), name))
     }
 
     /// Finds the upstream owning a downstream URI and the URI to send it.
@@ -375,7 +421,7 @@ impl Gateway {
 
     pub(crate) async fn call_uri(
         &self,
-        method: &str,
+        method: &'static str,
         params: Option<&RawValue>,
         scope: &Scope<'_>,
     ) -> Outcome {
@@ -386,9 +432,14 @@ impl Gateway {
             // Filtered out: answered exactly as a resource that does not exist.
             return Err(not_found(&uri));
         }
-        let result = self
-            .forward(index, method, obj, ("uri", &uri, &original), scope)
-            .await?;
+        let route = Route {
+            key: "uri",
+            downstream: &uri,
+            original: &original,
+            kind: ItemKind::Resource,
+            tool: None,
+        };
+        let result = self.forward(index, method, obj, route, scope).await?;
         Ok(if method == method::RESOURCES_READ {
             rewrite::read_result(result, &slot.namespace)
         } else {
@@ -396,7 +447,7 @@ impl Gateway {
         })
     }
 
-    pub(crate) async fn complete(&self, params: Option<&RawValue>) -> Outcome {
+    pub(crate) async fn complete(&self, params: Option<&RawValue>, view: &View) -> Outcome {
         let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
         let mut value: Value = serde_json::from_str(params.get())
             .map_err(|_| ErrorObject::invalid_params("params must be an object"))?;
@@ -410,6 +461,9 @@ impl Gateway {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
+                if !view.allows(ItemKind::Prompt, &name) {
+                    return Err(unknown(ItemKind::Prompt, &name));
+                }
                 let t = self.resolve_name(Kind::Prompts, &name)?;
                 (t.upstream, "name", t.original)
             }
@@ -419,6 +473,9 @@ impl Gateway {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_string();
+                if !view.allows(ItemKind::Resource, &uri) {
+                    return Err(not_found(&uri));
+                }
                 let (i, original) = match self.catalog().lookup(Kind::Templates, &uri) {
                     Some(t) => (t.upstream, t.original.clone()),
                     None => self.resolve_uri(&uri)?,
@@ -447,7 +504,7 @@ impl Gateway {
             .request(
                 method::COMPLETION_COMPLETE,
                 Some(&params),
-                Some(slot.timeout),
+                Some(slot.policy.timeout(method::COMPLETION_COMPLETE)),
             )
             .await
             .map_err(|e| e.to_error())
@@ -462,7 +519,7 @@ impl Gateway {
                     calls.push(slot.upstream.request(
                         method::LOGGING_SET_LEVEL,
                         Some(params),
-                        Some(slot.timeout),
+                        Some(slot.policy.timeout(method::LOGGING_SET_LEVEL)),
                     ));
                 }
             }
@@ -502,28 +559,64 @@ impl Drop for DecOnDrop {
 /// The `outcome` label of an answer (DESIGN.md § Interfaces).
 fn outcome_label(outcome: &Outcome) -> &'static str {
     match outcome {
-        Ok(result) if is_tool_error(result) => "tool_error",
+        Ok(result) if manifold_policy::is_tool_error(result) => "tool_error",
         Ok(_) => "ok",
-        Err(e) => match e.data.as_deref().map(RawValue::get) {
-            Some(d) if d.contains("\"reason\":\"timeout\"") => "timeout",
-            Some(d) if d.contains("\"reason\":\"unavailable\"") => "unavailable",
-            _ => "error",
-        },
+        Err(e) => Failure::from(e.clone()).outcome,
     }
 }
 
-/// A `CallToolResult` with `isError: true` (found without parsing the result).
-fn is_tool_error(result: &RawValue) -> bool {
-    let text = result.get();
-    text.contains("\"isError\":true") || text.contains("\"isError\": true")
+/// Where a routed request goes and what it names.
+struct Route<'a> {
+    /// The params field holding the name (`name` or `uri`).
+    key: &'static str,
+    /// The name as the client sent it.
+    downstream: &'a str,
+    /// The upstream's own name.
+    original: &'a str,
+    kind: ItemKind,
+    tool: Option<Arc<ToolInfo>>,
+}
+
+/// A tool call's arguments with pinned values set (written back into `obj` when there are any),
+/// and its compiled schema when the server's calls are validated.
+fn tool_arguments(
+    obj: &mut RawObject<'_>,
+    tool: &ToolInfo,
+    name: &str,
+    slot: &Slot,
+) -> Result<(Option<Value>, Option<Arc<ArgumentSchema>>), ErrorObject> {
+    let mut arguments: Option<Value> = match obj.get("arguments") {
+        Some(raw) => Some(
+            serde_json::from_str(raw.get())
+                .map_err(|_| ErrorObject::invalid_params("params.arguments is not valid JSON"))?,
+        ),
+        None => None,
+    };
+    if !tool.fixed.is_empty() {
+        let mut args = match arguments.take() {
+            Some(Value::Object(map)) => map,
+            None | Some(Value::Null) => serde_json::Map::new(),
+            Some(_) => {
+                return Err(ErrorObject::invalid_params(
+                    "params.arguments must be an object",
+                ))
+            }
+        };
+        for (k, v) in &tool.fixed {
+            args.insert(k.clone(), v.clone());
+        }
+        let args = Value::Object(args);
+        let raw = serde_json::value::to_raw_value(&args)
+            .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()))?;
+        obj.set("arguments", raw);
+        arguments = Some(args);
+    }
+    let schema = slot.policy.validate_arguments.then(|| tool.compiled(name));
+    Ok((arguments, schema))
 }
 
 fn not_found(uri: &str) -> ErrorObject {
-    ErrorObject::with_data(
-        code::RESOURCE_NOT_FOUND,
-        format!("Resource not found: {uri}"),
-        json!({ "uri": uri }),
-    )
+    unknown(ItemKind::Resource, uri)
 }
 
 fn invalid_cursor() -> ErrorObject {

@@ -38,7 +38,9 @@ where
     S: std::future::Future<Output = ()> + Send,
 {
     let (out_tx, out_rx) = mpsc::channel::<String>(OUT_CAPACITY);
-    let gateway = Gateway::start(config);
+    let metrics = std::sync::Arc::new(manifold_metrics::Metrics::new());
+    let policy = manifold_policy::Policy::new(config, metrics.clone())?;
+    let gateway = Gateway::start_with(config, metrics, std::sync::Arc::new(policy));
     if let Some(listener) = admin {
         crate::admin::spawn(listener, gateway.clone(), config.admin.min_upstreams);
     }

@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, watch};
 use crate::catalog::{Catalog, Kind, Source, UpstreamLists};
 use crate::session::{Session, SessionInner};
 use manifold_metrics::Metrics;
+use manifold_policy::Policy;
 
 /// Gateway-wide settings taken from `[gateway]`.
 #[derive(Debug, Clone)]
@@ -41,6 +42,10 @@ pub(crate) struct Slot {
     pub(crate) was_up: std::sync::atomic::AtomicBool,
     /// A debounced refresh is scheduled (more `list_changed` meanwhile fold into it).
     pub(crate) refresh_scheduled: std::sync::atomic::AtomicBool,
+    /// The server's limits and deadlines (shared by every gateway of the process).
+    pub(crate) policy: Arc<manifold_policy::ServerPolicy>,
+    /// How its tools are presented (renames, descriptions, fixed arguments).
+    pub(crate) curate: Arc<std::collections::BTreeMap<String, manifold_config::Curate>>,
     /// For a shared server in a session's own gateway: the shared gateway that runs the upstream
     /// (and receives its events) and the slot's index there. `None`: this gateway runs it.
     pub(crate) borrowed: Option<(Weak<Shared>, usize)>,
@@ -91,6 +96,8 @@ pub(crate) struct Shared {
     /// Resource subscriptions of the upstreams this gateway runs.
     pub(crate) subscriptions: crate::subscriptions::Subscriptions,
     pub(crate) metrics: Arc<Metrics>,
+    /// Access views, rate limits, validation, audit: one for the whole process.
+    pub(crate) policy: Arc<Policy>,
     /// Sessions' own gateways that borrow this gateway's upstreams (list changes are pushed to them).
     dependents: Mutex<Vec<Weak<Shared>>>,
     /// The upstream event loop, ended at shutdown (it holds a `Gateway`, so it would otherwise
@@ -107,19 +114,36 @@ pub struct Gateway {
 impl Gateway {
     /// Starts every upstream of `config` (processes start now; handshakes wait until an identity
     /// is set, by the stdio client's `initialize` or by the face) and the loop handling their events.
+    /// An audit file that cannot be opened is reported and auditing goes to stderr instead.
     pub fn start(config: &Config) -> Gateway {
-        Self::start_with_metrics(config, Arc::new(Metrics::new()))
+        let metrics = Arc::new(Metrics::new());
+        let policy = match Policy::new(config, metrics.clone()) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the audit log; auditing to stderr");
+                let mut fallback = config.clone();
+                fallback.audit.file = None;
+                Policy::new(&fallback, metrics.clone()).expect("stderr needs no opening")
+            }
+        };
+        Self::start_with(config, metrics, Arc::new(policy))
     }
 
-    /// [`Gateway::start`], counting into `metrics` (shared by every gateway of one process).
-    pub fn start_with_metrics(config: &Config, metrics: Arc<Metrics>) -> Gateway {
-        Self::start_inner(config, metrics, None)
+    /// [`Gateway::start`], counting into `metrics` and applying `policy` (both shared by every
+    /// gateway of one process).
+    pub fn start_with(config: &Config, metrics: Arc<Metrics>, policy: Arc<Policy>) -> Gateway {
+        Self::start_inner(config, metrics, policy, None)
     }
 
     /// A gateway of one HTTP session's own: per-session servers get upstream sessions of its own;
     /// shared servers are borrowed from `shared`, which keeps running them.
     pub fn start_session(config: &Config, shared: &Gateway) -> Gateway {
-        let gateway = Self::start_inner(config, shared.metrics().clone(), Some(shared));
+        let gateway = Self::start_inner(
+            config,
+            shared.metrics().clone(),
+            shared.shared.policy.clone(),
+            Some(shared),
+        );
         let borrowed: Vec<(usize, usize)> = gateway
             .shared
             .slots
@@ -155,7 +179,12 @@ impl Gateway {
         gateway
     }
 
-    fn start_inner(config: &Config, metrics: Arc<Metrics>, lender: Option<&Gateway>) -> Gateway {
+    fn start_inner(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        policy: Arc<Policy>,
+        lender: Option<&Gateway>,
+    ) -> Gateway {
         let g = &config.gateway;
         let settings = Settings {
             name: g.name.clone(),
@@ -248,6 +277,8 @@ impl Gateway {
                 Slot {
                     upstream,
                     borrowed,
+                    policy: policy.server(&server.alias),
+                    curate: Arc::new(server.curate.clone()),
                     namespace: server.namespace.clone(),
                     timeout,
                     tools: server.tools.clone(),
@@ -279,6 +310,7 @@ impl Gateway {
                 routes: Default::default(),
                 subscriptions: Default::default(),
                 metrics,
+                policy,
                 dependents: Mutex::new(Vec::new()),
                 event_loop: std::sync::OnceLock::new(),
             }),
@@ -287,6 +319,11 @@ impl Gateway {
         let events = tokio::spawn(crate::events::run(gateway.clone(), events_rx));
         let _ = gateway.shared.event_loop.set(events.abort_handle());
         gateway
+    }
+
+    /// The policy this gateway applies.
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.shared.policy
     }
 
     /// The metrics this gateway counts into.
@@ -467,6 +504,7 @@ impl Gateway {
                     alias: slot.alias(),
                     namespace: &slot.namespace,
                     lists: lists.as_deref(),
+                    curate: &slot.curate,
                 })
                 .collect();
             Arc::new(Catalog::build(&sources, &shared.settings.separator))

@@ -46,6 +46,10 @@ pub(crate) struct SessionInner {
     client: Mutex<ClientState>,
     pub(crate) downstream: Downstream,
     face: Face,
+    /// Who the client is (the stdio principal, or what its bearer token stands for).
+    pub(crate) principal: Arc<str>,
+    /// What the principal may see.
+    pub(crate) view: Arc<manifold_policy::View>,
     closed: std::sync::atomic::AtomicBool,
 }
 
@@ -55,6 +59,8 @@ pub(crate) struct Scope<'a> {
     pub(crate) sink: &'a mpsc::Sender<String>,
     /// The upstream that served it, once one did (for the `server` metric label).
     pub(crate) served_by: std::sync::atomic::AtomicUsize,
+    /// The `outcome` label, when the policy decided it (a denial looks like an unknown name).
+    pub(crate) outcome: std::sync::OnceLock<&'static str>,
 }
 
 /// `served_by` before any upstream served the request.
@@ -67,8 +73,24 @@ pub struct Session {
 }
 
 impl Session {
-    /// Opens a session on `gateway` whose outgoing messages go to `out`.
+    /// Opens a session on `gateway` whose outgoing messages go to `out`, as the stdio principal
+    /// (stdio) or the anonymous one (HTTP without `[auth]`).
     pub fn open(gateway: &Gateway, out: mpsc::Sender<String>, face: Face) -> Session {
+        let principal = match face {
+            Face::Stdio => gateway.policy().stdio_principal(),
+            Face::Http | Face::HttpPrivate => manifold_config::ANONYMOUS_PRINCIPAL.into(),
+        };
+        Self::open_as(gateway, out, face, principal)
+    }
+
+    /// Opens a session of `principal`.
+    pub fn open_as(
+        gateway: &Gateway,
+        out: mpsc::Sender<String>,
+        face: Face,
+        principal: Arc<str>,
+    ) -> Session {
+        let view = gateway.policy().view(&principal);
         let session = Session {
             inner: Arc::new(SessionInner {
                 gateway: gateway.clone(),
@@ -76,6 +98,8 @@ impl Session {
                 client: Mutex::new(ClientState::default()),
                 downstream: Downstream::new(out, face != Face::Stdio),
                 face,
+                principal,
+                view,
                 closed: std::sync::atomic::AtomicBool::new(false),
             }),
         };
@@ -116,6 +140,16 @@ impl Session {
             Face::Stdio => "stdio",
             Face::Http | Face::HttpPrivate => "http",
         }
+    }
+
+    /// Who the client is.
+    pub fn principal(&self) -> &Arc<str> {
+        &self.inner.principal
+    }
+
+    /// What the client may see.
+    pub(crate) fn view(&self) -> &Arc<manifold_policy::View> {
+        &self.inner.view
     }
 
     /// The gateway this session belongs to.

@@ -15,6 +15,8 @@ use serde::Deserialize;
 
 use super::{post, refuse, App};
 use crate::downstream::send_to;
+use axum::Extension;
+use manifold_policy::auth::Principal;
 
 /// The path of the message endpoint announced to legacy clients.
 pub(crate) const MESSAGES_PATH: &str = "/messages";
@@ -29,11 +31,15 @@ impl Drop for EndOnDrop {
 }
 
 /// `GET /sse`: opens a session and streams everything for it.
-pub(crate) async fn open(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+pub(crate) async fn open(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = app.guard(&headers) {
         return r.into_response();
     }
-    let (id, entry) = match app.new_session() {
+    let (id, entry) = match app.new_session(&principal) {
         Ok(created) => created,
         Err(e) => {
             let why = format!("cannot create a session: {e}");
@@ -75,6 +81,7 @@ pub(crate) struct Target {
 /// `POST /messages?sessionId=…`: one client message; the answer goes on the session's stream.
 pub(crate) async fn message(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     Query(target): Query<Target>,
     headers: HeaderMap,
     body: Bytes,
@@ -85,8 +92,9 @@ pub(crate) async fn message(
     if let Err(r) = post::check_content_headers(&headers) {
         return r.into_response();
     }
-    let Some(entry) = app.store.get(&target.session_id) else {
-        return refuse(StatusCode::NOT_FOUND, "unknown or expired session").into_response();
+    let entry = match app.session_by_id(&target.session_id, &principal) {
+        Ok(entry) => entry,
+        Err(r) => return r.into_response(),
     };
     let sink = entry.session.sink();
     let lossy = true;

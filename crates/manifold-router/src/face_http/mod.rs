@@ -28,6 +28,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::gateway::Gateway;
+use axum::Extension;
+use manifold_policy::auth::{AuthLayer, Authenticator, Principal, METADATA_PATH};
+use manifold_policy::Policy;
 use store::Store;
 
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
@@ -46,6 +49,7 @@ pub(crate) struct App {
     /// Events kept per GET stream for `Last-Event-ID` resumption.
     pub(crate) replay: usize,
     closing: watch::Receiver<bool>,
+    auth: Arc<Authenticator>,
 }
 
 /// Serves the Streamable HTTP face on `listener` until `shutdown` resolves, then stops accepting,
@@ -74,7 +78,12 @@ where
             .collect(),
         ..config.clone()
     };
-    let gateway = Gateway::start(&shared_config);
+    // One policy for the process: limits and concurrency slots count across every session, and
+    // it knows every server (per-session ones too).
+    let metrics = Arc::new(manifold_metrics::Metrics::new());
+    let policy = Arc::new(Policy::new(config, metrics.clone())?);
+    let gateway = Gateway::start_with(&shared_config, metrics, policy);
+    let auth = Arc::new(Authenticator::new(config));
     if let Some(listener) = admin {
         crate::admin::spawn(listener, gateway.clone(), config.admin.min_upstreams);
     }
@@ -100,15 +109,24 @@ where
         queue: config.listen.session_queue,
         replay: config.listen.replay_buffer,
         closing,
+        auth: auth.clone(),
     });
     let sweeper = tokio::spawn(expire_idle(app.clone(), config.listen.session_idle));
+    let path = &config.listen.path;
     let router = Router::new()
         .route(
-            &config.listen.path,
+            path,
             post_route(post::handle).get(stream).delete(end_session),
         )
         .route("/sse", axum::routing::get(legacy::open))
         .route(legacy::MESSAGES_PATH, post_route(legacy::message))
+        // Every MCP route needs a principal: a valid bearer token, or anonymous without `[auth]`.
+        .route_layer(AuthLayer::new(auth))
+        .route(METADATA_PATH, axum::routing::get(metadata))
+        .route(
+            &format!("{METADATA_PATH}{path}"),
+            axum::routing::get(metadata),
+        )
         .layer(DefaultBodyLimit::max(config.gateway.max_message_bytes))
         .with_state(app.clone());
     let drain = config.listen.drain;
@@ -178,12 +196,16 @@ pub(crate) fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
 impl App {
     /// Opens a session: on the shared gateway, or, with per-session servers, on a gateway of its
     /// own that borrows the shared upstreams.
-    pub(crate) fn new_session(&self) -> std::io::Result<(String, Arc<store::HttpSession>)> {
+    pub(crate) fn new_session(
+        &self,
+        principal: &Principal,
+    ) -> std::io::Result<(String, Arc<store::HttpSession>)> {
         let (gateway, private) = match &self.private {
             Some(config) => (Gateway::start_session(config, &self.gateway), true),
             None => (self.gateway.clone(), false),
         };
-        self.store.create(gateway, private, self.queue)
+        self.store
+            .create(gateway, private, self.queue, principal.0.clone())
     }
 
     /// The `Host`/`Origin` check every request passes first.
@@ -194,21 +216,41 @@ impl App {
         })
     }
 
-    /// The session a request names: 400 without the header, 404 when unknown or expired.
-    pub(crate) fn session(&self, headers: &HeaderMap) -> Result<Arc<store::HttpSession>, Refusal> {
+    /// The session a request names: 400 without the header, 404 when unknown or expired — or
+    /// when it belongs to another principal (a session is bound to who opened it, and another
+    /// principal cannot even learn that it exists).
+    pub(crate) fn session(
+        &self,
+        headers: &HeaderMap,
+        principal: &Principal,
+    ) -> Result<Arc<store::HttpSession>, Refusal> {
         let id = headers
             .get(SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "Mcp-Session-Id header is required"))?;
+        self.session_by_id(id, principal)
+    }
+
+    /// The session with this id, if `principal` opened it.
+    pub(crate) fn session_by_id(
+        &self,
+        id: &str,
+        principal: &Principal,
+    ) -> Result<Arc<store::HttpSession>, Refusal> {
         self.store
             .get(id)
+            .filter(|s| *s.session.principal() == principal.0)
             .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "unknown or expired session"))
     }
 }
 
 /// GET: the session's stream of server-initiated messages. Several streams may be open; each
 /// message goes to exactly one of them.
-async fn stream(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+async fn stream(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = app.guard(&headers) {
         return r.into_response();
     }
@@ -220,7 +262,7 @@ async fn stream(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         let why = "GET needs Accept: text/event-stream";
         return refuse(StatusCode::NOT_ACCEPTABLE, why).into_response();
     }
-    let session = match app.session(&headers) {
+    let session = match app.session(&headers, &principal) {
         Ok(s) => s,
         Err(r) => return r.into_response(),
     };
@@ -263,12 +305,24 @@ async fn stream(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         .into_response()
 }
 
+/// The RFC 9728 protected resource metadata (404 when no `[auth]` is configured).
+async fn metadata(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    if !app.auth.required() {
+        return refuse(StatusCode::NOT_FOUND, "no authorization is configured").into_response();
+    }
+    axum::Json(app.auth.metadata(&headers)).into_response()
+}
+
 fn event(id: String, data: String) -> Result<Event, std::convert::Infallible> {
     Ok(Event::default().event("message").id(id).data(data))
 }
 
 /// DELETE: ends the session and everything Manifold holds for it.
-async fn end_session(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+async fn end_session(
+    State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = app.guard(&headers) {
         return r.into_response();
     }
@@ -276,7 +330,7 @@ async fn end_session(State(app): State<Arc<App>>, headers: HeaderMap) -> Respons
         return refuse(StatusCode::BAD_REQUEST, "Mcp-Session-Id header is required")
             .into_response();
     };
-    if app.store.remove(id) {
+    if app.session_by_id(id, &principal).is_ok() && app.store.remove(id) {
         tracing::debug!(sessions = app.store.len(), "session ended by DELETE");
         StatusCode::OK.into_response()
     } else {

@@ -14,9 +14,12 @@ use manifold_protocol::{
 
 use super::store::HttpSession;
 use super::{refuse, App, Refusal, SESSION_HEADER, VERSION_HEADER};
+use axum::Extension;
+use manifold_policy::auth::Principal;
 
 pub(crate) async fn handle(
     State(app): State<Arc<App>>,
+    Extension(principal): Extension<Principal>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -34,10 +37,10 @@ pub(crate) async fn handle(
         Decoded::Single(Message::Request(r))
             if r.method == method::INITIALIZE && !headers.contains_key(SESSION_HEADER) =>
         {
-            initialize(&app, r).await
+            initialize(&app, r, &principal).await
         }
         Decoded::Single(message) => {
-            let session = match session_for(&app, &headers) {
+            let session = match session_for(&app, &headers, &principal) {
                 Ok(s) => s,
                 Err(r) => return r.into_response(),
             };
@@ -52,7 +55,7 @@ pub(crate) async fn handle(
             }
         }
         Decoded::Batch(items) => {
-            let session = match session_for(&app, &headers) {
+            let session = match session_for(&app, &headers, &principal) {
                 Ok(s) => s,
                 Err(r) => return r.into_response(),
             };
@@ -96,7 +99,11 @@ pub(crate) fn check_content_headers(headers: &HeaderMap) -> Result<(), Refusal> 
 }
 
 /// The session named by the request, with its `MCP-Protocol-Version` checked.
-fn session_for(app: &App, headers: &HeaderMap) -> Result<Arc<HttpSession>, Refusal> {
+fn session_for(
+    app: &App,
+    headers: &HeaderMap,
+    principal: &Principal,
+) -> Result<Arc<HttpSession>, Refusal> {
     if let Some(v) = headers.get(VERSION_HEADER) {
         let v = v.to_str().unwrap_or("");
         if !version::is_supported(v) {
@@ -106,11 +113,11 @@ fn session_for(app: &App, headers: &HeaderMap) -> Result<Arc<HttpSession>, Refus
             ));
         }
     }
-    app.session(headers)
+    app.session(headers, principal)
 }
 
-async fn initialize(app: &App, request: Request) -> Response {
-    let (id, entry) = match app.new_session() {
+async fn initialize(app: &App, request: Request, principal: &Principal) -> Response {
+    let (id, entry) = match app.new_session(principal) {
         Ok(created) => created,
         Err(e) => {
             let why = format!("cannot create a session: {e}");

@@ -73,6 +73,7 @@ impl Store {
         gateway: Gateway,
         private: bool,
         queue: usize,
+        principal: Arc<str>,
     ) -> std::io::Result<(String, Arc<HttpSession>)> {
         let id = new_session_id()?;
         let (tx, rx) = mpsc::channel(queue);
@@ -82,7 +83,7 @@ impl Store {
             Face::Http
         };
         let entry = Arc::new(HttpSession {
-            session: Session::open(&gateway, tx, face),
+            session: Session::open_as(&gateway, tx, face, principal),
             private: private.then_some(gateway),
             outbox: tokio::sync::Mutex::new(rx),
             streams: Default::default(),

@@ -1,0 +1,253 @@
+//! The audit log (`[audit]`): one JSON line per tool call — time, principal, session, server,
+//! tool, arguments (configured keys redacted, or a SHA-256 digest, or nothing), outcome,
+//! duration, result size — written by a task of its own to stderr or appended to a file.
+//! Refused calls are audited too. The queue is bounded: a slow disk slows calls, never loses lines.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use manifold_config::{Audit, AuditArguments};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tower::{Layer, Service};
+
+use crate::call::{outcome, BoxReply, Call, Infallible, ItemKind, Reply};
+
+/// Lines waiting for the writer before calls wait for it.
+const QUEUE: usize = 4096;
+
+/// What replaces a redacted value.
+pub const REDACTED: &str = "[redacted]";
+
+/// Where audit lines go, and how arguments are recorded.
+#[derive(Debug, Clone)]
+pub struct AuditLog {
+    lines: mpsc::Sender<String>,
+    arguments: AuditArguments,
+    redact: std::sync::Arc<[String]>,
+}
+
+impl AuditLog {
+    /// Opens the log of `audit` (its file is created or appended to now) and starts its writer.
+    /// `None` when auditing is off.
+    pub fn open(audit: &Audit) -> std::io::Result<Option<AuditLog>> {
+        if !audit.enabled {
+            return Ok(None);
+        }
+        let (lines, rx) = mpsc::channel(QUEUE);
+        match &audit.file {
+            Some(path) => {
+                let file = open_append(path)?;
+                tokio::spawn(write_lines(rx, tokio::fs::File::from_std(file)));
+            }
+            None => {
+                tokio::spawn(write_lines(rx, tokio::io::stderr()));
+            }
+        }
+        Ok(Some(AuditLog {
+            lines,
+            arguments: audit.arguments,
+            redact: audit.redact.clone().into(),
+        }))
+    }
+
+    /// The `arguments` (or `argumentsDigest`) field of a call's line.
+    fn arguments_field(&self, arguments: Option<&Value>) -> Option<(&'static str, Value)> {
+        let args = arguments?;
+        match self.arguments {
+            AuditArguments::None => None,
+            AuditArguments::Full => Some(("arguments", redact(args, &self.redact))),
+            AuditArguments::Digest => {
+                let digest = Sha256::digest(args.to_string().as_bytes());
+                let mut hex = String::with_capacity(64);
+                for b in digest {
+                    let _ = write!(hex, "{b:02x}");
+                }
+                Some(("argumentsDigest", Value::String(format!("sha256:{hex}"))))
+            }
+        }
+    }
+}
+
+fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("audit file {}: {e}", path.display())))
+}
+
+async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<String>, out: W) {
+    let mut out = tokio::io::BufWriter::new(out);
+    while let Some(line) = rx.recv().await {
+        let mut batch = Some(line);
+        while let Some(line) = batch {
+            if out.write_all(line.as_bytes()).await.is_err() {
+                tracing::error!("cannot write the audit log");
+            }
+            batch = rx.try_recv().ok();
+        }
+        let _ = out.flush().await;
+    }
+}
+
+/// A copy of `value` whose object members with a key containing any of `keys` (lowercase) are
+/// replaced by `"[redacted]"`, at any depth.
+pub fn redact(value: &Value, keys: &[String]) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::with_capacity(map.len());
+            for (k, v) in map {
+                let lower = k.to_lowercase();
+                let secret = keys.iter().any(|s| lower.contains(s.as_str()));
+                let v = if secret {
+                    Value::String(REDACTED.to_string())
+                } else {
+                    redact(v, keys)
+                };
+                out.insert(k.clone(), v);
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| redact(v, keys)).collect()),
+        other => other.clone(),
+    }
+}
+
+/// RFC 3339 UTC time with milliseconds.
+pub fn rfc3339(t: SystemTime) -> String {
+    let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        since.subsec_millis()
+    )
+}
+
+/// Writes one line per tool call.
+#[derive(Debug, Clone)]
+pub struct AuditLayer {
+    log: AuditLog,
+}
+
+impl AuditLayer {
+    /// A layer writing to `log`.
+    pub fn new(log: AuditLog) -> AuditLayer {
+        AuditLayer { log }
+    }
+}
+
+impl<S> Layer<S> for AuditLayer {
+    type Service = Audited<S>;
+    fn layer(&self, inner: S) -> Audited<S> {
+        Audited {
+            inner,
+            log: self.log.clone(),
+        }
+    }
+}
+
+/// The service of [`AuditLayer`].
+#[derive(Debug, Clone)]
+pub struct Audited<S> {
+    inner: S,
+    log: AuditLog,
+}
+
+impl<S> Service<Call> for Audited<S>
+where
+    S: Service<Call, Response = Reply, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Reply;
+    type Error = Infallible;
+    type Future = futures::future::Either<S::Future, BoxReply>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, call: Call) -> Self::Future {
+        if call.kind != ItemKind::Tool {
+            return futures::future::Either::Left(self.inner.call(call));
+        }
+        let time = SystemTime::now();
+        let started = Instant::now();
+        let mut line = json!({
+            "time": rfc3339(time),
+            "principal": &*call.principal,
+            "session": call.session,
+            "server": &*call.server.alias,
+            "tool": &call.name,
+        });
+        if let Some((key, value)) = self.log.arguments_field(call.arguments.as_ref()) {
+            line[key] = value;
+        }
+        let lines = self.log.lines.clone();
+        let future = self.inner.call(call);
+        futures::future::Either::Right(Box::pin(async move {
+            let reply = future.await?;
+            line["outcome"] = json!(outcome(&reply));
+            line["durationMs"] = json!((started.elapsed().as_secs_f64() * 1e6).round() / 1e3);
+            match &reply {
+                Ok(result) => line["resultBytes"] = json!(result.get().len()),
+                Err(f) => line["errorCode"] = json!(f.error.code),
+            }
+            let mut text = line.to_string();
+            text.push('\n');
+            let _ = lines.send(text).await;
+            Ok(reply)
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_reaches_every_depth_and_keeps_the_rest() {
+        let keys: Vec<String> = manifold_config::DEFAULT_REDACT
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let v = json!({
+            "query": "cats",
+            "GitHub_Token": "ghp_x",
+            "nested": [{"password": "p", "ok": 1}],
+            "headers": {"Authorization": "Bearer y"}
+        });
+        let r = redact(&v, &keys);
+        assert_eq!(r["query"], "cats");
+        assert_eq!(r["GitHub_Token"], REDACTED);
+        assert_eq!(r["nested"][0]["password"], REDACTED);
+        assert_eq!(r["nested"][0]["ok"], 1);
+        assert_eq!(r["headers"]["Authorization"], REDACTED);
+        assert!(!r.to_string().contains("ghp_x"));
+    }
+
+    #[test]
+    fn time_format() {
+        let t = UNIX_EPOCH + std::time::Duration::from_millis(1_795_757_000_123);
+        assert_eq!(rfc3339(t), "2026-11-27T05:23:20.123Z");
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+}

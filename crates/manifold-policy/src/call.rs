@@ -1,0 +1,98 @@
+//! What flows through the policy stack: one routed client request ([`Call`]) and its answer
+//! ([`Reply`]), with the `outcome` label every layer agrees on.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use manifold_protocol::{ErrorObject, RawValue};
+use serde_json::Value;
+
+use crate::access::View;
+use crate::server::ServerPolicy;
+use crate::validate::ArgumentSchema;
+
+/// What a routed request names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemKind {
+    /// A tool (`tools/call`).
+    Tool,
+    /// A prompt (`prompts/get`).
+    Prompt,
+    /// A resource (`resources/read`, subscriptions).
+    Resource,
+}
+
+/// One client request that an upstream will serve, as the policy layers see it.
+pub struct Call {
+    /// Who sent it.
+    pub principal: Arc<str>,
+    /// The downstream session it came on.
+    pub session: u64,
+    /// What the session may see.
+    pub view: Arc<View>,
+    /// The MCP method.
+    pub method: &'static str,
+    /// What it names.
+    pub kind: ItemKind,
+    /// The name (or URI) as the client sent it.
+    pub name: String,
+    /// The upstream that serves it, with that upstream's limits.
+    pub server: Arc<ServerPolicy>,
+    /// `tools/call` arguments as they will be sent (fixed arguments already set).
+    pub arguments: Option<Value>,
+    /// The tool's `inputSchema`, compiled; `None` when not validated.
+    pub schema: Option<Arc<ArgumentSchema>>,
+    /// The deadline of the upstream request (set by the timeout layer).
+    pub timeout: Duration,
+}
+
+/// How a request ended, for metrics and the audit log (DESIGN.md § Interfaces).
+pub type Outcome = &'static str;
+
+/// A request that did not produce a result: the error the client gets and its `outcome` label.
+#[derive(Debug)]
+pub struct Failure {
+    /// What the client receives.
+    pub error: ErrorObject,
+    /// The `outcome` label (`error`, `timeout`, `rate_limited`, `denied`, `unavailable`).
+    pub outcome: Outcome,
+}
+
+impl From<ErrorObject> for Failure {
+    /// An error from routing or an upstream, labelled by its `data.reason`.
+    fn from(error: ErrorObject) -> Failure {
+        let outcome = match error.data.as_deref().map(RawValue::get) {
+            Some(d) if d.contains("\"reason\":\"timeout\"") => "timeout",
+            Some(d) if d.contains("\"reason\":\"unavailable\"") => "unavailable",
+            Some(d) if d.contains("\"reason\":\"overloaded\"") => "unavailable",
+            Some(d) if d.contains("\"reason\":\"rate_limited\"") => "rate_limited",
+            _ => "error",
+        };
+        Failure { error, outcome }
+    }
+}
+
+/// The answer to a [`Call`].
+pub type Reply = Result<Box<RawValue>, Failure>;
+
+/// The `outcome` label of an answer.
+pub fn outcome(reply: &Reply) -> Outcome {
+    match reply {
+        Ok(result) if is_tool_error(result) => "tool_error",
+        Ok(_) => "ok",
+        Err(f) => f.outcome,
+    }
+}
+
+/// A `CallToolResult` with `isError: true` (found without parsing the result).
+pub fn is_tool_error(result: &RawValue) -> bool {
+    let text = result.get();
+    text.contains("\"isError\":true") || text.contains("\"isError\": true")
+}
+
+/// The boxed future a layer answers with.
+pub type BoxReply =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Reply, Infallible>> + Send>>;
+
+/// Layers never fail as services: a refusal is a [`Reply`].
+pub use std::convert::Infallible;

@@ -1,0 +1,143 @@
+//! Manifold's policy, as tower layers over routed requests ([`Call`] → [`Reply`]), one module per
+//! concern: `auth` (inbound bearer tokens and JWT, an HTTP layer), `access` (per-principal views),
+//! `rate_limit`, `validate` (arguments against `inputSchema`), `timeout`, `concurrency`,
+//! `result_size`, `audit` and `observe` (tool call metrics). [`Policy::stack`] assembles them.
+
+pub mod access;
+pub mod audit;
+pub mod auth;
+mod call;
+pub mod concurrency;
+mod jwks;
+pub mod observe;
+pub mod rate_limit;
+pub mod result_size;
+mod server;
+pub mod timeout;
+pub mod validate;
+
+#[cfg(test)]
+mod testing;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use manifold_config::{AccessRule, Config};
+use manifold_metrics::Metrics;
+use tower::{Service, ServiceBuilder};
+
+pub use access::View;
+pub use call::{
+    is_tool_error, outcome, BoxReply, Call, Failure, Infallible, ItemKind, Outcome, Reply,
+};
+pub use server::ServerPolicy;
+pub use validate::ArgumentSchema;
+
+/// Principals whose views are remembered before the cache starts over.
+const VIEW_CACHE: usize = 10_000;
+
+/// The process-wide policy: built once from the config, shared by every session's gateway (so
+/// rate limits and concurrency slots count across all of them).
+pub struct Policy {
+    metrics: Arc<Metrics>,
+    limiter: Arc<rate_limit::Limiter>,
+    audit: Option<audit::AuditLog>,
+    access: Vec<AccessRule>,
+    views: Mutex<HashMap<Arc<str>, Arc<View>>>,
+    servers: HashMap<String, Arc<ServerPolicy>>,
+    default_timeout: Duration,
+    stdio_principal: Arc<str>,
+}
+
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("servers", &self.servers.len())
+            .field("access", &self.access.len())
+            .field("limits", &self.limiter)
+            .field("audit", &self.audit.is_some())
+            .finish()
+    }
+}
+
+impl Policy {
+    /// The policy of `config`, counting into `metrics`. Opens the audit log (so it must run
+    /// inside the Tokio runtime); fails only when the audit file cannot be opened.
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> std::io::Result<Policy> {
+        Ok(Policy {
+            limiter: Arc::new(rate_limit::Limiter::new(&config.limits, metrics.clone())),
+            audit: audit::AuditLog::open(&config.audit)?,
+            access: config.access.clone(),
+            views: Mutex::new(HashMap::new()),
+            servers: config
+                .servers
+                .iter()
+                .map(|s| (s.alias.clone(), Arc::new(ServerPolicy::new(config, s))))
+                .collect(),
+            default_timeout: config.gateway.request_timeout,
+            stdio_principal: config.auth.stdio_principal.as_str().into(),
+            metrics,
+        })
+    }
+
+    /// The principal the stdio face runs as.
+    pub fn stdio_principal(&self) -> Arc<str> {
+        self.stdio_principal.clone()
+    }
+
+    /// The policy of the server with this alias.
+    pub fn server(&self, alias: &str) -> Arc<ServerPolicy> {
+        self.servers
+            .get(alias)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(ServerPolicy::unlimited(alias, self.default_timeout)))
+    }
+
+    /// What `principal` may see.
+    pub fn view(&self, principal: &str) -> Arc<View> {
+        let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = views.get(principal) {
+            return v.clone();
+        }
+        if views.len() >= VIEW_CACHE {
+            views.clear();
+        }
+        let view = Arc::new(View::of(principal, &self.access));
+        views.insert(principal.into(), view.clone());
+        view
+    }
+
+    /// The policy stack around `inner` (which forwards the call upstream). Outermost first, so
+    /// each layer sees what the ones before it let through:
+    pub fn stack<S>(
+        &self,
+        inner: S,
+    ) -> impl Service<Call, Response = Reply, Error = Infallible, Future: Send + 'static>
+    where
+        S: Service<Call, Response = Reply, Error = Infallible> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+    {
+        ServiceBuilder::new()
+            // 1. Every tool call is counted, refused ones too.
+            .layer(observe::ObserveLayer::new(self.metrics.clone()))
+            // 2. Every tool call is audited with what was asked and how it ended.
+            .option_layer(self.audit.clone().map(audit::AuditLayer::new))
+            // 3. What the principal's view hides fails as if it did not exist.
+            .layer(access::AccessLayer)
+            // 4. Rate limits, before anything is spent on the call.
+            .option_layer(
+                (!self.limiter.is_empty())
+                    .then(|| rate_limit::RateLimitLayer::new(self.limiter.clone())),
+            )
+            // 5. Arguments against the tool's inputSchema; invalid ones never leave.
+            .layer(validate::ValidateLayer)
+            // 6. The deadline the upstream session enforces (and cancels upstream at).
+            .layer(timeout::TimeoutLayer)
+            // 7. A slot of the server's concurrency limit, waited for a bounded time.
+            .layer(concurrency::ConcurrencyLayer)
+            // 8. The size of what comes back.
+            .layer(result_size::ResultSizeLayer)
+            .service(inner)
+    }
+}
