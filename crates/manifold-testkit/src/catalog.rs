@@ -57,7 +57,11 @@ fn text_arg(description: &str) -> Value {
     json!({ "text": { "type": "string", "description": description } })
 }
 
-fn tool(opts: &Options, base: &str, description: &str, input_schema: Value) -> Value {
+fn tool(opts: &Options, base: &str, description: &str, mut input_schema: Value) -> Value {
+    if opts.strict_schemas {
+        input_schema["$schema"] = json!("http://json-schema.org/draft-07/schema#");
+        input_schema["additionalProperties"] = json!(false);
+    }
     json!({
         "name": format!("{}{}", opts.tool_prefix, base),
         "description": description,

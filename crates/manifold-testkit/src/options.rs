@@ -55,6 +55,10 @@ pub struct Options {
     #[arg(long)]
     pub long_names: bool,
 
+    /// Declare every tool's inputSchema as JSON Schema draft-07 with `additionalProperties: false`.
+    #[arg(long)]
+    pub strict_schemas: bool,
+
     /// Prefix prepended to every tool name.
     #[arg(long, value_name = "P", default_value = "")]
     pub tool_prefix: String,
@@ -142,6 +146,7 @@ struct FileConfig {
     prompts: Option<usize>,
     page_size: Option<usize>,
     long_names: Option<bool>,
+    strict_schemas: Option<bool>,
     tool_prefix: Option<String>,
     latency_ms: Option<u64>,
     crash_after: Option<u64>,
@@ -211,6 +216,7 @@ impl Options {
             prompts,
             page_size,
             long_names,
+            strict_schemas,
             tool_prefix,
             latency_ms,
             hang_initialize,
