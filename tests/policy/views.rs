@@ -118,3 +118,43 @@ async fn the_stdio_face_runs_as_its_configured_principal() {
         .await;
     assert_eq!(r["error"]["message"], "Unknown tool: a__add", "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reloaded_view_sends_list_changed() {
+    let tools = server("a", &[], "");
+    let narrow =
+        format!("[[access]]\nprincipal = \"local\"\ntools = {{ allow = [\"a__echo\"] }}\n{tools}");
+    let (mut gateway, _dir, path) = stdio(&narrow).await;
+    gateway
+        .send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+        .await;
+    let list = gateway.request(2, "tools/list", json!({})).await;
+    assert_eq!(
+        crate::common::names(&list["result"], "tools", "name"),
+        ["a__echo"]
+    );
+    let pid = gateway.child.id().expect("pid");
+
+    // The rule is gone from the file: after SIGHUP everything is visible.
+    std::fs::write(&path, format!("[admin]\nlisten = \"off\"\n{tools}")).unwrap();
+    assert_eq!(hangup(pid), 0);
+    let note = gateway.recv().await;
+    assert_eq!(note["method"], "notifications/tools/list_changed", "{note}");
+    let list = gateway.request(3, "tools/list", json!({})).await;
+    let names = crate::common::names(&list["result"], "tools", "name");
+    assert!(names.contains(&"a__add".to_string()), "{names:?}");
+    let r = gateway
+        .call_tool(4, "a__add", json!({"a": 1, "b": 1}))
+        .await;
+    assert_eq!(r["result"]["structuredContent"]["sum"], 2, "{r}");
+}
+
+/// Sends SIGHUP to `pid`; the exit code of `kill`.
+fn hangup(pid: u32) -> i32 {
+    std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .expect("kill")
+        .code()
+        .unwrap_or(-1)
+}

@@ -65,14 +65,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         _ => std::env::current_dir(),
     }
     .map_err(|e| ConfigError::new(&file, "", format!("cannot resolve its directory: {e}")))?;
-    load_input(&Input {
+    let mut config = load_input(&Input {
         text: &text,
         format: Format::from_path(path),
         file: &file,
         base_dir: dir,
         env_overrides: true,
         lookup: &process_env,
-    })
+    })?;
+    config.source = Some(std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()));
+    Ok(config)
 }
 
 /// Loads configuration text without a file and without `MANIFOLD_…` overrides (for tests and

@@ -53,6 +53,9 @@ pub struct Config {
     pub limits: Vec<crate::policy::LimitRule>,
     /// The audit log of tool calls (`[audit]`).
     pub audit: crate::policy::Audit,
+    /// The file it was loaded from (`None` for configs built from a string); a reload reads it
+    /// again.
+    pub source: Option<PathBuf>,
     /// Human-readable notes produced while loading (normalised names, ignored keys, disabled servers).
     pub notices: Vec<String>,
 }

@@ -68,6 +68,7 @@ pub(crate) fn freeze(
         access: crate::policy::access(raw.access, cx)?,
         limits: crate::policy::limits(raw.limits, cx)?,
         audit: crate::policy::audit(raw.audit, cx)?,
+        source: None,
         notices,
     })
 }

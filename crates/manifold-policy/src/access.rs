@@ -13,7 +13,7 @@ use tower::{Layer, Service};
 use crate::call::{Call, Failure, ItemKind, Reply};
 
 /// What one principal may see: the first `[[access]]` rule matching it, or everything.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct View {
     rule: Option<AccessRule>,
 }

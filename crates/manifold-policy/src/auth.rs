@@ -34,10 +34,13 @@ pub enum Rejection {
     Invalid(String),
 }
 
+/// The SHA-256 of each static token, with its principal.
+type TokenDigests = Arc<Vec<([u8; 32], Arc<str>)>>;
+
 /// Checks bearer tokens against the configured static tokens and JWT settings.
 pub struct Authenticator {
-    /// SHA-256 of each static token, with its principal.
-    tokens: Vec<([u8; 32], Arc<str>)>,
+    /// SHA-256 of each static token, with its principal (replaced whole by a reload).
+    tokens: std::sync::RwLock<TokenDigests>,
     jwt: Option<(Jwt, Jwks)>,
     required: bool,
     anonymous: Principal,
@@ -52,7 +55,7 @@ pub struct Authenticator {
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
-            .field("tokens", &self.tokens.len())
+            .field("tokens", &self.static_tokens().len())
             .field("jwt", &self.jwt.is_some())
             .finish()
     }
@@ -64,11 +67,7 @@ impl Authenticator {
     pub fn new(config: &Config) -> Authenticator {
         let auth = &config.auth;
         Authenticator {
-            tokens: auth
-                .tokens
-                .iter()
-                .map(|t| (digest(t.token.expose()), t.principal.as_str().into()))
-                .collect(),
+            tokens: std::sync::RwLock::new(Arc::new(token_digests(auth))),
             jwt: auth
                 .jwt
                 .clone()
@@ -82,6 +81,20 @@ impl Authenticator {
             path: config.listen.path.clone(),
             https: config.listen.tls.is_some(),
         }
+    }
+
+    /// Takes the static tokens of a reloaded config (whether auth is required, and JWT
+    /// settings, need a restart).
+    pub fn reload(&self, config: &Config) {
+        let tokens = Arc::new(token_digests(&config.auth));
+        *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = tokens;
+    }
+
+    fn static_tokens(&self) -> TokenDigests {
+        self.tokens
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Whether requests must carry a bearer token.
@@ -98,7 +111,8 @@ impl Authenticator {
         let presented = digest(token.as_bytes());
         // Every static token is compared, so the time taken does not tell which one matched.
         let mut found: Option<&Arc<str>> = None;
-        for (known, principal) in &self.tokens {
+        let tokens = self.static_tokens();
+        for (known, principal) in tokens.iter() {
             if bool::from(known.ct_eq(&presented)) {
                 found = Some(principal);
             }
@@ -166,6 +180,13 @@ impl Authenticator {
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         response
     }
+}
+
+fn token_digests(auth: &manifold_config::Auth) -> Vec<([u8; 32], Arc<str>)> {
+    auth.tokens
+        .iter()
+        .map(|t| (digest(t.token.expose()), t.principal.as_str().into()))
+        .collect()
 }
 
 fn digest(bytes: &[u8]) -> [u8; 32] {

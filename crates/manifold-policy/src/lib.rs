@@ -20,7 +20,7 @@ pub mod validate;
 mod testing;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use manifold_config::{AccessRule, Config};
@@ -41,9 +41,11 @@ const VIEW_CACHE: usize = 10_000;
 /// rate limits and concurrency slots count across all of them).
 pub struct Policy {
     metrics: Arc<Metrics>,
-    limiter: Arc<rate_limit::Limiter>,
+    /// Replaced whole by a reload (buckets start full again).
+    limiter: RwLock<Arc<rate_limit::Limiter>>,
     audit: Option<audit::AuditLog>,
-    access: Vec<AccessRule>,
+    /// Replaced whole by a reload.
+    access: RwLock<Arc<Vec<AccessRule>>>,
     views: Mutex<HashMap<Arc<str>, Arc<View>>>,
     servers: HashMap<String, Arc<ServerPolicy>>,
     default_timeout: Duration,
@@ -54,8 +56,8 @@ impl std::fmt::Debug for Policy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Policy")
             .field("servers", &self.servers.len())
-            .field("access", &self.access.len())
-            .field("limits", &self.limiter)
+            .field("access", &self.access_rules().len())
+            .field("limits", &self.limiter())
             .field("audit", &self.audit.is_some())
             .finish()
     }
@@ -66,9 +68,12 @@ impl Policy {
     /// inside the Tokio runtime); fails only when the audit file cannot be opened.
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> std::io::Result<Policy> {
         Ok(Policy {
-            limiter: Arc::new(rate_limit::Limiter::new(&config.limits, metrics.clone())),
+            limiter: RwLock::new(Arc::new(rate_limit::Limiter::new(
+                &config.limits,
+                metrics.clone(),
+            ))),
             audit: audit::AuditLog::open(&config.audit)?,
-            access: config.access.clone(),
+            access: RwLock::new(Arc::new(config.access.clone())),
             views: Mutex::new(HashMap::new()),
             servers: config
                 .servers
@@ -79,6 +84,29 @@ impl Policy {
             stdio_principal: config.auth.stdio_principal.as_str().into(),
             metrics,
         })
+    }
+
+    /// Takes `[[access]]` and `[[limits]]` from a reloaded `config` (rate-limit buckets start
+    /// full again). Other sections need a restart.
+    pub fn reload(&self, config: &Config) {
+        let limiter = rate_limit::Limiter::new(&config.limits, self.metrics.clone());
+        *self.limiter.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(limiter);
+        *self.access.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config.access.clone());
+        self.views.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    fn limiter(&self) -> Arc<rate_limit::Limiter> {
+        self.limiter
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn access_rules(&self) -> Arc<Vec<AccessRule>> {
+        self.access
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The principal the stdio face runs as.
@@ -103,7 +131,7 @@ impl Policy {
         if views.len() >= VIEW_CACHE {
             views.clear();
         }
-        let view = Arc::new(View::of(principal, &self.access));
+        let view = Arc::new(View::of(principal, &self.access_rules()));
         views.insert(principal.into(), view.clone());
         view
     }
@@ -118,6 +146,7 @@ impl Policy {
         S: Service<Call, Response = Reply, Error = Infallible> + Clone + Send + 'static,
         S::Future: Send + 'static,
     {
+        let limiter = self.limiter();
         ServiceBuilder::new()
             // 1. Every tool call is counted, refused ones too.
             .layer(observe::ObserveLayer::new(self.metrics.clone()))
@@ -126,10 +155,7 @@ impl Policy {
             // 3. What the principal's view hides fails as if it did not exist.
             .layer(access::AccessLayer)
             // 4. Rate limits, before anything is spent on the call.
-            .option_layer(
-                (!self.limiter.is_empty())
-                    .then(|| rate_limit::RateLimitLayer::new(self.limiter.clone())),
-            )
+            .option_layer((!limiter.is_empty()).then(|| rate_limit::RateLimitLayer::new(limiter)))
             // 5. Arguments against the tool's inputSchema; invalid ones never leave.
             .layer(validate::ValidateLayer)
             // 6. The deadline the upstream session enforces (and cancels upstream at).

@@ -88,11 +88,11 @@ impl Session {
                     request.method
                 ),
             )),
-            method::TOOLS_LIST => self.gateway().list(Kind::Tools, params, self.view()),
-            method::PROMPTS_LIST => self.gateway().list(Kind::Prompts, params, self.view()),
-            method::RESOURCES_LIST => self.gateway().list(Kind::Resources, params, self.view()),
+            method::TOOLS_LIST => self.gateway().list(Kind::Tools, params, &self.view()),
+            method::PROMPTS_LIST => self.gateway().list(Kind::Prompts, params, &self.view()),
+            method::RESOURCES_LIST => self.gateway().list(Kind::Resources, params, &self.view()),
             method::RESOURCES_TEMPLATES_LIST => {
-                self.gateway().list(Kind::Templates, params, self.view())
+                self.gateway().list(Kind::Templates, params, &self.view())
             }
             method::TOOLS_CALL => {
                 self.gateway()
@@ -122,7 +122,7 @@ impl Session {
                     .subscription(self, index, &original, on)
                     .await
             }
-            method::COMPLETION_COMPLETE => self.gateway().complete(params, self.view()).await,
+            method::COMPLETION_COMPLETE => self.gateway().complete(params, &self.view()).await,
             method::LOGGING_SET_LEVEL => self.gateway().set_level(params).await,
             other => Err(ErrorObject::new(
                 code::METHOD_NOT_FOUND,
@@ -357,7 +357,7 @@ impl Gateway {
         let call = Call {
             principal: scope.session.principal().clone(),
             session: scope.session.inner.id,
-            view: scope.session.view().clone(),
+            view: scope.session.view(),
             method,
             kind: route.kind,
             name: route.downstream.to_string(),

@@ -45,6 +45,16 @@ where
         crate::admin::spawn(listener, gateway.clone(), config.admin.min_upstreams);
     }
     let session = Session::open(&gateway, out_tx.clone(), Face::Stdio);
+    {
+        let session = session.clone();
+        crate::reload::on_sighup(config, move |new| {
+            let session = session.clone();
+            async move {
+                session.gateway().policy().reload(&new);
+                session.refresh_view().await;
+            }
+        });
+    }
     let (finish, finished) = tokio::sync::oneshot::channel();
     let writer_task = tokio::spawn(write_lines(writer, out_rx, finished));
     let result = read_loop(

@@ -13,6 +13,7 @@ mod face_http;
 mod face_stdio;
 mod gateway;
 pub mod naming;
+mod reload;
 pub mod rewrite;
 mod routes;
 mod session;

@@ -48,8 +48,8 @@ pub(crate) struct SessionInner {
     face: Face,
     /// Who the client is (the stdio principal, or what its bearer token stands for).
     pub(crate) principal: Arc<str>,
-    /// What the principal may see.
-    pub(crate) view: Arc<manifold_policy::View>,
+    /// What the principal may see (replaced when a reload changes it).
+    view: std::sync::RwLock<Arc<manifold_policy::View>>,
     closed: std::sync::atomic::AtomicBool,
 }
 
@@ -99,7 +99,7 @@ impl Session {
                 downstream: Downstream::new(out, face != Face::Stdio),
                 face,
                 principal,
-                view,
+                view: std::sync::RwLock::new(view),
                 closed: std::sync::atomic::AtomicBool::new(false),
             }),
         };
@@ -148,8 +148,34 @@ impl Session {
     }
 
     /// What the client may see.
-    pub(crate) fn view(&self) -> &Arc<manifold_policy::View> {
-        &self.inner.view
+    pub(crate) fn view(&self) -> Arc<manifold_policy::View> {
+        self.inner
+            .view
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Takes the principal's view from the (reloaded) policy and sends `list_changed` for each
+    /// list that now shows something else.
+    pub async fn refresh_view(&self) {
+        let new = self.gateway().policy().view(&self.inner.principal);
+        let old = std::mem::replace(
+            &mut *self.inner.view.write().unwrap_or_else(|e| e.into_inner()),
+            new.clone(),
+        );
+        let catalog = self.gateway().catalog();
+        let changed: Vec<Kind> = Kind::ALL
+            .into_iter()
+            .filter(|k| {
+                let (a, b) = (catalog.visible(*k, &old), catalog.visible(*k, &new));
+                a.len() != b.len() || a.iter().zip(&b).any(|(x, y)| !std::ptr::eq(*x, *y))
+            })
+            .collect();
+        if !changed.is_empty() {
+            tracing::info!(principal = %self.inner.principal, "view changed by a reload");
+            self.announce(&changed).await;
+        }
     }
 
     /// The gateway this session belongs to.

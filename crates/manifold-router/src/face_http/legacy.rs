@@ -34,11 +34,7 @@ impl Drop for EndOnDrop {
 pub(crate) async fn open(
     State(app): State<Arc<App>>,
     Extension(principal): Extension<Principal>,
-    headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = app.guard(&headers) {
-        return r.into_response();
-    }
     let (id, entry) = match app.new_session(&principal) {
         Ok(created) => created,
         Err(e) => {
@@ -86,9 +82,6 @@ pub(crate) async fn message(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = app.guard(&headers) {
-        return r.into_response();
-    }
     if let Err(r) = post::check_content_headers(&headers) {
         return r.into_response();
     }

@@ -112,6 +112,19 @@ where
         auth: auth.clone(),
     });
     let sweeper = tokio::spawn(expire_idle(app.clone(), config.listen.session_idle));
+    {
+        let app = app.clone();
+        crate::reload::on_sighup(config, move |new| {
+            let app = app.clone();
+            async move {
+                app.gateway.policy().reload(&new);
+                app.auth.reload(&new);
+                for entry in app.store.all() {
+                    entry.session.refresh_view().await;
+                }
+            }
+        });
+    }
     let path = &config.listen.path;
     let router = Router::new()
         .route(
@@ -127,6 +140,8 @@ where
             &format!("{METADATA_PATH}{path}"),
             axum::routing::get(metadata),
         )
+        // Before anything else, authentication included: DNS-rebinding protection.
+        .layer(axum::middleware::from_fn_with_state(app.clone(), guarded))
         .layer(DefaultBodyLimit::max(config.gateway.max_message_bytes))
         .with_state(app.clone());
     let drain = config.listen.drain;
@@ -251,9 +266,6 @@ async fn stream(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = app.guard(&headers) {
-        return r.into_response();
-    }
     let accepts = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -305,6 +317,18 @@ async fn stream(
         .into_response()
 }
 
+/// Refuses (403) requests whose `Host` or `Origin` is not allowed.
+async fn guarded(
+    State(app): State<Arc<App>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match app.guard(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused.into_response(),
+    }
+}
+
 /// The RFC 9728 protected resource metadata (404 when no `[auth]` is configured).
 async fn metadata(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
     if !app.auth.required() {
@@ -323,9 +347,6 @@ async fn end_session(
     Extension(principal): Extension<Principal>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = app.guard(&headers) {
-        return r.into_response();
-    }
     let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
         return refuse(StatusCode::BAD_REQUEST, "Mcp-Session-Id header is required")
             .into_response();

@@ -23,9 +23,6 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = app.guard(&headers) {
-        return r.into_response();
-    }
     if let Err(r) = check_content_headers(&headers) {
         return r.into_response();
     }

@@ -94,6 +94,11 @@ impl Store {
         Ok((id, entry))
     }
 
+    /// Every open session.
+    pub(crate) fn all(&self) -> Vec<Arc<HttpSession>> {
+        self.lock().values().cloned().collect()
+    }
+
     pub(crate) fn get(&self, id: &str) -> Option<Arc<HttpSession>> {
         let entry = self.lock().get(id).cloned();
         if let Some(e) = &entry {

@@ -1,0 +1,568 @@
+//! Inbound authentication of the HTTP face (`[auth]`): static and JWT bearer tokens, the 401
+//! challenge pointing at the RFC 9728 metadata, sessions bound to their principal (Streamable
+//! HTTP and legacy SSE), and the client's token never reaching an upstream or the log.
+//!
+//! The RSA keys under `tests/fixtures/auth/` are test-only keys generated for this repository.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+const ALICE_ENV: &str = "MANIFOLD_AUTH_TEST_ALICE";
+const ALICE: &str = "alice-static-token-0f3b9c1d";
+const BOB: &str = "bob-static-token-7a2e5d4c";
+const ISSUER: &str = "https://issuer.example";
+const AUDIENCE: &str = "manifold";
+/// The `kid` of `signing.pem` in `jwks.json`.
+const KID: &str = "manifold-test-1";
+const UPSTREAM_AUTH: &str = "Bearer upstream-secret-0000";
+
+/// `[[auth.tokens]]`: alice's token from `ALICE_ENV`, bob's from `bob.token` beside the config.
+const STATIC_TOKENS: &str = "[[auth.tokens]]
+principal = \"alice\"
+env = \"MANIFOLD_AUTH_TEST_ALICE\"
+[[auth.tokens]]
+principal = \"bob\"
+file = \"bob.token\"
+";
+
+fn fixture(name: &str) -> PathBuf {
+    common::repo_root().join("tests/fixtures/auth").join(name)
+}
+
+/// `manifold serve --listen 127.0.0.1:0` with alice's token in its environment.
+fn manifold(config: &Path) -> Command {
+    let mut cmd = Command::new(common::manifold_bin());
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .env(ALICE_ENV, ALICE)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+        );
+    cmd
+}
+
+/// Writes the config (and `bob.token` beside it, padded to show it is trimmed) and serves it;
+/// returns the child, the MCP URL and the directory guard.
+async fn serve(toml: &str) -> (Child, String, tempfile::TempDir) {
+    let (dir, path) = common::write_config(toml);
+    std::fs::write(dir.path().join("bob.token"), format!("  {BOB}\n")).unwrap();
+    let (child, url, _) = common::spawn_listening(manifold(&path)).await;
+    (child, url, dir)
+}
+
+/// `http://127.0.0.1:PORT` of an MCP URL ending in `/mcp`.
+fn origin(url: &str) -> &str {
+    url.strip_suffix("/mcp").expect("an MCP URL ends in /mcp")
+}
+
+/// A POST of one JSON-RPC message, as `token` on session `sid` when given.
+fn post(url: &str, token: Option<&str>, sid: Option<&str>, body: &Value) -> RequestBuilder {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string());
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    if let Some(sid) = sid {
+        req = req
+            .header("mcp-session-id", sid)
+            .header("mcp-protocol-version", "2025-11-25");
+    }
+    req
+}
+
+fn initialize() -> Value {
+    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "auth-e2e", "version": "1"}}})
+}
+
+/// `initialize` + `notifications/initialized` as `token`; the session id.
+async fn open_session(url: &str, token: &str) -> String {
+    let r = post(url, Some(token), None, &initialize())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let r = post(url, Some(token), Some(&sid), &initialized)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    sid
+}
+
+/// `tools/call up__echo {text}` as `token` on session `sid`: the status, and the echoed text.
+async fn echo(url: &str, token: &str, sid: &str, text: &str) -> (StatusCode, Option<String>) {
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "up__echo", "arguments": {"text": text}}});
+    let r = post(url, Some(token), Some(sid), &call)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let body: Value = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
+    let echoed = body["result"]["content"][0]["text"]
+        .as_str()
+        .map(String::from);
+    (status, echoed)
+}
+
+/// Sends `req` (carrying `token`, if any) and asserts a 401 whose `WWW-Authenticate` points at
+/// the metadata of `url`, with `error="invalid_token"` exactly when a token was sent, and that
+/// the token is echoed nowhere. Returns the `WWW-Authenticate` value.
+async fn assert_refused(req: RequestBuilder, url: &str, token: Option<&str>) -> String {
+    let r = req.send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let challenge = r.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let metadata = format!("{}/.well-known/oauth-protected-resource/mcp", origin(url));
+    assert!(
+        challenge.starts_with(&format!("Bearer resource_metadata=\"{metadata}\"")),
+        "{challenge}"
+    );
+    assert_eq!(
+        challenge.contains("error=\"invalid_token\""),
+        token.is_some(),
+        "{challenge}"
+    );
+    let body = r.text().await.unwrap();
+    if let Some(token) = token {
+        assert!(
+            !challenge.contains(token) && !body.contains(token),
+            "{body}"
+        );
+    }
+    challenge
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn static_tokens_gate_the_endpoint_and_bind_sessions_to_their_principal() {
+    let up = common::testkit_server("up", &[], "");
+    let (_child, url, _dir) = serve(&format!("{STATIC_TOKENS}\n{up}")).await;
+
+    assert_refused(post(&url, None, None, &initialize()), &url, None).await;
+    let wrong = "not-a-configured-token-123456";
+    assert_refused(
+        post(&url, Some(wrong), None, &initialize()),
+        &url,
+        Some(wrong),
+    )
+    .await;
+    let basic = post(&url, None, None, &initialize()).basic_auth("alice", Some(ALICE));
+    assert_refused(basic, &url, None).await;
+
+    let alice = open_session(&url, ALICE).await;
+    let echoed = echo(&url, ALICE, &alice, "hi").await;
+    assert_eq!(echoed, (StatusCode::OK, Some("hi".into())));
+
+    // Bob's token is valid, but alice's session is not his: POST, GET and DELETE all get 404.
+    assert_eq!(echo(&url, BOB, &alice, "x").await.0, StatusCode::NOT_FOUND);
+    let client = reqwest::Client::new();
+    let get = client
+        .get(&url)
+        .bearer_auth(BOB)
+        .header("accept", "text/event-stream")
+        .header("mcp-session-id", &alice);
+    assert_eq!(get.send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let delete = client
+        .delete(&url)
+        .bearer_auth(BOB)
+        .header("mcp-session-id", &alice);
+    assert_eq!(delete.send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    // Without a token, the session id alone gets nowhere either.
+    let call = post(
+        &url,
+        None,
+        Some(&alice),
+        &json!({"jsonrpc": "2.0", "id": 2, "method": "ping"}),
+    );
+    assert_refused(call, &url, None).await;
+
+    let bob = open_session(&url, BOB).await;
+    assert_eq!(
+        echo(&url, BOB, &bob, "b").await,
+        (StatusCode::OK, Some("b".into()))
+    );
+    assert_eq!(echo(&url, ALICE, &bob, "x").await.0, StatusCode::NOT_FOUND);
+    // Alice's session survived bob's attempts.
+    assert_eq!(
+        echo(&url, ALICE, &alice, "a").await,
+        (StatusCode::OK, Some("a".into()))
+    );
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+/// Claims Manifold's `[auth.jwt]` accepts, for subject `sub`; tests alter them.
+fn claims(sub: &str) -> Value {
+    json!({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "iat": now(), "exp": now() + 300})
+}
+
+/// An RS256 JWT with `kid` [`KID`], signed with the fixture key `pem` (PKCS#1).
+fn jwt(pem: &str, claims: &Value) -> String {
+    let pem = std::fs::read_to_string(fixture(pem)).unwrap();
+    let base64: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(base64)
+        .unwrap();
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(KID.into());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_rsa_der(&der)).unwrap()
+}
+
+/// `[auth]` with alice's static token and JWTs checked against `jwks` (a `jwks_file = …` or
+/// `jwks_url = …` line), no leeway.
+fn jwt_auth(jwks: &str) -> String {
+    format!(
+        "[auth]\n[[auth.tokens]]\nprincipal = \"alice\"\nenv = \"{ALICE_ENV}\"\n\
+         [auth.jwt]\nissuer = \"{ISSUER}\"\naudience = \"{AUDIENCE}\"\n{jwks}\nleeway_ms = 0\n"
+    )
+}
+
+fn jwks_file() -> String {
+    format!(
+        "jwks_file = {:?}",
+        fixture("jwks.json").display().to_string()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jwt_is_checked_for_key_algorithm_issuer_audience_and_expiry() {
+    let up = common::testkit_server("up", &[], "");
+    let (_child, url, _dir) = serve(&format!("{}\n{up}", jwt_auth(&jwks_file()))).await;
+
+    let valid = jwt("signing.pem", &claims("carol"));
+    let sid = open_session(&url, &valid).await;
+    assert_eq!(
+        echo(&url, &valid, &sid, "j").await,
+        (StatusCode::OK, Some("j".into()))
+    );
+
+    let altered = |field: &str, value: Value| {
+        let mut c = claims("carol");
+        c[field] = value;
+        c
+    };
+    let mut no_exp = claims("carol");
+    no_exp.as_object_mut().unwrap().remove("exp");
+    let refused = [
+        (
+            "expired",
+            jwt("signing.pem", &altered("exp", json!(now() - 60))),
+        ),
+        (
+            "wrong audience",
+            jwt("signing.pem", &altered("aud", json!("someone-else"))),
+        ),
+        (
+            "wrong issuer",
+            jwt(
+                "signing.pem",
+                &altered("iss", json!("https://evil.example")),
+            ),
+        ),
+        ("missing a required claim", jwt("signing.pem", &no_exp)),
+        ("bad signature", jwt("other.pem", &claims("carol"))),
+    ];
+    for (why, token) in refused {
+        let req = post(&url, Some(&token), None, &initialize());
+        let challenge = assert_refused(req, &url, Some(&token)).await;
+        assert!(
+            challenge.contains(&format!("error_description=\"{why}\"")),
+            "{why}: {challenge}"
+        );
+    }
+    // A symmetric algorithm is refused whatever the secret (the key set holds public keys).
+    let hs256 = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims("carol"),
+        &EncodingKey::from_secret(b"a shared secret"),
+    )
+    .unwrap();
+    let req = post(&url, Some(&hs256), None, &initialize());
+    assert_refused(req, &url, Some(&hs256)).await;
+    let garbage = "not.a.jwt-at-all";
+    assert_refused(
+        post(&url, Some(garbage), None, &initialize()),
+        &url,
+        Some(garbage),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_jwt_subject_is_the_principal() {
+    let up = common::testkit_server("up", &[], "");
+    let (_child, url, _dir) = serve(&format!("{}\n{up}", jwt_auth(&jwks_file()))).await;
+
+    // A session opened with alice's static token is usable with a JWT whose `sub` is alice
+    // (the same principal), and not with one whose `sub` is bob.
+    let sid = open_session(&url, ALICE).await;
+    let alice = jwt("signing.pem", &claims("alice"));
+    let bob = jwt("signing.pem", &claims("bob"));
+    assert_eq!(
+        echo(&url, &alice, &sid, "a").await,
+        (StatusCode::OK, Some("a".into()))
+    );
+    assert_eq!(echo(&url, &bob, &sid, "b").await.0, StatusCode::NOT_FOUND);
+
+    let bobs = open_session(&url, &bob).await;
+    assert_eq!(
+        echo(&url, &bob, &bobs, "b").await,
+        (StatusCode::OK, Some("b".into()))
+    );
+    assert_eq!(
+        echo(&url, &alice, &bobs, "a").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(echo(&url, ALICE, &bobs, "a").await.0, StatusCode::NOT_FOUND);
+}
+
+/// Serves the fixture key set at `http://127.0.0.1:PORT/jwks.json`; returns the URL and a
+/// count of the requests it answered.
+async fn serve_jwks() -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let body = std::fs::read_to_string(fixture("jwks.json")).unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let body = body.clone();
+            async move { ([("content-type", "application/json")], body) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/jwks.json"), hits)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jwks_url_is_fetched_over_http() {
+    let (jwks_url, hits) = serve_jwks().await;
+    let up = common::testkit_server("up", &[], "");
+    let toml = jwt_auth(&format!("jwks_url = {jwks_url:?}"));
+    let (_child, url, _dir) = serve(&format!("{toml}\n{up}")).await;
+
+    let valid = jwt("signing.pem", &claims("carol"));
+    let sid = open_session(&url, &valid).await;
+    assert_eq!(
+        echo(&url, &valid, &sid, "u").await,
+        (StatusCode::OK, Some("u".into()))
+    );
+    assert!(
+        hits.load(Ordering::SeqCst) >= 1,
+        "the key set was never fetched"
+    );
+    let forged = jwt("other.pem", &claims("carol"));
+    assert_refused(
+        post(&url, Some(&forged), None, &initialize()),
+        &url,
+        Some(&forged),
+    )
+    .await;
+}
+
+/// GET of `path` on the origin of `url`, without a token: the status and the JSON body.
+async fn get_json(url: &str, path: &str) -> (StatusCode, Value) {
+    let r = reqwest::get(format!("{}{path}", origin(url)))
+        .await
+        .unwrap();
+    let status = r.status();
+    let body = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
+    (status, body)
+}
+
+const METADATA_PATHS: [&str; 2] = [
+    "/.well-known/oauth-protected-resource",
+    "/.well-known/oauth-protected-resource/mcp",
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metadata_is_served_at_both_paths_with_the_configured_fields() {
+    let toml = format!(
+        "[gateway]\nname = \"auth-gateway\"\n\n[auth]\nresource = \"https://mcp.example/mcp\"\n\
+         authorization_servers = [\"https://issuer.example\"]\nscopes = [\"mcp\"]\n{STATIC_TOKENS}"
+    );
+    let (_child, url, _dir) = serve(&toml).await;
+    for path in METADATA_PATHS {
+        let (status, doc) = get_json(&url, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(
+            doc,
+            json!({
+                "resource": "https://mcp.example/mcp",
+                "authorization_servers": ["https://issuer.example"],
+                "bearer_methods_supported": ["header"],
+                "resource_name": "auth-gateway",
+                "scopes_supported": ["mcp"],
+            }),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metadata_defaults_to_the_request_host_and_the_jwt_issuer() {
+    let (_child, url, _dir) = serve(&jwt_auth(&jwks_file())).await;
+    for path in METADATA_PATHS {
+        let (status, doc) = get_json(&url, path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(
+            doc,
+            json!({
+                "resource": url,
+                "authorization_servers": [ISSUER],
+                "bearer_methods_supported": ["header"],
+                "resource_name": "manifold",
+            }),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_auth_requests_are_anonymous_and_there_is_no_metadata() {
+    let up = common::testkit_server("up", &[], "");
+    let (_child, url, _dir) = serve(&up).await;
+    for path in METADATA_PATHS {
+        assert_eq!(
+            get_json(&url, path).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    // Any bearer token is ignored: every client is the same anonymous principal.
+    let sid = open_session(&url, "whatever-token").await;
+    assert_eq!(
+        echo(&url, "another-token", &sid, "o").await,
+        (StatusCode::OK, Some("o".into()))
+    );
+    let r = post(&url, None, None, &initialize()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_client_token_reaches_neither_the_upstream_nor_the_log() {
+    let work = tempfile::tempdir().unwrap();
+    let record = work.path().join("up.record");
+    let mut testkit = Command::new(common::testkit_bin());
+    testkit
+        .args(["--name", "up", "--http", "127.0.0.1:0", "--record"])
+        .arg(&record)
+        .stdin(Stdio::null());
+    let (_upstream, up_url, _) = common::spawn_listening(testkit).await;
+    let (_cfg, config) = common::write_config(&format!(
+        "{STATIC_TOKENS}\n[servers.up]\nurl = {up_url:?}\n\
+         headers = {{ Authorization = {UPSTREAM_AUTH:?} }}\n"
+    ));
+    std::fs::write(config.with_file_name("bob.token"), BOB).unwrap();
+    let log = work.path().join("manifold.log");
+    let mut cmd = manifold(&config);
+    cmd.env("RUST_LOG", "debug")
+        .stderr(std::fs::File::create(&log).unwrap());
+    let (_child, url, _) = common::spawn_listening(cmd).await;
+
+    let wrong = "wrong-client-token-5c8e1f0a";
+    assert_refused(
+        post(&url, Some(wrong), None, &initialize()),
+        &url,
+        Some(wrong),
+    )
+    .await;
+    let sid = open_session(&url, ALICE).await;
+    let echoed = echo(&url, ALICE, &sid, "via-http").await;
+    assert_eq!(echoed, (StatusCode::OK, Some("via-http".into())));
+
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        recorded.contains("tools/call") && recorded.contains("via-http"),
+        "the call did not reach the recording upstream:\n{recorded}"
+    );
+    let headers: Vec<Value> = recorded
+        .lines()
+        .filter_map(|l| l.strip_prefix("HEADERS "))
+        .map(|h| serde_json::from_str(h).unwrap())
+        .collect();
+    assert!(!headers.is_empty(), "{recorded}");
+    for h in &headers {
+        assert_eq!(h["authorization"], UPSTREAM_AUTH, "{h}");
+    }
+    assert!(!recorded.contains(ALICE), "{recorded}");
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(!log.is_empty(), "RUST_LOG=debug wrote nothing");
+    assert!(!log.contains(ALICE) && !log.contains(wrong), "{log}");
+}
+
+/// Reads `r`, a legacy SSE stream, up to its first event; that event's `data`.
+async fn first_event_data(r: &mut reqwest::Response) -> String {
+    let mut text = String::new();
+    while !text.contains("\n\n") {
+        let chunk = tokio::time::timeout(common::RECV_TIMEOUT, r.chunk())
+            .await
+            .expect("the first SSE event in time")
+            .unwrap()
+            .expect("the stream ended before its first event");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    text.lines()
+        .find_map(|l| l.strip_prefix("data:"))
+        .expect("a data line")
+        .trim()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_sse_needs_a_token_and_binds_its_session() {
+    let up = common::testkit_server("up", &[], "");
+    let (_child, url, _dir) = serve(&format!("{STATIC_TOKENS}\n{up}")).await;
+    let client = reqwest::Client::new();
+    let sse = format!("{}/sse", origin(&url));
+    let open = |token: Option<&str>| {
+        let req = client.get(&sse).header("accept", "text/event-stream");
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
+        }
+    };
+    assert_refused(open(None), &url, None).await;
+    let wrong = "not-a-configured-token-123456";
+    assert_refused(open(Some(wrong)), &url, Some(wrong)).await;
+
+    let mut stream = open(Some(ALICE)).send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    let endpoint = first_event_data(&mut stream).await;
+    assert!(endpoint.starts_with("/messages?sessionId="), "{endpoint}");
+    let messages = format!("{}{endpoint}", origin(&url));
+    let send = |token: Option<&str>| post(&messages, token, None, &initialize());
+    assert_refused(send(None), &url, None).await;
+    let r = send(Some(BOB)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = send(Some(ALICE)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+}
