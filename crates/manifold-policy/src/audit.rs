@@ -1,9 +1,12 @@
 //! The audit log (`[audit]`): one JSON line per tool call — time, principal, session, server,
 //! tool, arguments (configured keys redacted, or a SHA-256 digest, or nothing), outcome,
-//! duration, result size — written by a task of its own to stderr or appended to a file.
-//! Refused calls are audited too. The queue is bounded: a slow disk slows calls, never loses lines.
+//! duration, result size — written by a thread of its own to stderr or appended to a file.
+//! Refused calls are audited too. The writer wakes every 10 ms and writes what queued up, so a
+//! call never pays for a thread wake-up or a syscall; the queue is bounded, so a slow disk slows
+//! calls rather than losing lines. [`AuditLog::flush`] writes everything out at shutdown.
 
 use std::fmt::Write as _;
+use std::io::Write;
 use std::path::Path;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -11,7 +14,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use manifold_config::{Audit, AuditArguments};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tower::{Layer, Service};
 
@@ -19,6 +21,15 @@ use crate::call::{outcome, BoxReply, Call, Infallible, ItemKind, Reply};
 
 /// Lines waiting for the writer before calls wait for it.
 const QUEUE: usize = 4096;
+/// How often the writer writes what queued up.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// What the writer is sent.
+enum Entry {
+    Line(String),
+    /// Write everything before this, then say so.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
 
 /// What replaces a redacted value.
 pub const REDACTED: &str = "[redacted]";
@@ -26,33 +37,40 @@ pub const REDACTED: &str = "[redacted]";
 /// Where audit lines go, and how arguments are recorded.
 #[derive(Debug, Clone)]
 pub struct AuditLog {
-    lines: mpsc::Sender<String>,
+    lines: mpsc::Sender<Entry>,
     arguments: AuditArguments,
     redact: std::sync::Arc<[String]>,
 }
 
 impl AuditLog {
-    /// Opens the log of `audit` (its file is created or appended to now) and starts its writer.
+    /// Opens the log of `audit` (its file is created or appended to now) and starts its writer,
+    /// a thread of its own: file writes never run on (or hop through) the async runtime.
     /// `None` when auditing is off.
     pub fn open(audit: &Audit) -> std::io::Result<Option<AuditLog>> {
         if !audit.enabled {
             return Ok(None);
         }
         let (lines, rx) = mpsc::channel(QUEUE);
-        match &audit.file {
-            Some(path) => {
-                let file = open_append(path)?;
-                tokio::spawn(write_lines(rx, tokio::fs::File::from_std(file)));
-            }
-            None => {
-                tokio::spawn(write_lines(rx, tokio::io::stderr()));
-            }
-        }
+        let out: Box<dyn Write + Send> = match &audit.file {
+            Some(path) => Box::new(open_append(path)?),
+            None => Box::new(std::io::stderr()),
+        };
+        std::thread::Builder::new()
+            .name("manifold-audit".into())
+            .spawn(move || write_lines(rx, out))?;
         Ok(Some(AuditLog {
             lines,
             arguments: audit.arguments,
             redact: audit.redact.clone().into(),
         }))
+    }
+
+    /// Waits until every line queued so far is written.
+    pub async fn flush(&self) {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if self.lines.send(Entry::Flush(ack)).await.is_ok() {
+            let _ = done.await;
+        }
     }
 
     /// The `arguments` (or `argumentsDigest`) field of a call's line.
@@ -81,17 +99,32 @@ fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
         .map_err(|e| std::io::Error::new(e.kind(), format!("audit file {}: {e}", path.display())))
 }
 
-async fn write_lines<W: AsyncWrite + Unpin>(mut rx: mpsc::Receiver<String>, out: W) {
-    let mut out = tokio::io::BufWriter::new(out);
-    while let Some(line) = rx.recv().await {
-        let mut batch = Some(line);
-        while let Some(line) = batch {
-            if out.write_all(line.as_bytes()).await.is_err() {
-                tracing::error!("cannot write the audit log");
+/// Every [`FLUSH_EVERY`], writes what queued up (one flush per batch), until every sender is gone.
+fn write_lines(mut rx: mpsc::Receiver<Entry>, out: Box<dyn Write + Send>) {
+    let mut out = std::io::BufWriter::new(out);
+    loop {
+        // Polled, not waited on: a sender never has a waiting thread to wake.
+        std::thread::sleep(FLUSH_EVERY);
+        let mut done = Vec::new();
+        let closed = loop {
+            match rx.try_recv() {
+                Ok(Entry::Line(line)) => {
+                    if out.write_all(line.as_bytes()).is_err() {
+                        tracing::error!("cannot write the audit log");
+                    }
+                }
+                Ok(Entry::Flush(ack)) => done.push(ack),
+                Err(mpsc::error::TryRecvError::Empty) => break false,
+                Err(mpsc::error::TryRecvError::Disconnected) => break true,
             }
-            batch = rx.try_recv().ok();
+        };
+        let _ = out.flush();
+        for ack in done {
+            let _ = ack.send(());
         }
-        let _ = out.flush().await;
+        if closed {
+            return;
+        }
     }
 }
 
@@ -213,7 +246,7 @@ where
             }
             let mut text = line.to_string();
             text.push('\n');
-            let _ = lines.send(text).await;
+            let _ = lines.send(Entry::Line(text)).await;
             Ok(reply)
         }))
     }

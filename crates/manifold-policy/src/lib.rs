@@ -109,6 +109,13 @@ impl Policy {
             .clone()
     }
 
+    /// Writes out every audit line queued so far (at shutdown).
+    pub async fn flush(&self) {
+        if let Some(log) = &self.audit {
+            log.flush().await;
+        }
+    }
+
     /// The principal the stdio face runs as.
     pub fn stdio_principal(&self) -> Arc<str> {
         self.stdio_principal.clone()

@@ -67,6 +67,7 @@ where
     .await;
     session.close();
     gateway.shutdown().await;
+    gateway.policy().flush().await;
     // Flush what is queued, then stop: clones of the sender may outlive this call.
     let _ = finish.send(());
     let _ = writer_task.await;

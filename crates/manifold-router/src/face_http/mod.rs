@@ -180,6 +180,7 @@ where
     sweeper.abort();
     app.store.clear();
     gateway.shutdown().await;
+    gateway.policy().flush().await;
     served
 }
 

@@ -1,0 +1,312 @@
+//! The cost of the policy stack: `tools/call echo` over Streamable HTTP through two
+//! `manifold serve --listen` gateways in front of a shared stdio testkit, in one run,
+//! - **policy off**: no `[auth]`, no `[[access]]`, no `[[limits]]`, `validate_arguments = false`,
+//!   `[audit] enabled = false` (metrics cannot be switched off and stay on);
+//! - **policy on**: a static bearer token, an `[[access]]` rule that filters, a `[[limits]]` rule
+//!   matching every call (never refusing), argument validation, the audit log to a file (full
+//!   arguments, redaction on), and metrics;
+//!
+//! each for `POLICY_N` sequential calls and `POLICY_C` concurrent callers on one session,
+//! interleaved for `POLICY_ROUNDS` rounds (median round reported); `POLICY_WITHOUT=audit,auth,
+//! access,limits,validation` leaves those parts out of "policy on" to see what each costs. Prints calls/s, p50/p99, the
+//! throughput ratio on/off, and the gateway's CPU time per call read from `/proc/<pid>/stat`.
+//!
+//! ```text
+//! cargo build --release --workspace --bins && cargo bench --bench policy
+//! ```
+
+#[path = "../load/procfs.rs"]
+#[allow(dead_code)]
+mod procfs;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const TOKEN: &str = "bench-token-0123456789";
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn bin(name: &str) -> PathBuf {
+    let dir = std::env::var_os("LOAD_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let exe = std::env::current_exe().expect("current_exe");
+            exe.parent()
+                .and_then(Path::parent)
+                .expect("target/<profile>/deps")
+                .to_path_buf()
+        });
+    let path = dir.join(name);
+    if !path.is_file() {
+        eprintln!(
+            "error: {} is missing; run `cargo build --release --workspace --bins` first",
+            path.display()
+        );
+        std::process::exit(2);
+    }
+    path
+}
+
+/// Starts `manifold serve` on `config` (written with a token file beside it).
+async fn gateway(config: &str) -> (Child, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("manifold.toml");
+    std::fs::write(&path, format!("[admin]\nlisten = \"off\"\n{config}")).unwrap();
+    std::fs::write(dir.path().join("bench.token"), TOKEN).unwrap();
+    let mut child = Command::new(bin("manifold"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn manifold");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next_line().await.unwrap().expect("address line");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let url = line
+        .strip_prefix("listening on ")
+        .expect("address")
+        .to_string();
+    (child, url, dir)
+}
+
+struct Session {
+    http: reqwest::Client,
+    url: String,
+    id: String,
+}
+
+impl Session {
+    async fn open(http: &reqwest::Client, url: &str) -> Session {
+        let mut s = Session {
+            http: http.clone(),
+            url: url.to_string(),
+            id: String::new(),
+        };
+        let r = s
+            .request()
+            .body(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}).to_string())
+            .send()
+            .await
+            .expect("initialize");
+        assert_eq!(r.status(), 200);
+        s.id = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
+        let _ = r.bytes().await;
+        let r = s
+            .request()
+            .body(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string())
+            .send()
+            .await
+            .expect("initialized");
+        assert_eq!(r.status(), 202);
+        s
+    }
+
+    fn request(&self) -> reqwest::RequestBuilder {
+        let mut r = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .bearer_auth(TOKEN);
+        if !self.id.is_empty() {
+            r = r.header("mcp-session-id", &self.id);
+        }
+        r
+    }
+
+    async fn echo(&self, id: usize) {
+        let r = self
+            .request()
+            .body(
+                json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                "params": {"name": "t__echo", "arguments": {"text": "hello, manifold", "api_key": "k"}}})
+                .to_string(),
+            )
+            .send()
+            .await
+            .expect("request");
+        let body: Value = serde_json::from_slice(&r.bytes().await.expect("body")).unwrap();
+        assert_eq!(
+            body["result"]["content"][0]["text"], "hello, manifold",
+            "{body}"
+        );
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Stats {
+    per_sec: f64,
+    p50: f64,
+    p99: f64,
+    /// Gateway CPU (user + system) per call, µs.
+    cpu: f64,
+}
+
+async fn measure(session: Arc<Session>, pid: u32, tick: f64, n: usize, c: usize) -> Stats {
+    let cpu = || {
+        procfs::cpu_of(pid, tick)
+            .map(|(u, s)| (u + s).as_secs_f64())
+            .unwrap_or(0.0)
+    };
+    let cpu_before = cpu();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..c {
+        let session = session.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for i in (worker..n).step_by(c) {
+                let t = Instant::now();
+                session.echo(i + 1).await;
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all: Vec<Duration> = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let wall = started.elapsed();
+    let cpu_used = cpu() - cpu_before;
+    all.sort();
+    let pct =
+        |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e6;
+    Stats {
+        per_sec: all.len() as f64 / wall.as_secs_f64(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+        cpu: cpu_used * 1e6 / all.len() as f64,
+    }
+}
+
+fn median(mut runs: Vec<Stats>) -> Stats {
+    runs.sort_by(|a, b| a.per_sec.total_cmp(&b.per_sec));
+    runs[runs.len() / 2]
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run());
+}
+
+async fn run() {
+    let n = env_usize("POLICY_N", 5_000);
+    let c = env_usize("POLICY_C", 32);
+    let rounds = env_usize("POLICY_ROUNDS", 3).max(1);
+    let tick = procfs::clock_ticks();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(c + 4)
+        .build()
+        .unwrap();
+    let server = format!(
+        "[servers.t]\ncommand = {:?}\nargs = [\"--name\", \"t\"]\nsharing = \"shared\"\n",
+        bin("manifold-testkit").display().to_string()
+    );
+    let off = format!("[audit]\nenabled = false\n{server}validate_arguments = false\n");
+    // `POLICY_WITHOUT=audit,auth,...` leaves parts out of "policy on", to see what each costs.
+    let without = std::env::var("POLICY_WITHOUT").unwrap_or_default();
+    let part = |name: &str, toml: &str| {
+        if without.split(',').any(|w| w == name) {
+            eprintln!("policy on: without {name}");
+            String::new()
+        } else {
+            toml.to_string()
+        }
+    };
+    let on = [
+        part(
+            "auth",
+            "[[auth.tokens]]\nprincipal = \"bench\"\nfile = \"bench.token\"\n",
+        ),
+        part(
+            "access",
+            "[[access]]\nprincipal = \"bench\"\ntools = { deny = [\"t__crash\", \"t__hang\"] }\n",
+        ),
+        part(
+            "limits",
+            "[[limits]]\nname = \"everything\"\nrate = 1000000000\nburst = 1000000000\n",
+        ),
+        part("audit", "[audit]\nfile = \"audit.jsonl\"\n"),
+        if without.split(',').any(|w| w == "audit") {
+            "[audit]\nenabled = false\n".to_string()
+        } else {
+            String::new()
+        },
+        server.clone(),
+        if without.split(',').any(|w| w == "validation") {
+            "validate_arguments = false\n".to_string()
+        } else {
+            String::new()
+        },
+    ]
+    .concat();
+    let (off_child, off_url, _d1) = gateway(&off).await;
+    let (on_child, on_url, _d2) = gateway(&on).await;
+    let modes = [
+        (
+            "policy off",
+            Arc::new(Session::open(&http, &off_url).await),
+            off_child.id().unwrap(),
+        ),
+        (
+            "policy on",
+            Arc::new(Session::open(&http, &on_url).await),
+            on_child.id().unwrap(),
+        ),
+    ];
+    for (_, session, pid) in &modes {
+        measure(session.clone(), *pid, tick, 500.min(n), 1).await; // warm-up
+    }
+    println!("policy: N={n} C={c} rounds={rounds} (median round by throughput)\n");
+    println!("| mode | pattern | calls/s | p50 (µs) | p99 (µs) | gateway CPU/call (µs) |");
+    println!("|---|---|---:|---:|---:|---:|");
+    let mut results = Vec::new();
+    for (pattern, conc) in [("sequential", 1), ("concurrent", c)] {
+        let mut runs: [Vec<Stats>; 2] = Default::default();
+        for _ in 0..rounds {
+            for (m, (_, session, pid)) in modes.iter().enumerate() {
+                runs[m].push(measure(session.clone(), *pid, tick, n, conc).await);
+            }
+        }
+        let [off, on] = runs.map(median);
+        for ((label, _, _), s) in modes.iter().zip([off, on]) {
+            println!(
+                "| {label} | {pattern} (C={conc}) | {:.0} | {:.1} | {:.1} | {:.1} |",
+                s.per_sec, s.p50, s.p99, s.cpu
+            );
+        }
+        results.push((pattern, conc, off, on));
+    }
+    println!(
+        "\n| pattern | throughput on/off | added p50 (µs) | added gateway CPU per call (µs) |"
+    );
+    println!("|---|---:|---:|---:|");
+    for (pattern, conc, off, on) in results {
+        println!(
+            "| {pattern} (C={conc}) | {:.3} | {:+.1} | {:+.1} |",
+            on.per_sec / off.per_sec,
+            on.p50 - off.p50,
+            on.cpu - off.cpu
+        );
+    }
+}
