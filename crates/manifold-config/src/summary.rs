@@ -7,6 +7,45 @@ use std::time::Duration;
 use crate::model::{Config, Server, Transport};
 
 impl Config {
+    /// The policy lines of the summary: auth, access, limits, audit (never a token).
+    fn policy_summary(&self) -> String {
+        let a = &self.auth;
+        let mut auth = Vec::new();
+        if !a.tokens.is_empty() {
+            auth.push(format!("{} static token(s)", a.tokens.len()));
+        }
+        if let Some(jwt) = &a.jwt {
+            auth.push(format!("JWT from `{}` for `{}`", jwt.issuer, jwt.audience));
+        }
+        let auth = if auth.is_empty() {
+            "off (HTTP clients are `anonymous`)".to_owned()
+        } else {
+            auth.join(", ")
+        };
+        let limits: Vec<&str> = self.limits.iter().map(|l| l.name.as_str()).collect();
+        let arguments = match self.audit.arguments {
+            crate::AuditArguments::Full => "full (redacted)",
+            crate::AuditArguments::Digest => "digest",
+            crate::AuditArguments::None => "none",
+        };
+        let audit = match (&self.audit.enabled, &self.audit.file) {
+            (false, _) => "off".to_owned(),
+            (true, None) => format!("stderr, arguments {arguments}"),
+            (true, Some(f)) => format!("{}, arguments {arguments}", f.display()),
+        };
+        format!(
+            "auth: {auth}; stdio principal `{}`\naccess: {} rule(s); limits: {}\naudit: {}\n",
+            a.stdio_principal,
+            self.access.len(),
+            if limits.is_empty() {
+                "none".to_owned()
+            } else {
+                limits.join(", ")
+            },
+            audit,
+        )
+    }
+
     /// A multi-line summary: gateway settings, listeners, one line per server (alias, namespace
     /// or `(pass-through)`, transport kind and command/URL, filters present), then the notices.
     pub fn summary(&self) -> String {
@@ -38,6 +77,7 @@ impl Config {
             }
             None => out.push_str("admin: off\n"),
         }
+        out.push_str(&self.policy_summary());
         let _ = writeln!(out, "servers ({}):", self.servers.len());
         let alias_width = self
             .servers

@@ -57,6 +57,8 @@ const KNOWN_METHODS: &[&str] = &[
     "notifications/prompts/list_changed",
     "notifications/resources/list_changed",
     "notifications/resources/updated",
+    "notifications/roots/list_changed",
+    "notifications/elicitation/complete",
     "sampling/createMessage",
     "elicitation/create",
     "roots/list",

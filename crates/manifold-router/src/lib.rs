@@ -28,9 +28,14 @@ impl Gateway {
     /// Forwards a client notification to every upstream this gateway runs that is up (borrowed,
     /// shared upstreams were not told about this client).
     pub async fn broadcast(&self, method: &str, params: Option<&manifold_protocol::RawValue>) {
+        let counter = self
+            .metrics()
+            .notifications
+            .with_label_values(&[manifold_metrics::method_label(method), "to_upstream"]);
         for slot in self.shared.slots.iter().filter(|s| s.borrowed.is_none()) {
             if slot.is_up() {
                 slot.upstream.notify(method, params).await;
+                counter.inc();
             }
         }
     }

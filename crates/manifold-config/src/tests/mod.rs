@@ -5,6 +5,7 @@ mod env;
 mod examples;
 mod formats;
 mod hosts_file;
+mod policy;
 mod validation;
 
 use std::path::PathBuf;
