@@ -5,14 +5,15 @@
 //! call never pays for a thread wake-up or a syscall; the queue is bounded, so a slow disk slows
 //! calls rather than losing lines. [`AuditLog::flush`] writes everything out at shutdown.
 
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::Path;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use manifold_config::{Audit, AuditArguments};
-use serde_json::{json, Map, Value};
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tower::{Layer, Service};
@@ -65,6 +66,11 @@ impl AuditLog {
         }))
     }
 
+    /// Whether lines carry the arguments (in full or as a digest).
+    pub fn records_arguments(&self) -> bool {
+        self.arguments != AuditArguments::None
+    }
+
     /// Waits until every line queued so far is written.
     pub async fn flush(&self) {
         let (ack, done) = tokio::sync::oneshot::channel();
@@ -73,19 +79,26 @@ impl AuditLog {
         }
     }
 
-    /// The `arguments` (or `argumentsDigest`) field of a call's line.
-    fn arguments_field(&self, arguments: Option<&Value>) -> Option<(&'static str, Value)> {
-        let args = arguments?;
+    /// Appends the `arguments` (or `argumentsDigest`) member of a call's line, if any.
+    fn write_arguments(&self, line: &mut Vec<u8>, arguments: Option<&Value>) {
+        let Some(args) = arguments else { return };
         match self.arguments {
-            AuditArguments::None => None,
-            AuditArguments::Full => Some(("arguments", redact(args, &self.redact))),
+            AuditArguments::None => {}
+            AuditArguments::Full => {
+                line.extend_from_slice(b",\"arguments\":");
+                let redacted = Redacted {
+                    value: args,
+                    keys: &self.redact,
+                };
+                let _ = serde_json::to_writer(&mut *line, &redacted);
+            }
             AuditArguments::Digest => {
                 let digest = Sha256::digest(args.to_string().as_bytes());
-                let mut hex = String::with_capacity(64);
+                line.extend_from_slice(b",\"argumentsDigest\":\"sha256:");
                 for b in digest {
-                    let _ = write!(hex, "{b:02x}");
+                    let _ = write!(line, "{b:02x}");
                 }
-                Some(("argumentsDigest", Value::String(format!("sha256:{hex}"))))
+                line.push(b'"');
             }
         }
     }
@@ -128,31 +141,64 @@ fn write_lines(mut rx: mpsc::Receiver<Entry>, out: Box<dyn Write + Send>) {
     }
 }
 
-/// A copy of `value` whose object members with a key containing any of `keys` (lowercase) are
-/// replaced by `"[redacted]"`, at any depth.
-pub fn redact(value: &Value, keys: &[String]) -> Value {
-    match value {
-        Value::Object(map) => {
-            let mut out = Map::with_capacity(map.len());
-            for (k, v) in map {
-                let lower = k.to_lowercase();
-                let secret = keys.iter().any(|s| lower.contains(s.as_str()));
-                let v = if secret {
-                    Value::String(REDACTED.to_string())
-                } else {
-                    redact(v, keys)
-                };
-                out.insert(k.clone(), v);
+/// `value` serialized with the members whose key contains any of `keys` (lowercase) replaced
+/// by `"[redacted]"`, at any depth — written straight out, never copied.
+struct Redacted<'a> {
+    value: &'a Value,
+    keys: &'a [String],
+}
+
+impl Serialize for Redacted<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.value {
+            Value::Object(map) => {
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                for (k, v) in map {
+                    let lower = k.to_lowercase();
+                    if self.keys.iter().any(|s| lower.contains(s.as_str())) {
+                        out.serialize_entry(k, REDACTED)?;
+                    } else {
+                        out.serialize_entry(
+                            k,
+                            &Redacted {
+                                value: v,
+                                keys: self.keys,
+                            },
+                        )?;
+                    }
+                }
+                out.end()
             }
-            Value::Object(out)
+            Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    out.serialize_element(&Redacted {
+                        value: v,
+                        keys: self.keys,
+                    })?;
+                }
+                out.end()
+            }
+            other => other.serialize(serializer),
         }
-        Value::Array(items) => Value::Array(items.iter().map(|v| redact(v, keys)).collect()),
-        other => other.clone(),
     }
+}
+
+/// A copy of `value` with the members whose key contains any of `keys` (lowercase) replaced by
+/// `"[redacted]"`, at any depth.
+pub fn redact(value: &Value, keys: &[String]) -> Value {
+    serde_json::to_value(Redacted { value, keys }).unwrap_or(Value::Null)
 }
 
 /// RFC 3339 UTC time with milliseconds.
 pub fn rfc3339(t: SystemTime) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_rfc3339(&mut out, t);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes `t` as RFC 3339 UTC time with milliseconds.
+fn write_rfc3339(out: &mut Vec<u8>, t: SystemTime) {
     let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     let (days, rem) = (secs / 86_400, secs % 86_400);
@@ -166,13 +212,14 @@ pub fn rfc3339(t: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
+    let _ = write!(
+        out,
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
         rem / 3600,
         rem % 3600 / 60,
         rem % 60,
         since.subsec_millis()
-    )
+    );
 }
 
 /// Writes one line per tool call.
@@ -222,30 +269,35 @@ where
         if call.kind != ItemKind::Tool {
             return futures::future::Either::Left(self.inner.call(call));
         }
-        let time = SystemTime::now();
         let started = Instant::now();
-        let mut line = json!({
-            "time": rfc3339(time),
-            "principal": &*call.principal,
-            "session": call.session,
-            "server": &*call.server.alias,
-            "tool": &call.name,
-        });
-        if let Some((key, value)) = self.log.arguments_field(call.arguments.as_ref()) {
-            line[key] = value;
-        }
+        // The line is written as it is known, straight into its buffer.
+        let mut line = Vec::with_capacity(256);
+        line.extend_from_slice(b"{\"time\":\"");
+        write_rfc3339(&mut line, SystemTime::now());
+        line.extend_from_slice(b"\",\"principal\":");
+        let _ = serde_json::to_writer(&mut line, &*call.principal);
+        let _ = write!(line, ",\"session\":{},\"server\":", call.session);
+        let _ = serde_json::to_writer(&mut line, &*call.server.alias);
+        line.extend_from_slice(b",\"tool\":");
+        let _ = serde_json::to_writer(&mut line, &call.name);
+        self.log.write_arguments(&mut line, call.arguments.as_ref());
         let lines = self.log.lines.clone();
         let future = self.inner.call(call);
         futures::future::Either::Right(Box::pin(async move {
             let reply = future.await?;
-            line["outcome"] = json!(outcome(&reply));
-            line["durationMs"] = json!((started.elapsed().as_secs_f64() * 1e6).round() / 1e3);
-            match &reply {
-                Ok(result) => line["resultBytes"] = json!(result.get().len()),
-                Err(f) => line["errorCode"] = json!(f.error.code),
-            }
-            let mut text = line.to_string();
-            text.push('\n');
+            let micros = started.elapsed().as_micros();
+            let _ = write!(
+                line,
+                ",\"outcome\":\"{}\",\"durationMs\":{}.{:03}",
+                outcome(&reply),
+                micros / 1000,
+                micros % 1000
+            );
+            let _ = match &reply {
+                Ok(result) => write!(line, ",\"resultBytes\":{}}}\n", result.get().len()),
+                Err(f) => write!(line, ",\"errorCode\":{}}}\n", f.error.code),
+            };
+            let text = String::from_utf8(line).unwrap_or_default();
             let _ = lines.send(Entry::Line(text)).await;
             Ok(reply)
         }))
@@ -255,6 +307,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn redaction_reaches_every_depth_and_keeps_the_rest() {

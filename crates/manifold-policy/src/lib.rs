@@ -109,6 +109,13 @@ impl Policy {
             .clone()
     }
 
+    /// Whether the audit log records call arguments (so they must be parsed).
+    pub fn audits_arguments(&self) -> bool {
+        self.audit
+            .as_ref()
+            .is_some_and(audit::AuditLog::records_arguments)
+    }
+
     /// Writes out every audit line queued so far (at shutdown).
     pub async fn flush(&self) {
         if let Some(log) = &self.audit {

@@ -322,7 +322,10 @@ impl Gateway {
         scope.served_by.store(index, Ordering::Relaxed);
         let slot = &self.shared.slots[index];
         let (arguments, schema) = match (&route.tool, route.kind) {
-            (Some(tool), ItemKind::Tool) => tool_arguments(&mut obj, tool, route.downstream, slot)?,
+            (Some(tool), ItemKind::Tool) => {
+                let audited = self.shared.policy.audits_arguments();
+                tool_arguments(&mut obj, tool, route.downstream, slot, audited)?
+            }
             _ => (None, None),
         };
         let alias = slot.alias();
@@ -584,7 +587,13 @@ fn tool_arguments(
     tool: &ToolInfo,
     name: &str,
     slot: &Slot,
+    audited: bool,
 ) -> Result<(Option<Value>, Option<Arc<ArgumentSchema>>), ErrorObject> {
+    let validated = slot.policy.validate_arguments;
+    if !validated && !audited && tool.fixed.is_empty() {
+        // Nobody looks at them: forwarded as they came, never parsed.
+        return Ok((None, None));
+    }
     let mut arguments: Option<Value> = match obj.get("arguments") {
         Some(raw) => Some(
             serde_json::from_str(raw.get())
