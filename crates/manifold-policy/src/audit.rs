@@ -294,8 +294,8 @@ where
                 micros % 1000
             );
             let _ = match &reply {
-                Ok(result) => write!(line, ",\"resultBytes\":{}}}\n", result.get().len()),
-                Err(f) => write!(line, ",\"errorCode\":{}}}\n", f.error.code),
+                Ok(result) => writeln!(line, ",\"resultBytes\":{}}}", result.get().len()),
+                Err(f) => writeln!(line, ",\"errorCode\":{}}}", f.error.code),
             };
             let text = String::from_utf8(line).unwrap_or_default();
             let _ = lines.send(Entry::Line(text)).await;
