@@ -1,5 +1,5 @@
-//! The audit log: one JSON line per tool call with who, where, what (secrets redacted, or a
-//! digest), how it ended, how long it took and how big the answer was.
+//! The audit log: one JSON line per tool call (unknown names included) with who, where, what
+//! (secrets redacted, or a digest), how it ended, how long it took and how big the answer was.
 
 use serde_json::{json, Value};
 
@@ -36,10 +36,14 @@ async fn one_line_per_call_with_secrets_redacted() {
     assert_eq!(r["result"]["isError"], true);
     let r = gateway.call_tool(4, "a__add", json!({"a": "x"})).await;
     assert_eq!(r["result"]["isError"], true);
+    let r = gateway
+        .call_tool(5, "zz__probe", json!({"token": "s3cret-value"}))
+        .await;
+    assert_eq!(r["error"]["code"], -32602);
 
     let path = dir.path().join("audit.jsonl");
-    let lines = lines(&path, 3).await;
-    assert_eq!(lines.len(), 3, "{lines:?}");
+    let lines = lines(&path, 4).await;
+    assert_eq!(lines.len(), 4, "{lines:?}");
     let first = &lines[0];
     for field in [
         "time",
@@ -67,6 +71,12 @@ async fn one_line_per_call_with_secrets_redacted() {
     // Refused by validation: audited too.
     assert_eq!(lines[2]["tool"], "a__add");
     assert_eq!(lines[2]["outcome"], "tool_error");
+    // A name no upstream serves: on the record too, with no server.
+    assert_eq!(lines[3]["tool"], "zz__probe");
+    assert_eq!(lines[3]["server"], serde_json::Value::Null);
+    assert_eq!(lines[3]["outcome"], "error");
+    assert_eq!(lines[3]["errorCode"], -32602);
+    assert_eq!(lines[3]["arguments"]["token"], "[redacted]");
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
         !text.contains("s3cret-value") && !text.contains("private"),

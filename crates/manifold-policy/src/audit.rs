@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tower::{Layer, Service};
 
-use crate::call::{outcome, BoxReply, Call, Infallible, ItemKind, Reply};
+use crate::call::{outcome, BoxReply, Call, Failure, Infallible, ItemKind, Reply};
 
 /// Lines waiting for the writer before calls wait for it.
 const QUEUE: usize = 4096;
@@ -64,6 +64,45 @@ impl AuditLog {
             arguments: audit.arguments,
             redact: audit.redact.clone().into(),
         }))
+    }
+
+    /// Starts a call's line, written straight into its buffer as it is known: time, principal,
+    /// session, server (`null` when no upstream owns the name), tool, arguments.
+    fn begin(
+        &self,
+        principal: &str,
+        session: u64,
+        server: Option<&str>,
+        tool: &str,
+        arguments: Option<&Value>,
+    ) -> Vec<u8> {
+        let mut line = Vec::with_capacity(256);
+        line.extend_from_slice(b"{\"time\":\"");
+        write_rfc3339(&mut line, SystemTime::now());
+        line.extend_from_slice(b"\",\"principal\":");
+        let _ = serde_json::to_writer(&mut line, principal);
+        let _ = write!(line, ",\"session\":{session},\"server\":");
+        let _ = serde_json::to_writer(&mut line, &server);
+        line.extend_from_slice(b",\"tool\":");
+        let _ = serde_json::to_writer(&mut line, tool);
+        self.write_arguments(&mut line, arguments);
+        line
+    }
+
+    /// Audits a call of a tool name no upstream serves (answered with `error` before any policy
+    /// layer ran): probing for names is on the record too.
+    pub async fn unknown_tool(
+        &self,
+        principal: &str,
+        session: u64,
+        tool: &str,
+        arguments: Option<&Value>,
+        error: Failure,
+    ) {
+        let mut line = self.begin(principal, session, None, tool, arguments);
+        end(&mut line, "error", 0, &Err(error));
+        let text = String::from_utf8(line).unwrap_or_default();
+        let _ = self.lines.send(Entry::Line(text)).await;
     }
 
     /// Whether lines carry the arguments (in full or as a digest).
@@ -270,38 +309,42 @@ where
             return futures::future::Either::Left(self.inner.call(call));
         }
         let started = Instant::now();
-        // The line is written as it is known, straight into its buffer.
-        let mut line = Vec::with_capacity(256);
-        line.extend_from_slice(b"{\"time\":\"");
-        write_rfc3339(&mut line, SystemTime::now());
-        line.extend_from_slice(b"\",\"principal\":");
-        let _ = serde_json::to_writer(&mut line, &*call.principal);
-        let _ = write!(line, ",\"session\":{},\"server\":", call.session);
-        let _ = serde_json::to_writer(&mut line, &*call.server.alias);
-        line.extend_from_slice(b",\"tool\":");
-        let _ = serde_json::to_writer(&mut line, &call.name);
-        self.log.write_arguments(&mut line, call.arguments.as_ref());
+        let mut line = self.log.begin(
+            &call.principal,
+            call.session,
+            Some(&call.server.alias),
+            &call.name,
+            call.arguments.as_ref(),
+        );
         let lines = self.log.lines.clone();
         let future = self.inner.call(call);
         futures::future::Either::Right(Box::pin(async move {
             let reply = future.await?;
-            let micros = started.elapsed().as_micros();
-            let _ = write!(
-                line,
-                ",\"outcome\":\"{}\",\"durationMs\":{}.{:03}",
+            end(
+                &mut line,
                 outcome(&reply),
-                micros / 1000,
-                micros % 1000
+                started.elapsed().as_micros(),
+                &reply,
             );
-            let _ = match &reply {
-                Ok(result) => writeln!(line, ",\"resultBytes\":{}}}", result.get().len()),
-                Err(f) => writeln!(line, ",\"errorCode\":{}}}", f.error.code),
-            };
             let text = String::from_utf8(line).unwrap_or_default();
             let _ = lines.send(Entry::Line(text)).await;
             Ok(reply)
         }))
     }
+}
+
+/// Ends a line begun by [`AuditLog::begin`]: outcome, duration, and result size or error code.
+fn end(line: &mut Vec<u8>, outcome: &str, micros: u128, reply: &Reply) {
+    let _ = write!(
+        line,
+        ",\"outcome\":\"{outcome}\",\"durationMs\":{}.{:03}",
+        micros / 1000,
+        micros % 1000
+    );
+    let _ = match reply {
+        Ok(result) => writeln!(line, ",\"resultBytes\":{}}}", result.get().len()),
+        Err(f) => writeln!(line, ",\"errorCode\":{}}}", f.error.code),
+    };
 }
 
 #[cfg(test)]

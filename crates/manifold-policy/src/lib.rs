@@ -109,6 +109,24 @@ impl Policy {
             .clone()
     }
 
+    /// Audits a `tools/call` of a name no upstream serves, answered with `error`.
+    pub async fn audit_unknown_tool(
+        &self,
+        principal: &str,
+        session: u64,
+        tool: &str,
+        arguments: Option<&manifold_protocol::RawValue>,
+        error: &manifold_protocol::ErrorObject,
+    ) {
+        let Some(log) = &self.audit else { return };
+        let arguments = arguments
+            .filter(|_| log.records_arguments())
+            .and_then(|raw| serde_json::from_str(raw.get()).ok());
+        let failure = Failure::from(error.clone());
+        log.unknown_tool(principal, session, tool, arguments.as_ref(), failure)
+            .await;
+    }
+
     /// Whether the audit log records call arguments (so they must be parsed).
     pub fn audits_arguments(&self) -> bool {
         self.audit

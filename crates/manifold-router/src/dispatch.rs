@@ -290,7 +290,25 @@ impl Gateway {
         scope: &Scope<'_>,
     ) -> Outcome {
         let (obj, name) = routing_key(params, "name")?;
-        let target = self.resolve_name(kind, &name)?;
+        let target = match self.resolve_name(kind, &name) {
+            Ok(target) => target,
+            Err(error) => {
+                if kind == Kind::Tools {
+                    let session = scope.session;
+                    self.shared
+                        .policy
+                        .audit_unknown_tool(
+                            session.principal(),
+                            session.inner.id,
+                            &name,
+                            obj.get("arguments"),
+                            &error,
+                        )
+                        .await;
+                }
+                return Err(error);
+            }
+        };
         let index = target.upstream;
         let route = Route {
             key: "name",
