@@ -566,3 +566,42 @@ async fn legacy_sse_needs_a_token_and_binds_its_session() {
     let r = send(Some(ALICE)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::ACCEPTED);
 }
+
+/// Bob's token rotated in its file: after SIGHUP the old one is refused and the new one works,
+/// with no restart (alice's, from the environment, is untouched).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_token_takes_effect_on_sighup() {
+    let up = common::testkit_server("up", &[], "");
+    let (child, url, dir) = serve(&format!("{STATIC_TOKENS}\n{up}")).await;
+    let bob_session = open_session(&url, BOB).await;
+    let rotated = "bob-rotated-token-0123456789";
+    std::fs::write(dir.path().join("bob.token"), rotated).unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().expect("pid").to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    // The reload runs in the background: wait (bounded) for the new token to be accepted.
+    let deadline = tokio::time::Instant::now() + common::RECV_TIMEOUT;
+    loop {
+        let r = post(&url, Some(rotated), None, &initialize())
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::OK {
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(tokio::time::Instant::now() < deadline, "never reloaded");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_refused(post(&url, Some(BOB), None, &initialize()), &url, Some(BOB)).await;
+    // Bob's session is still his, reached with his new token.
+    let (status, echoed) = echo(&url, rotated, &bob_session, "still bob").await;
+    assert_eq!(
+        (status, echoed.as_deref()),
+        (StatusCode::OK, Some("still bob"))
+    );
+    let alice = open_session(&url, ALICE).await;
+    assert_eq!(echo(&url, ALICE, &alice, "a").await.0, StatusCode::OK);
+}

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::{server, stdio, Face, ALICE, BOB, TWO_PRINCIPALS};
 
-fn config() -> String {
+fn config(sharing: &str) -> String {
     format!(
         r#"{TWO_PRINCIPALS}
 [[access]]
@@ -19,14 +19,25 @@ principal = "*"
         server(
             "a",
             &["--tools", "2", "--prompts", "2", "--resources", "2"],
-            ""
+            &format!("sharing = \"{sharing}\"")
         )
     )
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_hidden_tool_is_absent_and_unknown_for_one_principal_only() {
-    let face = Face::start(&config()).await;
+    hidden_for_one_principal("shared").await;
+}
+
+/// The same with upstream sessions of each session's own (views live in the session, whatever
+/// gateway serves it).
+#[tokio::test(flavor = "multi_thread")]
+async fn views_hold_with_per_session_upstreams() {
+    hidden_for_one_principal("per-session").await;
+}
+
+async fn hidden_for_one_principal(sharing: &str) {
+    let face = Face::start(&config(sharing)).await;
     let alice = face.open(ALICE).await;
     let bob = face.open(BOB).await;
 
@@ -61,6 +72,24 @@ async fn a_hidden_tool_is_absent_and_unknown_for_one_principal_only() {
         .request("prompts/get", json!({"name": "a__prompt_0"}))
         .await;
     assert_eq!(r["error"]["message"], "Unknown prompt: a__prompt_0");
+    let complete = |name: &str| json!({"ref": {"type": "ref/prompt", "name": name}, "argument": {"name": "name", "value": "a"}});
+    let r = bob
+        .request("completion/complete", complete("a__prompt_0"))
+        .await;
+    assert_eq!(r["error"]["message"], "Unknown prompt: a__prompt_0", "{r}");
+    let r = alice
+        .request("completion/complete", complete("a__prompt_0"))
+        .await;
+    assert!(r["result"]["completion"].is_object(), "{r}");
+    let complete = |name: &str| json!({"ref": {"type": "ref/prompt", "name": name}, "argument": {"name": "name", "value": "a"}});
+    let r = bob
+        .request("completion/complete", complete("a__prompt_0"))
+        .await;
+    assert_eq!(r["error"]["message"], "Unknown prompt: a__prompt_0", "{r}");
+    let r = alice
+        .request("completion/complete", complete("a__prompt_0"))
+        .await;
+    assert!(r["result"]["completion"].is_object(), "{r}");
 
     // Resources: hidden from the list, read, subscription and completion alike.
     let uri = "a+testkit://a/res/1";
