@@ -11,7 +11,10 @@
 //! cargo build --release --workspace --bins && cargo bench --bench http
 //! ```
 
-use std::path::{Path, PathBuf};
+#[path = "../support/mod.rs"]
+mod support;
+use support::{bin, env_usize};
+
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,34 +22,6 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn bin(name: &str) -> PathBuf {
-    let dir = std::env::var_os("LOAD_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let exe = std::env::current_exe().expect("current_exe");
-            exe.parent()
-                .and_then(Path::parent)
-                .expect("target/<profile>/deps")
-                .to_path_buf()
-        });
-    let path = dir.join(name);
-    if !path.is_file() {
-        eprintln!(
-            "error: {} is missing; run `cargo build --release --workspace --bins` first",
-            path.display()
-        );
-        std::process::exit(2);
-    }
-    path
-}
 
 /// Spawns a child that prints `listening on <url>` first; returns it and the URL.
 async fn start(mut cmd: Command) -> (Child, String) {

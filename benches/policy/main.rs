@@ -15,11 +15,14 @@
 //! cargo build --release --workspace --bins && cargo bench --bench policy
 //! ```
 
+#[path = "../support/mod.rs"]
+mod support;
+use support::{bin, env_usize};
+
 #[path = "../load/procfs.rs"]
 #[allow(dead_code)]
 mod procfs;
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,34 +32,6 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 const TOKEN: &str = "bench-token-0123456789";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn bin(name: &str) -> PathBuf {
-    let dir = std::env::var_os("LOAD_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let exe = std::env::current_exe().expect("current_exe");
-            exe.parent()
-                .and_then(Path::parent)
-                .expect("target/<profile>/deps")
-                .to_path_buf()
-        });
-    let path = dir.join(name);
-    if !path.is_file() {
-        eprintln!(
-            "error: {} is missing; run `cargo build --release --workspace --bins` first",
-            path.display()
-        );
-        std::process::exit(2);
-    }
-    path
-}
 
 /// Starts `manifold serve` on `config` (written with a token file beside it).
 async fn gateway(config: &str) -> (Child, String, tempfile::TempDir) {

@@ -11,6 +11,7 @@ pub mod downstream;
 mod events;
 mod face_http;
 mod face_stdio;
+mod forward;
 mod gateway;
 pub mod naming;
 mod reload;

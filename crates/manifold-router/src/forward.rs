@@ -1,0 +1,154 @@
+//! Sending one routed request upstream: pinned arguments set, in-flight tracking (so progress
+//! and server→client requests find their client), then the policy stack around the upstream
+//! request itself.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use manifold_policy::{ArgumentSchema, Call, Failure, Infallible, ItemKind, Reply};
+use manifold_protocol::{code, ErrorObject, RawObject, RawValue};
+use serde_json::Value;
+use tower::ServiceExt;
+
+use crate::catalog::ToolInfo;
+use crate::gateway::{Gateway, Slot};
+use crate::session::Scope;
+
+type Outcome = Result<Box<RawValue>, ErrorObject>;
+
+impl Gateway {
+    /// Sends a routed request upstream, through the policy stack, with its routing field set to
+    /// the upstream's own value and any pinned arguments set.
+    pub(crate) async fn forward(
+        &self,
+        index: usize,
+        method: &'static str,
+        mut obj: RawObject<'_>,
+        route: Route<'_>,
+        scope: &Scope<'_>,
+    ) -> Outcome {
+        if route.original != route.downstream {
+            obj.set_str(route.key, route.original);
+        }
+        scope.served_by.store(index, Ordering::Relaxed);
+        let slot = &self.shared.slots[index];
+        let (arguments, schema) = match (&route.tool, route.kind) {
+            (Some(tool), ItemKind::Tool) => {
+                let audited = self.shared.policy.audits_arguments();
+                tool_arguments(&mut obj, tool, route.downstream, slot, audited)?
+            }
+            _ => (None, None),
+        };
+        let alias = slot.alias();
+        let inflight = self.shared.metrics.inflight.with_label_values(&[alias]);
+        inflight.inc();
+        let _inflight = DecOnDrop(inflight);
+        // While in flight, the upstream's progress and requests can be traced back to this client.
+        // Tracked where the upstream's events arrive: the shared gateway, for a borrowed upstream,
+        // whose other users make it shared (progress tokens then rewritten).
+        let (owner, owner_index) = slot.owner(self, index);
+        let borrowed = !Arc::ptr_eq(&owner.shared, &self.shared);
+        let shared_upstream = scope.session.shares_upstreams() || borrowed;
+        let _tracked = owner.shared.routes.track(
+            owner_index,
+            scope.session,
+            scope.sink,
+            &mut obj,
+            shared_upstream,
+        );
+        let params: Arc<RawValue> = Arc::from(obj.to_raw());
+        let upstream = slot.upstream.clone();
+        // The innermost service: the upstream request itself, under the deadline the stack set.
+        let send = tower::service_fn(move |call: Call| {
+            let (upstream, params) = (upstream.clone(), params.clone());
+            async move {
+                let answer = upstream
+                    .request(call.method, Some(&params), Some(call.timeout))
+                    .await;
+                Ok::<Reply, Infallible>(answer.map_err(|e| Failure::from(e.to_error())))
+            }
+        });
+        let call = Call {
+            principal: scope.session.principal().clone(),
+            session: scope.session.inner.id,
+            view: scope.session.view(),
+            method,
+            kind: route.kind,
+            name: route.downstream.to_string(),
+            server: slot.policy.clone(),
+            arguments,
+            schema,
+            timeout: slot.policy.timeout(method),
+        };
+        let Ok(reply) = self.shared.policy.stack(send).oneshot(call).await;
+        reply.map_err(|failure| {
+            let _ = scope.outcome.set(failure.outcome);
+            failure.error
+        })
+    }
+}
+
+/// Decrements an in-flight gauge however the request ends.
+struct DecOnDrop(manifold_metrics::IntGauge);
+
+impl Drop for DecOnDrop {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Where a routed request goes and what it names.
+pub(crate) struct Route<'a> {
+    /// The params field holding the name (`name` or `uri`).
+    pub(crate) key: &'static str,
+    /// The name as the client sent it.
+    pub(crate) downstream: &'a str,
+    /// The upstream's own name.
+    pub(crate) original: &'a str,
+    pub(crate) kind: ItemKind,
+    pub(crate) tool: Option<Arc<ToolInfo>>,
+}
+
+/// A tool call's arguments with pinned values set (written back into `obj` when there are any),
+/// and its compiled schema when the server's calls are validated.
+fn tool_arguments(
+    obj: &mut RawObject<'_>,
+    tool: &ToolInfo,
+    name: &str,
+    slot: &Slot,
+    audited: bool,
+) -> Result<(Option<Value>, Option<Arc<ArgumentSchema>>), ErrorObject> {
+    let validated = slot.policy.validate_arguments;
+    if !validated && !audited && tool.fixed.is_empty() {
+        // Nobody looks at them: forwarded as they came, never parsed.
+        return Ok((None, None));
+    }
+    let mut arguments: Option<Value> = match obj.get("arguments") {
+        Some(raw) => Some(
+            serde_json::from_str(raw.get())
+                .map_err(|_| ErrorObject::invalid_params("params.arguments is not valid JSON"))?,
+        ),
+        None => None,
+    };
+    if !tool.fixed.is_empty() {
+        let mut args = match arguments.take() {
+            Some(Value::Object(map)) => map,
+            None | Some(Value::Null) => serde_json::Map::new(),
+            Some(_) => {
+                return Err(ErrorObject::invalid_params(
+                    "params.arguments must be an object",
+                ))
+            }
+        };
+        for (k, v) in &tool.fixed {
+            args.insert(k.clone(), v.clone());
+        }
+        let args = Value::Object(args);
+        let raw = serde_json::value::to_raw_value(&args)
+            .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()))?;
+        obj.set("arguments", raw);
+        arguments = Some(args);
+    }
+    let schema = slot.policy.validate_arguments.then(|| tool.compiled(name));
+    Ok((arguments, schema))
+}
