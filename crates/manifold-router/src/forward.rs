@@ -12,7 +12,9 @@ use tower::ServiceExt;
 
 use crate::catalog::ToolInfo;
 use crate::gateway::{Gateway, Slot};
-use crate::session::Scope;
+use crate::routes::Prepared;
+use crate::session::{Scope, Session};
+use tokio::sync::mpsc;
 
 type Outcome = Result<Box<RawValue>, ErrorObject>;
 
@@ -39,34 +41,30 @@ impl Gateway {
             }
             _ => (None, None),
         };
-        let alias = slot.alias();
-        let inflight = self.shared.metrics.inflight.with_label_values(&[alias]);
-        inflight.inc();
-        let _inflight = DecOnDrop(inflight);
-        // While in flight, the upstream's progress and requests can be traced back to this client.
-        // Tracked where the upstream's events arrive: the shared gateway, for a borrowed upstream,
-        // whose other users make it shared (progress tokens then rewritten).
+        // Progress tokens are rewritten now; the request counts as in flight (for metrics, and
+        // for routing what the upstream sends back) only once it is really sent.
         let (owner, owner_index) = slot.owner(self, index);
         let borrowed = !Arc::ptr_eq(&owner.shared, &self.shared);
         let shared_upstream = scope.session.shares_upstreams() || borrowed;
-        let _tracked = owner.shared.routes.track(
+        let prepared = owner.shared.routes.prepare(&mut obj, shared_upstream);
+        let sending = Arc::new(Sending {
+            upstream: slot.upstream.clone(),
+            inflight: self
+                .shared
+                .metrics
+                .inflight
+                .with_label_values(&[slot.alias()]),
+            owner,
             owner_index,
-            scope.session,
-            scope.sink,
-            &mut obj,
-            shared_upstream,
-        );
-        let params: Arc<RawValue> = Arc::from(obj.to_raw());
-        let upstream = slot.upstream.clone();
+            prepared,
+            session: scope.session.clone(),
+            sink: scope.sink.clone(),
+            params: obj.to_raw(),
+        });
         // The innermost service: the upstream request itself, under the deadline the stack set.
         let send = tower::service_fn(move |call: Call| {
-            let (upstream, params) = (upstream.clone(), params.clone());
-            async move {
-                let answer = upstream
-                    .request(call.method, Some(&params), Some(call.timeout))
-                    .await;
-                Ok::<Reply, Infallible>(answer.map_err(|e| Failure::from(e.to_error())))
-            }
+            let sending = sending.clone();
+            async move { Ok::<Reply, Infallible>(sending.send(&call).await) }
         });
         let call = Call {
             principal: scope.session.principal().clone(),
@@ -85,6 +83,37 @@ impl Gateway {
             let _ = scope.outcome.set(failure.outcome);
             failure.error
         })
+    }
+}
+
+/// Everything the innermost service needs to send one request upstream.
+struct Sending {
+    upstream: manifold_upstream::Upstream,
+    inflight: manifold_metrics::IntGauge,
+    /// The gateway receiving the upstream's events, and the slot's index there.
+    owner: Gateway,
+    owner_index: usize,
+    prepared: Prepared,
+    session: Session,
+    sink: mpsc::Sender<String>,
+    params: Box<RawValue>,
+}
+
+impl Sending {
+    async fn send(&self, call: &Call) -> Reply {
+        self.inflight.inc();
+        let _inflight = DecOnDrop(self.inflight.clone());
+        // While in flight, the upstream's progress and requests can be traced back to this client.
+        let _tracked = self.owner.shared.routes.register(
+            self.owner_index,
+            self.prepared.clone(),
+            &self.session,
+            &self.sink,
+        );
+        self.upstream
+            .request(call.method, Some(&self.params), Some(call.timeout))
+            .await
+            .map_err(|e| Failure::from(e.to_error()))
     }
 }
 

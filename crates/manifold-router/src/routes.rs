@@ -37,6 +37,14 @@ pub(crate) enum Owner {
     Several,
 }
 
+/// A request's route, decided (and its progress token rewritten) before it waits for its turn.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    key: u64,
+    original_token: Option<Box<RawValue>>,
+    token: Option<String>,
+}
+
 /// The gateway's table of in-flight requests.
 #[derive(Default)]
 pub(crate) struct Routes {
@@ -71,9 +79,8 @@ impl Routes {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Tracks a request about to go to `upstream`. If its params carry `_meta.progressToken` and
-    /// the upstream is shared by several sessions (`rewrite`), the token is replaced in `params`
-    /// by one unique on that upstream; otherwise it travels unchanged.
+    /// Tracks a request about to go to `upstream` ([`Routes::prepare`] then [`Routes::register`]).
+    #[cfg(test)]
     pub(crate) fn track<'a>(
         &'a self,
         upstream: usize,
@@ -82,13 +89,24 @@ impl Routes {
         params: &mut RawObject<'_>,
         rewrite: bool,
     ) -> Tracked<'a> {
+        let prepared = self.prepare(params, rewrite);
+        self.register(upstream, prepared, session, sink)
+    }
+
+    /// Readies a request's route before it waits for its turn. If its params carry
+    /// `_meta.progressToken` and the upstream is shared by several sessions (`rewrite`), the
+    /// token is replaced in `params` by one unique on that upstream; otherwise it travels
+    /// unchanged.
+    pub(crate) fn prepare(&self, params: &mut RawObject<'_>, rewrite: bool) -> Prepared {
         let original_token = params
             .get("_meta")
             .and_then(|m| RawObject::parse(m).ok())
             .and_then(|m| m.get("progressToken").map(|t| t.to_owned()));
-        let mut table = self.lock();
-        table.next += 1;
-        let key = table.next;
+        let key = {
+            let mut table = self.lock();
+            table.next += 1;
+            table.next
+        };
         // Keyed by the token's JSON text, as the upstream will send it back.
         let token = match (&original_token, rewrite) {
             (Some(_), true) => {
@@ -99,11 +117,33 @@ impl Routes {
             (Some(own), false) => Some(own.get().to_string()),
             (None, _) => None,
         };
+        Prepared {
+            key,
+            original_token,
+            token,
+        }
+    }
+
+    /// Registers a prepared request as in flight to `upstream` (when it is really sent: a request
+    /// still waiting for a concurrency slot must not make routing ambiguous).
+    pub(crate) fn register<'a>(
+        &'a self,
+        upstream: usize,
+        prepared: Prepared,
+        session: &Session,
+        sink: &mpsc::Sender<String>,
+    ) -> Tracked<'a> {
+        let Prepared {
+            key,
+            original_token,
+            token,
+        } = prepared;
         let route = Arc::new(Route {
             session: session.clone(),
             sink: sink.clone(),
             original_token,
         });
+        let mut table = self.lock();
         if let Some(token) = &token {
             table
                 .tokens
