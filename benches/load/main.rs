@@ -4,7 +4,9 @@
 //! - **direct**: `manifold-testkit` spawned as a stdio child, spoken to in JSON lines;
 //! - **manifold**: `manifold serve --stdio` spawned with a temporary config whose only upstream is
 //!   that same testkit (namespace `t`, so every call also goes through the name rewrite
-//!   `t__echo` → `echo`), with `RUST_LOG=error`;
+//!   `t__echo` → `echo`), with `RUST_LOG=error` and the audit log off;
+//! - **manifold, audit log on**: the same with the default policy (argument validation, the
+//!   audit log with redaction), the audit log going to a file;
 //!
 //! each for `LOAD_N` sequential calls (one in flight) and for `LOAD_C` concurrent callers sharing
 //! the one stdio connection (requests pipelined, ids unique), and prints Markdown tables: calls/s,
@@ -369,13 +371,18 @@ fn main() {
     let testkit = require(&dir, "manifold-testkit");
 
     let config_dir = tempfile::tempdir().expect("tempdir");
+    let server = format!(
+        "[servers.t]\ncommand = {:?}\nargs = []\nnamespace = \"t\"\n",
+        testkit.display().to_string()
+    );
+    // The relay alone (no audit log); and as configured by default, whose audit log goes to a
+    // file here rather than to the terminal.
     let config = config_dir.path().join("manifold.toml");
+    std::fs::write(&config, format!("[audit]\nenabled = false\n{server}")).expect("write config");
+    let audited = config_dir.path().join("audited.toml");
     std::fs::write(
-        &config,
-        format!(
-            "[gateway]\nname = \"manifold\"\n\n[servers.t]\ncommand = {:?}\nargs = []\nnamespace = \"t\"\n",
-            testkit.display().to_string()
-        ),
+        &audited,
+        format!("[audit]\nfile = \"audit.jsonl\"\n{server}"),
     )
     .expect("write config");
 
@@ -397,6 +404,9 @@ fn main() {
         let mut cmd = Command::new(&manifold);
         cmd.args(["serve", "--stdio", "--config"]).arg(&config);
         gateways.push(("manifold", cmd));
+        let mut cmd = Command::new(&manifold);
+        cmd.args(["serve", "--stdio", "--config"]).arg(&audited);
+        gateways.push(("manifold, audit log on", cmd));
         if extra {
             let me = std::env::current_exe().expect("current_exe");
             for (label, flavor) in [
