@@ -166,7 +166,6 @@ impl Gateway {
             }
         };
         let params = params.or(n.params);
-        self.count_notification(&n.method);
         session.notify(&n.method, params.as_deref()).await;
     }
 
@@ -191,7 +190,6 @@ impl Gateway {
         obj.set_str("uri", &downstream_uri(namespace, &uri));
         let params = obj.to_raw();
         for session in subscribers {
-            self.count_notification(method::RESOURCES_UPDATED);
             session
                 .notify(method::RESOURCES_UPDATED, Some(&params))
                 .await;

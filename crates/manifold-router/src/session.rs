@@ -212,10 +212,7 @@ impl Session {
         let kinds = [Kind::Tools, Kind::Prompts, Kind::Resources];
         for (flag, kind) in held.iter().zip(kinds) {
             if *flag {
-                self.inner
-                    .downstream
-                    .notify(kind.list_changed(), None)
-                    .await;
+                self.send_notification(kind.list_changed(), None).await;
             }
         }
     }
@@ -246,8 +243,14 @@ impl Session {
     /// Sends a notification if the client is ready for them.
     pub(crate) async fn notify(&self, method: &str, params: Option<&RawValue>) {
         if self.ready() {
-            self.inner.downstream.notify(method, params).await;
+            self.send_notification(method, params).await;
         }
+    }
+
+    /// Sends a notification and counts it (`manifold_notifications_total`, `to_client`).
+    async fn send_notification(&self, method: &str, params: Option<&RawValue>) {
+        self.gateway().count_notification(method);
+        self.inner.downstream.notify(method, params).await;
     }
 
     /// Sends `list_changed` for the changed kinds, or holds them until the client is ready.
@@ -271,7 +274,7 @@ impl Session {
             }
         }
         for m in send {
-            self.inner.downstream.notify(m, None).await;
+            self.send_notification(m, None).await;
         }
     }
 }
