@@ -192,3 +192,52 @@ async fn jwks_url_is_fetched_over_http() {
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_without_the_required_scopes_gets_403() {
+    let up = common::testkit_server("up", &[], "");
+    let auth = format!(
+        "{}required_scopes = [\"mcp:tools\", \"mcp:read\"]\n",
+        jwt_auth(&jwks_file())
+    );
+    let (_child, url, _dir) = serve(&format!("{auth}\n{up}")).await;
+    let with = |scope: Value| {
+        let mut c = claims("carol");
+        let claim = if scope.is_array() { "scp" } else { "scope" };
+        c[claim] = scope;
+        jwt("signing.pem", &c)
+    };
+
+    // Space-separated `scope`, and an `scp` array, both count; extra scopes do no harm.
+    for token in [
+        with(json!("openid mcp:read mcp:tools")),
+        with(json!(["mcp:tools", "mcp:read"])),
+    ] {
+        let sid = open_session(&url, &token).await;
+        assert_eq!(echo(&url, &token, &sid, "s").await.0, StatusCode::OK);
+    }
+    for token in [
+        with(json!("mcp:tools")),
+        jwt("signing.pem", &claims("carol")),
+    ] {
+        let r = post(&url, Some(&token), None, &initialize())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let challenge = r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            challenge.contains("error=\"insufficient_scope\"")
+                && challenge.contains("scope=\"mcp:tools mcp:read\"")
+                && challenge.contains("resource_metadata="),
+            "{challenge}"
+        );
+    }
+    // The metadata advertises what is required.
+    let (status, doc) = crate::get_json(&url, "/.well-known/oauth-protected-resource").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["scopes_supported"], json!(["mcp:tools", "mcp:read"]));
+}

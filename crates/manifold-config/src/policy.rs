@@ -115,6 +115,8 @@ pub struct Jwt {
     pub refresh: Duration,
     /// Clock skew tolerated on `exp`/`nbf`.
     pub leeway: Duration,
+    /// Scopes a token must grant (`scope` or `scp` claim); without them: 403.
+    pub required_scopes: Vec<String>,
 }
 
 /// A JSON Web Key Set location.
@@ -293,6 +295,7 @@ fn freeze_jwt(raw: RawJwt, cx: &Context<'_>) -> Result<Jwt, ConfigError> {
         leeway: raw
             .leeway_ms
             .map_or(DEFAULT_JWT_LEEWAY, Duration::from_millis),
+        required_scopes: texts(raw.required_scopes),
     })
 }
 

@@ -39,6 +39,7 @@ pub(crate) struct RawJwt {
     pub(crate) principal_claim: Option<Text>,
     pub(crate) jwks_refresh_ms: Option<u64>,
     pub(crate) leeway_ms: Option<u64>,
+    pub(crate) required_scopes: Option<Vec<Text>>,
 }
 
 /// `[[access]]`: the view of the principals matching `principal`.

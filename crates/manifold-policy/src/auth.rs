@@ -32,6 +32,8 @@ pub enum Rejection {
     Missing,
     /// A token that is not valid, and why.
     Invalid(String),
+    /// A valid JWT without every scope `auth.jwt.required_scopes` asks for (403).
+    InsufficientScope,
 }
 
 /// The SHA-256 of each static token, with its principal.
@@ -148,17 +150,35 @@ impl Authenticator {
             "bearer_methods_supported": ["header"],
             "resource_name": self.name,
         });
-        if !self.scopes.is_empty() {
-            doc["scopes_supported"] = json!(self.scopes);
+        let required = self.jwt.as_ref().map(|(jwt, _)| &jwt.required_scopes);
+        match (self.scopes.is_empty(), required) {
+            (false, _) => doc["scopes_supported"] = json!(self.scopes),
+            (true, Some(required)) if !required.is_empty() => {
+                doc["scopes_supported"] = json!(required)
+            }
+            _ => {}
         }
         doc
     }
 
-    /// The 401 answer to a rejected request.
+    /// The answer to a rejected request: 401, or 403 for missing scopes.
     pub fn challenge<B: From<String>>(&self, headers: &HeaderMap, why: &Rejection) -> Response<B> {
         let metadata = format!("{}{METADATA_PATH}{}", self.base(headers), self.path);
         let mut value = format!("Bearer resource_metadata=\"{metadata}\"");
+        let mut status = StatusCode::UNAUTHORIZED;
         let body = match why {
+            Rejection::InsufficientScope => {
+                let scopes = self
+                    .jwt
+                    .as_ref()
+                    .map(|(jwt, _)| jwt.required_scopes.join(" "))
+                    .unwrap_or_default();
+                value.push_str(&format!(
+                    ", error=\"insufficient_scope\", scope=\"{scopes}\""
+                ));
+                status = StatusCode::FORBIDDEN;
+                format!("insufficient scope: this resource needs `{scopes}`")
+            }
             Rejection::Missing => {
                 "authentication required: send Authorization: Bearer <token>".to_string()
             }
@@ -171,7 +191,7 @@ impl Authenticator {
             }
         };
         let mut response = Response::new(B::from(body));
-        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        *response.status_mut() = status;
         if let Ok(v) = HeaderValue::from_str(&value) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
@@ -258,13 +278,32 @@ async fn validate_jwt(token: &str, jwt: &Jwt, jwks: &Jwks) -> Result<Arc<str>, R
                 _ => invalid("invalid"),
             }
         })?;
-    match data
+    let principal = match data
         .claims
         .get(&jwt.principal_claim)
         .and_then(Value::as_str)
     {
-        Some(p) if !p.is_empty() => Ok(p.into()),
-        _ => Err(invalid("no principal claim")),
+        Some(p) if !p.is_empty() => p,
+        _ => return Err(invalid("no principal claim")),
+    };
+    let granted = scopes(&data.claims);
+    if !jwt
+        .required_scopes
+        .iter()
+        .all(|s| granted.contains(&s.as_str()))
+    {
+        return Err(Rejection::InsufficientScope);
+    }
+    Ok(principal.into())
+}
+
+/// The scopes a token grants: `scope` (space-separated, RFC 8693 / RFC 9068) or `scp` (an array
+/// or a string).
+fn scopes(claims: &Map<String, Value>) -> Vec<&str> {
+    match claims.get("scope").or_else(|| claims.get("scp")) {
+        Some(Value::String(s)) => s.split_whitespace().collect(),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
     }
 }
 

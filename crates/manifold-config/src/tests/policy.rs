@@ -50,6 +50,7 @@ fn jwt_settings() {
     assert!(matches!(&jwt.jwks, JwksSource::File(p) if p == &PathBuf::from("/base/dir/k.json")));
     assert_eq!(jwt.principal_claim, "sub");
     assert_eq!(jwt.leeway, Duration::ZERO);
+    assert!(jwt.required_scopes.is_empty());
     assert_eq!(c.auth.authorization_servers, ["https://i"]);
     assert_err(
         "[auth.jwt]\nissuer = \"i\"\naudience = \"m\"\n",
