@@ -52,9 +52,9 @@ impl AuditLog {
             return Ok(None);
         }
         let (lines, rx) = mpsc::channel(QUEUE);
-        let out: Box<dyn Write + Send> = match &audit.file {
-            Some(path) => Box::new(open_append(path)?),
-            None => Box::new(std::io::stderr()),
+        let out = match &audit.file {
+            Some(path) => Sink::File(std::io::BufWriter::new(open_append(path)?)),
+            None => Sink::Stderr,
         };
         std::thread::Builder::new()
             .name("manifold-audit".into())
@@ -152,16 +152,16 @@ fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
 }
 
 /// Every [`FLUSH_EVERY`], writes what queued up (one flush per batch), until every sender is gone.
-fn write_lines(mut rx: mpsc::Receiver<Entry>, out: Box<dyn Write + Send>) {
-    let mut out = std::io::BufWriter::new(out);
+fn write_lines(mut rx: mpsc::Receiver<Entry>, mut out: Sink) {
     loop {
         // Polled, not waited on: a sender never has a waiting thread to wake.
         std::thread::sleep(FLUSH_EVERY);
         let mut done = Vec::new();
+        let mut batch = out.batch();
         let closed = loop {
             match rx.try_recv() {
                 Ok(Entry::Line(line)) => {
-                    if out.write_all(line.as_bytes()).is_err() {
+                    if batch.write_all(line.as_bytes()).is_err() {
                         tracing::error!("cannot write the audit log");
                     }
                 }
@@ -170,12 +170,32 @@ fn write_lines(mut rx: mpsc::Receiver<Entry>, out: Box<dyn Write + Send>) {
                 Err(mpsc::error::TryRecvError::Disconnected) => break true,
             }
         };
-        let _ = out.flush();
+        let _ = batch.flush();
+        drop(batch);
         for ack in done {
             let _ = ack.send(());
         }
         if closed {
             return;
+        }
+    }
+}
+
+/// Where audit lines go.
+enum Sink {
+    /// Unbuffered: each line is one `write_all`, which holds stderr's lock throughout, so log
+    /// lines from the rest of the process never land inside an audit line.
+    Stderr,
+    /// Buffered; Manifold is its only writer.
+    File(std::io::BufWriter<std::fs::File>),
+}
+
+impl Sink {
+    /// A writer for one batch of lines.
+    fn batch(&mut self) -> Box<dyn Write + '_> {
+        match self {
+            Sink::Stderr => Box::new(std::io::stderr()),
+            Sink::File(file) => Box::new(file),
         }
     }
 }
