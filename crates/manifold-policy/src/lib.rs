@@ -64,8 +64,9 @@ impl std::fmt::Debug for Policy {
 }
 
 impl Policy {
-    /// The policy of `config`, counting into `metrics`. Opens the audit log (so it must run
-    /// inside the Tokio runtime); fails only when the audit file cannot be opened.
+    /// The policy of `config`, counting into `metrics`. Opens the audit log and starts its writer
+    /// thread; fails only when the audit file cannot be opened. JWT keys, if any, are loaded by
+    /// the [`auth::Authenticator`], which needs the Tokio runtime.
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> std::io::Result<Policy> {
         Ok(Policy {
             limiter: RwLock::new(Arc::new(rate_limit::Limiter::new(
