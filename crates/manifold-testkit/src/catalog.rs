@@ -75,7 +75,7 @@ pub(crate) fn tools(opts: &Options, view: ToolView) -> Vec<Value> {
         tool(
             opts,
             "echo",
-            "Returns the given text",
+            "Returns the given text (first sending the notification `notify` with `notify_params`, if given)",
             object_schema(text_arg("Text to echo back"), &["text"]),
         ),
         {
@@ -150,7 +150,7 @@ pub(crate) fn tools(opts: &Options, view: ToolView) -> Vec<Value> {
         list.push(tool(
             opts,
             "sample",
-            "Asks the client to sample an LLM with the prompt",
+            "Asks the client to sample an LLM with the prompt (with `cancel_after_ms`, cancels that request instead of waiting)",
             object_schema(json!({ "prompt": { "type": "string" } }), &["prompt"]),
         ));
     }

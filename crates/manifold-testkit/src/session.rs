@@ -262,6 +262,35 @@ impl Session {
         }
     }
 
+    /// Sends a request to the client, then, after `after`, cancels it with
+    /// `notifications/cancelled` (as a server may when it no longer needs the answer).
+    pub(crate) async fn request_client_then_cancel(
+        &self,
+        reply: &Reply,
+        method: &str,
+        params: Value,
+        after: std::time::Duration,
+    ) -> Result<(), RpcError> {
+        let id = {
+            let mut st = self.state();
+            st.next_server_id += 1;
+            json!(st.next_server_id)
+        };
+        let request = rpc::request(&id, method, params);
+        if !self.deliver(reply, Out::Message(request.to_string())) {
+            return Err(RpcError::internal(format!(
+                "cannot send {method} to the client"
+            )));
+        }
+        tokio::time::sleep(after).await;
+        let cancel = rpc::notification(
+            "notifications/cancelled",
+            json!({ "requestId": id, "reason": "no longer needed" }),
+        );
+        self.deliver(reply, Out::Message(cancel.to_string()));
+        Ok(())
+    }
+
     /// Handles one parsed incoming message.
     pub(crate) fn handle(self: &Arc<Self>, msg: Value, reply: &Reply) -> Handled {
         let params = msg.get("params").cloned().unwrap_or_else(|| json!({}));

@@ -49,7 +49,15 @@ pub(crate) async fn call(
     };
     let result = match base {
         "echo" => match args.get("text").and_then(Value::as_str) {
-            Some(t) => ok_text(t),
+            Some(t) => {
+                // Optionally a notification first (`notify`, `notify_params`), on the call's stream.
+                if let Some(method) = args.get("notify").and_then(Value::as_str) {
+                    let params = args.get("notify_params").cloned().unwrap_or(json!({}));
+                    let note = rpc::notification(method, params);
+                    session.deliver(reply, Out::Message(note.to_string()));
+                }
+                ok_text(t)
+            }
             None => tool_error("missing string argument \"text\""),
         },
         "add" => add(args),
@@ -83,9 +91,13 @@ pub(crate) async fn call(
             ok_text(if present { "toggled on" } else { "toggled off" })
         }
         "toggled" => ok_text("toggled"),
-        "sample" => match args.get("prompt").and_then(Value::as_str) {
-            Some(prompt) => sample(session, reply, prompt).await,
-            None => tool_error("missing string argument \"prompt\""),
+        "sample" => match (
+            args.get("prompt").and_then(Value::as_str),
+            args.get("cancel_after_ms").and_then(Value::as_u64),
+        ) {
+            (Some(prompt), Some(ms)) => sample_then_cancel(session, reply, prompt, ms).await,
+            (Some(prompt), None) => sample(session, reply, prompt).await,
+            (None, _) => tool_error("missing string argument \"prompt\""),
         },
         // Generated and long-named tools echo their text argument.
         other => ok_text(args.get("text").and_then(Value::as_str).unwrap_or(other)),
@@ -156,6 +168,22 @@ async fn sample(session: &Session, reply: &Reply, prompt: &str) -> Value {
             Some(t) => ok_text(t),
             None => tool_error(format!("sampling result has no text content: {result}")),
         },
+        Err(err) => tool_error(format!("sampling failed: {}", err.message)),
+    }
+}
+
+/// Asks the client to sample, then cancels the request after `ms` without waiting for it.
+async fn sample_then_cancel(session: &Session, reply: &Reply, prompt: &str, ms: u64) -> Value {
+    let params = json!({
+        "messages": [{ "role": "user", "content": { "type": "text", "text": prompt } }],
+        "maxTokens": 100,
+    });
+    let after = Duration::from_millis(ms);
+    match session
+        .request_client_then_cancel(reply, "sampling/createMessage", params, after)
+        .await
+    {
+        Ok(()) => ok_text("sampling cancelled"),
         Err(err) => tool_error(format!("sampling failed: {}", err.message)),
     }
 }
