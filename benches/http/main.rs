@@ -13,13 +13,12 @@
 
 #[path = "../support/mod.rs"]
 mod support;
-use support::{bin, env_usize};
+use support::{bin, env_usize, measure, Session};
 
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -53,110 +52,6 @@ fn gateway(config: &str) -> (Command, tempfile::TempDir) {
     (cmd, dir)
 }
 
-struct Session {
-    http: reqwest::Client,
-    url: String,
-    id: String,
-}
-
-impl Session {
-    async fn open(http: &reqwest::Client, url: &str) -> Session {
-        let r = http
-            .post(url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}).to_string())
-            .send()
-            .await
-            .expect("initialize");
-        let id = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
-        let _ = r.bytes().await;
-        let s = Session {
-            http: http.clone(),
-            url: url.to_string(),
-            id,
-        };
-        s.post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await;
-        s
-    }
-
-    async fn post(&self, body: Value) -> Value {
-        let r = self
-            .http
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-session-id", &self.id)
-            .header("mcp-protocol-version", "2025-11-25")
-            .body(body.to_string())
-            .send()
-            .await
-            .expect("request");
-        let sse = r
-            .headers()
-            .get("content-type")
-            .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
-        let bytes = r.bytes().await.expect("body");
-        if sse {
-            // Clients take either answer form; the response is the stream's last event.
-            let text = String::from_utf8_lossy(&bytes);
-            let last = text
-                .lines()
-                .filter_map(|l| l.strip_prefix("data:"))
-                .next_back()
-                .unwrap_or("null");
-            return serde_json::from_str(last.trim()).unwrap_or(Value::Null);
-        }
-        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-    }
-
-    async fn echo(&self, id: usize, tool: &str) {
-        let r = self
-            .post(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                         "params": {"name": tool, "arguments": {"text": "hello, manifold"}}}))
-            .await;
-        assert_eq!(r["result"]["content"][0]["text"], "hello, manifold", "{r}");
-    }
-}
-
-struct Stats {
-    per_sec: f64,
-    p50: f64,
-    p99: f64,
-}
-
-async fn measure(session: Arc<Session>, tool: &'static str, n: usize, c: usize) -> Stats {
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for worker in 0..c {
-        let session = session.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            for i in (worker..n).step_by(c) {
-                let t = Instant::now();
-                session.echo(i + 1, tool).await;
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut all: Vec<Duration> = Vec::with_capacity(n);
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let wall = started.elapsed();
-    all.sort();
-    let pct =
-        |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e6;
-    Stats {
-        per_sec: all.len() as f64 / wall.as_secs_f64(),
-        p50: pct(0.50),
-        p99: pct(0.99),
-    }
-}
-
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -183,6 +78,7 @@ async fn run() {
         .build()
         .unwrap();
     let testkit = bin("manifold-testkit");
+    let args = Arc::new(json!({"text": "hello, manifold"}));
 
     let mut upstream = Command::new(&testkit);
     upstream.args(["--name", "t", "--http", "127.0.0.1:0"]);
@@ -207,10 +103,10 @@ async fn run() {
     println!("| mode | pattern | calls/s | p50 (µs) | p99 (µs) |\n|---|---|---:|---:|---:|");
     let mut direct = Vec::new();
     for (label, url, tool) in modes {
-        let session = Arc::new(Session::open(&http, url).await);
-        measure(session.clone(), tool, 500.min(n), 1).await; // warm-up
+        let session = Arc::new(Session::open(&http, url, None).await);
+        measure(session.clone(), tool, args.clone(), 500.min(n), 1).await; // warm-up
         for (pattern, conc) in [("sequential", 1), ("concurrent", c)] {
-            let s = measure(session.clone(), tool, n, conc).await;
+            let s = measure(session.clone(), tool, args.clone(), n, conc).await;
             println!(
                 "| {label} | {pattern} (C={conc}) | {:.0} | {:.1} | {:.1} |",
                 s.per_sec, s.p50, s.p99
@@ -234,8 +130,8 @@ async fn run() {
     ));
     let (g3, url) = start(cmd).await;
     let pid = g3.id().unwrap();
-    let warm = Session::open(&http, &url).await;
-    warm.echo(1, "t__echo").await;
+    let warm = Session::open(&http, &url, None).await;
+    warm.echo(1, "t__echo", &args).await;
     let before = rss_kib(pid);
     let limit = Arc::new(tokio::sync::Semaphore::new(64));
     let mut tasks = Vec::new();
@@ -243,7 +139,7 @@ async fn run() {
         let (http, url, limit) = (http.clone(), url.clone(), limit.clone());
         tasks.push(tokio::spawn(async move {
             let _p = limit.acquire_owned().await.unwrap();
-            Session::open(&http, &url).await.id
+            Session::open(&http, &url, None).await.id
         }));
     }
     for t in tasks {

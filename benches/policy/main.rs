@@ -17,7 +17,7 @@
 
 #[path = "../support/mod.rs"]
 mod support;
-use support::{bin, env_usize};
+use support::{bin, env_usize, measure, Latency, Session};
 
 #[path = "../load/procfs.rs"]
 #[allow(dead_code)]
@@ -25,9 +25,8 @@ mod procfs;
 
 use std::process::Stdio;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -58,121 +57,31 @@ async fn gateway(config: &str) -> (Child, String, tempfile::TempDir) {
     (child, url, dir)
 }
 
-struct Session {
-    http: reqwest::Client,
-    url: String,
-    id: String,
-}
-
-impl Session {
-    async fn open(http: &reqwest::Client, url: &str) -> Session {
-        let mut s = Session {
-            http: http.clone(),
-            url: url.to_string(),
-            id: String::new(),
-        };
-        let r = s
-            .request()
-            .body(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}).to_string())
-            .send()
-            .await
-            .expect("initialize");
-        assert_eq!(r.status(), 200);
-        s.id = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
-        let _ = r.bytes().await;
-        let r = s
-            .request()
-            .body(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string())
-            .send()
-            .await
-            .expect("initialized");
-        assert_eq!(r.status(), 202);
-        s
-    }
-
-    fn request(&self) -> reqwest::RequestBuilder {
-        let mut r = self
-            .http
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25")
-            .bearer_auth(TOKEN);
-        if !self.id.is_empty() {
-            r = r.header("mcp-session-id", &self.id);
-        }
-        r
-    }
-
-    async fn echo(&self, id: usize) {
-        let r = self
-            .request()
-            .body(
-                json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                "params": {"name": "t__echo", "arguments": {"text": "hello, manifold", "api_key": "k"}}})
-                .to_string(),
-            )
-            .send()
-            .await
-            .expect("request");
-        let body: Value = serde_json::from_slice(&r.bytes().await.expect("body")).unwrap();
-        assert_eq!(
-            body["result"]["content"][0]["text"], "hello, manifold",
-            "{body}"
-        );
-    }
-}
-
+/// One measurement: calls/s and latency, plus the gateway's CPU time per call (µs).
 #[derive(Clone, Copy)]
 struct Stats {
-    per_sec: f64,
-    p50: f64,
-    p99: f64,
-    /// Gateway CPU (user + system) per call, µs.
+    latency: Latency,
     cpu: f64,
 }
 
-async fn measure(session: Arc<Session>, pid: u32, tick: f64, n: usize, c: usize) -> Stats {
+/// [`measure`]s `n` calls by `c` callers, reading the gateway's CPU time around them.
+async fn measure_cpu(session: Arc<Session>, pid: u32, tick: f64, n: usize, c: usize) -> Stats {
     let cpu = || {
         procfs::cpu_of(pid, tick)
             .map(|(u, s)| (u + s).as_secs_f64())
             .unwrap_or(0.0)
     };
-    let cpu_before = cpu();
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for worker in 0..c {
-        let session = session.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            for i in (worker..n).step_by(c) {
-                let t = Instant::now();
-                session.echo(i + 1).await;
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut all: Vec<Duration> = Vec::with_capacity(n);
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let wall = started.elapsed();
-    let cpu_used = cpu() - cpu_before;
-    all.sort();
-    let pct =
-        |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1e6;
+    let before = cpu();
+    let arguments = Arc::new(json!({"text": "hello, manifold", "api_key": "k"}));
+    let latency = measure(session, "t__echo", arguments, n, c).await;
     Stats {
-        per_sec: all.len() as f64 / wall.as_secs_f64(),
-        p50: pct(0.50),
-        p99: pct(0.99),
-        cpu: cpu_used * 1e6 / all.len() as f64,
+        latency,
+        cpu: (cpu() - before) * 1e6 / n as f64,
     }
 }
 
 fn median(mut runs: Vec<Stats>) -> Stats {
-    runs.sort_by(|a, b| a.per_sec.total_cmp(&b.per_sec));
+    runs.sort_by(|a, b| a.latency.per_sec.total_cmp(&b.latency.per_sec));
     runs[runs.len() / 2]
 }
 
@@ -240,17 +149,17 @@ async fn run() {
     let modes = [
         (
             "policy off",
-            Arc::new(Session::open(&http, &off_url).await),
+            Arc::new(Session::open(&http, &off_url, Some(TOKEN)).await),
             off_child.id().unwrap(),
         ),
         (
             "policy on",
-            Arc::new(Session::open(&http, &on_url).await),
+            Arc::new(Session::open(&http, &on_url, Some(TOKEN)).await),
             on_child.id().unwrap(),
         ),
     ];
     for (_, session, pid) in &modes {
-        measure(session.clone(), *pid, tick, 500.min(n), 1).await; // warm-up
+        measure_cpu(session.clone(), *pid, tick, 500.min(n), 1).await; // warm-up
     }
     println!("policy: N={n} C={c} rounds={rounds} (median round by throughput)\n");
     println!("| mode | pattern | calls/s | p50 (µs) | p99 (µs) | gateway CPU/call (µs) |");
@@ -260,14 +169,14 @@ async fn run() {
         let mut runs: [Vec<Stats>; 2] = Default::default();
         for _ in 0..rounds {
             for (m, (_, session, pid)) in modes.iter().enumerate() {
-                runs[m].push(measure(session.clone(), *pid, tick, n, conc).await);
+                runs[m].push(measure_cpu(session.clone(), *pid, tick, n, conc).await);
             }
         }
         let [off, on] = runs.map(median);
         for ((label, _, _), s) in modes.iter().zip([off, on]) {
             println!(
                 "| {label} | {pattern} (C={conc}) | {:.0} | {:.1} | {:.1} | {:.1} |",
-                s.per_sec, s.p50, s.p99, s.cpu
+                s.latency.per_sec, s.latency.p50, s.latency.p99, s.cpu
             );
         }
         results.push((pattern, conc, off, on));
@@ -279,8 +188,8 @@ async fn run() {
     for (pattern, conc, off, on) in results {
         println!(
             "| {pattern} (C={conc}) | {:.3} | {:+.1} | {:+.1} |",
-            on.per_sec / off.per_sec,
-            on.p50 - off.p50,
+            on.latency.per_sec / off.latency.per_sec,
+            on.latency.p50 - off.latency.p50,
             on.cpu - off.cpu
         );
     }

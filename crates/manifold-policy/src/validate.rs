@@ -46,6 +46,10 @@ impl ArgumentSchema {
         let Some(validator) = &self.validator else {
             return Vec::new();
         };
+        // The common case first: a yes/no check stops at the first failure and collects nothing.
+        if validator.is_valid(arguments) {
+            return Vec::new();
+        }
         validator
             .iter_errors(arguments)
             .map(|e| {
