@@ -95,12 +95,11 @@ fn layers(c: &mut Criterion) {
         ("stack_off", &policy_off, false),
         ("stack_on", &policy_on, true),
     ] {
-        let upstream = upstream.clone();
         let schema = schema.clone();
         g.bench_function(label, |b| {
             b.iter(|| {
                 let call = call(policy, validated.then(|| schema.clone()));
-                rt.block_on(policy.stack(upstream.clone()).oneshot(call))
+                rt.block_on(policy.stack(upstream).oneshot(call))
             })
         });
     }
