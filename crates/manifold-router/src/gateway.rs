@@ -31,7 +31,6 @@ pub(crate) struct Settings {
 pub(crate) struct Slot {
     pub(crate) upstream: Upstream,
     pub(crate) namespace: String,
-    pub(crate) timeout: Duration,
     pub(crate) tools: Filter,
     pub(crate) prompts: Filter,
     pub(crate) resources: Filter,
@@ -280,7 +279,6 @@ impl Gateway {
                     policy: policy.server(&server.alias),
                     curate: Arc::new(server.curate.clone()),
                     namespace: server.namespace.clone(),
-                    timeout,
                     tools: server.tools.clone(),
                     prompts: server.prompts.clone(),
                     resources: server.resources.clone(),

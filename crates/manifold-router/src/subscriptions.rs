@@ -101,7 +101,7 @@ impl Gateway {
         };
         let outcome = slot
             .upstream
-            .request(m, Some(&params_for(uri)), Some(slot.timeout))
+            .request(m, Some(&params_for(uri)), Some(slot.policy.timeout(m)))
             .await;
         if outcome.is_err() && on {
             // The upstream refused: this session is not subscribed after all.
@@ -139,7 +139,7 @@ impl Gateway {
                 .request(
                     method::RESOURCES_UNSUBSCRIBE,
                     Some(&params_for(&uri)),
-                    Some(slot.timeout),
+                    Some(slot.policy.timeout(method::RESOURCES_UNSUBSCRIBE)),
                 )
                 .await;
         }
@@ -173,7 +173,7 @@ impl Gateway {
                 .request(
                     method::RESOURCES_SUBSCRIBE,
                     Some(&params_for(&uri)),
-                    Some(slot.timeout),
+                    Some(slot.policy.timeout(method::RESOURCES_SUBSCRIBE)),
                 )
                 .await
             {
