@@ -27,7 +27,8 @@ const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// What the writer is sent.
 enum Entry {
-    Line(String),
+    /// One whole line, newline included.
+    Line(Vec<u8>),
     /// Write everything before this, then say so.
     Flush(tokio::sync::oneshot::Sender<()>),
 }
@@ -101,8 +102,7 @@ impl AuditLog {
     ) {
         let mut line = self.begin(principal, session, None, tool, arguments);
         end(&mut line, "error", 0, &Err(error));
-        let text = String::from_utf8(line).unwrap_or_default();
-        let _ = self.lines.send(Entry::Line(text)).await;
+        let _ = self.lines.send(Entry::Line(line)).await;
     }
 
     /// Whether lines carry the arguments (in full or as a digest).
@@ -161,7 +161,7 @@ fn write_lines(mut rx: mpsc::Receiver<Entry>, mut out: Sink) {
         let closed = loop {
             match rx.try_recv() {
                 Ok(Entry::Line(line)) => {
-                    if batch.write_all(line.as_bytes()).is_err() {
+                    if batch.write_all(&line).is_err() {
                         tracing::error!("cannot write the audit log");
                     }
                 }
@@ -346,8 +346,7 @@ where
                 started.elapsed().as_micros(),
                 &reply,
             );
-            let text = String::from_utf8(line).unwrap_or_default();
-            let _ = lines.send(Entry::Line(text)).await;
+            let _ = lines.send(Entry::Line(line)).await;
             Ok(reply)
         }))
     }

@@ -61,14 +61,19 @@ pub struct Failure {
 impl From<ErrorObject> for Failure {
     /// An error from routing or an upstream, labelled by its `data.reason`.
     fn from(error: ErrorObject) -> Failure {
-        let outcome = match error.data.as_deref().map(RawValue::get) {
-            Some(d) if d.contains("\"reason\":\"timeout\"") => "timeout",
-            Some(d) if d.contains("\"reason\":\"unavailable\"") => "unavailable",
-            Some(d) if d.contains("\"reason\":\"overloaded\"") => "unavailable",
-            Some(d) if d.contains("\"reason\":\"rate_limited\"") => "rate_limited",
-            _ => "error",
-        };
+        let outcome = error_outcome(&error);
         Failure { error, outcome }
+    }
+}
+
+/// The `outcome` label of an error, from its `data.reason`.
+pub fn error_outcome(error: &ErrorObject) -> Outcome {
+    match error.data.as_deref().map(RawValue::get) {
+        Some(d) if d.contains("\"reason\":\"timeout\"") => "timeout",
+        Some(d) if d.contains("\"reason\":\"unavailable\"") => "unavailable",
+        Some(d) if d.contains("\"reason\":\"overloaded\"") => "unavailable",
+        Some(d) if d.contains("\"reason\":\"rate_limited\"") => "rate_limited",
+        _ => "error",
     }
 }
 

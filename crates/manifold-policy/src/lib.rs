@@ -29,7 +29,8 @@ use tower::{Service, ServiceBuilder};
 
 pub use access::View;
 pub use call::{
-    is_tool_error, outcome, BoxReply, Call, Failure, Infallible, ItemKind, Outcome, Reply,
+    error_outcome, is_tool_error, outcome, BoxReply, Call, Failure, Infallible, ItemKind, Outcome,
+    Reply,
 };
 pub use server::ServerPolicy;
 pub use validate::ArgumentSchema;

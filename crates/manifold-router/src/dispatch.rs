@@ -14,7 +14,7 @@ use crate::naming::split_uri;
 use crate::session::{Scope, Session, SERVED_LOCALLY};
 use crate::{cursor, rewrite};
 use manifold_policy::access::unknown;
-use manifold_policy::{Failure, ItemKind, View};
+use manifold_policy::{ItemKind, View};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -502,7 +502,7 @@ fn outcome_label(outcome: &Outcome) -> &'static str {
     match outcome {
         Ok(result) if manifold_policy::is_tool_error(result) => "tool_error",
         Ok(_) => "ok",
-        Err(e) => Failure::from(e.clone()).outcome,
+        Err(e) => manifold_policy::error_outcome(e),
     }
 }
 
