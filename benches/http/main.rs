@@ -13,45 +13,14 @@
 
 #[path = "../support/mod.rs"]
 mod support;
-use support::{bin, env_usize, measure, Session};
+use support::{bin, env_usize, gateway, measure, start, Session};
 
-use std::process::Stdio;
 use std::sync::Arc;
 
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 
 /// Spawns a child that prints `listening on <url>` first; returns it and the URL.
-async fn start(mut cmd: Command) -> (Child, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next_line().await.unwrap().expect("address line");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (
-        child,
-        line.strip_prefix("listening on ")
-            .expect("address")
-            .to_string(),
-    )
-}
-
-fn gateway(config: &str) -> (Command, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("manifold.toml");
-    std::fs::write(&path, format!("[admin]\nlisten = \"off\"\n{config}")).unwrap();
-    let mut cmd = Command::new(bin("manifold"));
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "error");
-    (cmd, dir)
-}
-
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
@@ -62,21 +31,14 @@ fn rss_kib(pid: u32) -> u64 {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(run());
+    support::block_on(run());
 }
 
 async fn run() {
     let n = env_usize("HTTP_N", 5_000);
     let c = env_usize("HTTP_C", 32);
     let idle = env_usize("HTTP_IDLE", 10_000);
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(c + 4)
-        .build()
-        .unwrap();
+    let http = support::client(c);
     let testkit = bin("manifold-testkit");
     let args = Arc::new(json!({"text": "hello, manifold"}));
 
@@ -87,12 +49,10 @@ async fn run() {
         "command = {:?}\nargs = [\"--name\", \"t\"]",
         testkit.display().to_string()
     );
-    let (stdio_cmd, _d1) = gateway(&format!(
-        "[servers.t]\n{testkit_cmd}\nsharing = \"shared\"\n"
-    ));
-    let (_g1, via_stdio) = start(stdio_cmd).await;
-    let (http_cmd, _d2) = gateway(&format!("[servers.t]\nurl = {upstream_url:?}\n"));
-    let (_g2, via_http) = start(http_cmd).await;
+    let shared = format!("[servers.t]\n{testkit_cmd}\nsharing = \"shared\"\n");
+    let (_g1, via_stdio, _d1) = gateway(&shared, &[]).await;
+    let (_g2, via_http, _d2) =
+        gateway(&format!("[servers.t]\nurl = {upstream_url:?}\n"), &[]).await;
 
     let modes = [
         ("direct", upstream_url.as_str(), "echo"),
@@ -125,10 +85,7 @@ async fn run() {
     }
 
     // Memory per idle session, on the HTTP→stdio gateway (shared upstream: no process per session).
-    let (cmd, _d3) = gateway(&format!(
-        "[servers.t]\n{testkit_cmd}\nsharing = \"shared\"\n"
-    ));
-    let (g3, url) = start(cmd).await;
+    let (g3, url, _d3) = gateway(&shared, &[]).await;
     let pid = g3.id().unwrap();
     let warm = Session::open(&http, &url, None).await;
     warm.echo(1, "t__echo", &args).await;

@@ -17,45 +17,17 @@
 
 #[path = "../support/mod.rs"]
 mod support;
-use support::{bin, env_usize, measure, Latency, Session};
+use support::{bin, env_usize, gateway, measure, Latency, Session};
 
 #[path = "../load/procfs.rs"]
 #[allow(dead_code)]
 mod procfs;
 
-use std::process::Stdio;
 use std::sync::Arc;
 
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 const TOKEN: &str = "bench-token-0123456789";
-
-/// Starts `manifold serve` on `config` (written with a token file beside it).
-async fn gateway(config: &str) -> (Child, String, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("manifold.toml");
-    std::fs::write(&path, format!("[admin]\nlisten = \"off\"\n{config}")).unwrap();
-    std::fs::write(dir.path().join("bench.token"), TOKEN).unwrap();
-    let mut child = Command::new(bin("manifold"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn manifold");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let line = lines.next_line().await.unwrap().expect("address line");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let url = line
-        .strip_prefix("listening on ")
-        .expect("address")
-        .to_string();
-    (child, url, dir)
-}
 
 /// One measurement: calls/s and latency, plus the gateway's CPU time per call (µs).
 #[derive(Clone, Copy)]
@@ -86,11 +58,7 @@ fn median(mut runs: Vec<Stats>) -> Stats {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(run());
+    support::block_on(run());
 }
 
 async fn run() {
@@ -98,10 +66,7 @@ async fn run() {
     let c = env_usize("POLICY_C", 32);
     let rounds = env_usize("POLICY_ROUNDS", 3).max(1);
     let tick = procfs::clock_ticks();
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(c + 4)
-        .build()
-        .unwrap();
+    let http = support::client(c);
     let server = format!(
         "[servers.t]\ncommand = {:?}\nargs = [\"--name\", \"t\"]\nsharing = \"shared\"\n",
         bin("manifold-testkit").display().to_string()
@@ -144,8 +109,8 @@ async fn run() {
         },
     ]
     .concat();
-    let (off_child, off_url, _d1) = gateway(&off).await;
-    let (on_child, on_url, _d2) = gateway(&on).await;
+    let (off_child, off_url, _d1) = gateway(&off, &[("bench.token", TOKEN)]).await;
+    let (on_child, on_url, _d2) = gateway(&on, &[("bench.token", TOKEN)]).await;
     let modes = [
         (
             "policy off",

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
 
 /// `name` from the environment as a number, else `default`.
 pub(crate) fn env_usize(name: &str, default: usize) -> usize {
@@ -36,6 +38,60 @@ pub(crate) fn bin(name: &str) -> PathBuf {
         std::process::exit(2);
     }
     path
+}
+
+/// Spawns a child that prints `listening on <url>` first; returns it and the URL (its other
+/// output is read and dropped, its stderr discarded).
+pub(crate) async fn start(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next_line().await.unwrap().expect("address line");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let url = line.strip_prefix("listening on ").expect("address");
+    (child, url.to_string())
+}
+
+/// `manifold serve --listen 127.0.0.1:0` on `config` (admin listener off, `RUST_LOG=error`),
+/// written with `files` (name, contents) beside it; the child, its MCP URL and the directory.
+pub(crate) async fn gateway(
+    config: &str,
+    files: &[(&str, &str)],
+) -> (Child, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("manifold.toml");
+    std::fs::write(&path, format!("[admin]\nlisten = \"off\"\n{config}")).unwrap();
+    for (name, contents) in files {
+        std::fs::write(dir.path().join(name), contents).unwrap();
+    }
+    let mut cmd = Command::new(bin("manifold"));
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "error");
+    let (child, url) = start(cmd).await;
+    (child, url, dir)
+}
+
+/// A keep-alive HTTP client with room for `callers` concurrent connections.
+pub(crate) fn client(callers: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(callers + 4)
+        .build()
+        .unwrap()
+}
+
+/// Runs `run` on a single-threaded runtime, so the client takes as little CPU as possible away
+/// from the processes under test.
+pub(crate) fn block_on<F: std::future::Future>(run: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run)
 }
 
 /// One MCP session over Streamable HTTP (optionally with a bearer token).
