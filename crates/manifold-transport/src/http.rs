@@ -52,6 +52,9 @@ pub(crate) struct HttpShared {
     pub(crate) url: reqwest::Url,
     pub(crate) headers: HeaderMap,
     session_id: Mutex<Option<String>>,
+    /// A session existed once: the spec's HTTP+SSE fallback (first POST only) is over, and a
+    /// request sent without a session is one that raced its re-initialization.
+    had_session: std::sync::atomic::AtomicBool,
     protocol_version: Mutex<Option<String>>,
     pub(crate) inbound: mpsc::Sender<Inbound>,
     pub(crate) max: usize,
@@ -91,6 +94,7 @@ pub fn connect_http(params: &HttpParams) -> Result<Connection, TransportError> {
         url,
         headers,
         session_id: Mutex::new(None),
+        had_session: std::sync::atomic::AtomicBool::new(false),
         protocol_version: Mutex::new(None),
         inbound: tx,
         max: params.max_message_bytes,
@@ -122,6 +126,13 @@ impl HttpShared {
         lock(&self.session_id).clone()
     }
 
+    /// Whether a 4xx may still mean "this server speaks HTTP+SSE": only before any session.
+    fn may_fall_back(&self) -> bool {
+        self.legacy.fallback
+            && self.session_id().is_none()
+            && !self.had_session.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
         let mut req = self
             .client
@@ -150,8 +161,7 @@ impl HttpShared {
                 legacy_sse::post(&this, text).await
             } else {
                 // Kept only while a fallback to HTTP+SSE is still possible (before a session).
-                let retry =
-                    (this.legacy.fallback && this.session_id().is_none()).then(|| text.clone());
+                let retry = this.may_fall_back().then(|| text.clone());
                 match this.post_and_read(text, request_id.clone()).await {
                     Ok(()) => Ok(()),
                     Err(PostError::Failed(reason)) => Err(reason),
@@ -195,6 +205,8 @@ impl HttpShared {
             .and_then(|v| v.to_str().ok())
         {
             *lock(&self.session_id) = Some(id.to_string());
+            self.had_session
+                .store(true, std::sync::atomic::Ordering::Release);
         }
         let status = resp.status();
         if status == StatusCode::NOT_FOUND {
@@ -218,8 +230,23 @@ impl HttpShared {
                 return Ok(());
             }
         }
-        if status.is_client_error() && sent_session.is_none() && self.legacy.fallback {
-            return Err(PostError::TryLegacy);
+        if status.is_client_error() && sent_session.is_none() {
+            if self.may_fall_back() {
+                return Err(PostError::TryLegacy);
+            }
+            if request_id.is_some() && self.had_session.load(std::sync::atomic::Ordering::Acquire) {
+                // Sent in the gap between a session's expiry and its replacement: reported like
+                // a request the expired session rejected, so it is sent again on the new one.
+                tracing::debug!(server = %self.alias, %status, ?request_id, "request sent between sessions; it will be sent again");
+                let _ = self
+                    .inbound
+                    .send(Inbound::SessionExpired {
+                        session_id: String::new(),
+                        request_id,
+                    })
+                    .await;
+                return Ok(());
+            }
         }
         if !status.is_success() {
             return Err(PostError::Failed(format!(

@@ -222,4 +222,6 @@ fn frame_to_inbound(frame: manifold_protocol::Frame, peer: &str) -> Option<Inbou
 }
 
 #[cfg(test)]
+mod http_tests;
+#[cfg(test)]
 mod tests;
