@@ -171,7 +171,7 @@ async fn invalid_request_shapes_are_invalid_request_with_readable_id() {
     gw.initialize("2025-11-25").await;
 
     // (line, expected id; null = not readable)
-    let cases: [(&str, Value); 6] = [
+    let cases = [
         (r#"{"jsonrpc":"1.0","id":11,"method":"ping"}"#, json!(11)),
         (r#"{"id":12,"method":"ping"}"#, json!(12)),
         (
@@ -182,7 +182,20 @@ async fn invalid_request_shapes_are_invalid_request_with_readable_id() {
             r#"{"jsonrpc":"2.0","id":"s13","method":"tools/list","params":"a string"}"#,
             json!("s13"),
         ),
-        (r#"{"jsonrpc":"2.0","id":14,"method":7}"#, Value::Null),
+        (r#"{"jsonrpc":"2.0","id":14,"method":7}"#, json!(14)),
+        (r#"{"jsonrpc":2,"id":"j","method":"ping"}"#, json!("j")),
+        (
+            r#"{"jsonrpc":"2.0","id":16,"method":"ping","method":"ping"}"#,
+            json!(16),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":17,"method":"tools/list","params":{},"params":{}}"#,
+            json!(17),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":18,"id":19,"method":"ping"}"#,
+            Value::Null,
+        ),
         ("42", Value::Null),
     ];
     for (line, id) in cases {

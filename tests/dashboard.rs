@@ -22,6 +22,9 @@ const EXPORTED: &[&str] = &[
     "manifold_notifications_total",
     "manifold_rate_limited_total",
     "manifold_unroutable_total",
+    "manifold_dropped_messages_total",
+    "manifold_connections_refused_total",
+    "manifold_connections_timed_out_total",
 ];
 
 /// Metrics that get no series from this test's traffic (no rate limit rule is configured, no
@@ -32,6 +35,8 @@ const NO_SERIES_HERE: &[&str] = &[
     "manifold_rate_limited_total",
     "manifold_upstream_restarts_total",
     "manifold_unroutable_total",
+    "manifold_connections_refused_total",
+    "manifold_connections_timed_out_total",
 ];
 
 /// The data source every panel and query must use, so the dashboard imports anywhere.

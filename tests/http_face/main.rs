@@ -129,7 +129,7 @@ pub(crate) fn testkit(alias: &str, args: &[&str]) -> String {
     common::testkit_server(alias, args, "")
 }
 
-/// The JSON messages of an SSE body, in order.
+/// The JSON messages of an SSE body, in order (a priming event, with empty data, carries none).
 pub(crate) fn sse_messages(body: &str) -> Vec<Value> {
     body.split("\n\n")
         .filter_map(|event| {
@@ -138,8 +138,8 @@ pub(crate) fn sse_messages(body: &str) -> Vec<Value> {
                 .filter_map(|l| l.strip_prefix("data:"))
                 .map(str::trim_start)
                 .collect();
-            (!data.is_empty())
-                .then(|| serde_json::from_str(&data.join("\n")).expect("JSON in an SSE event"))
+            let data = data.join("\n");
+            (!data.is_empty()).then(|| serde_json::from_str(&data).expect("JSON in an SSE event"))
         })
         .collect()
 }

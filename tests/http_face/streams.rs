@@ -28,8 +28,10 @@ pub(crate) async fn read_events(
                     .filter_map(|l| l.strip_prefix("data:"))
                     .map(str::trim_start)
                     .collect();
+                let data = data.join("\n");
+                // A priming event (empty data) carries no message.
                 if let (Some(id), false) = (id, data.is_empty()) {
-                    events.push((id, serde_json::from_str(&data.join("\n")).unwrap()));
+                    events.push((id, serde_json::from_str(&data).unwrap()));
                     if events.len() == n {
                         return;
                     }

@@ -87,7 +87,7 @@ async fn one_line_per_call_with_secrets_redacted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn digest_mode_records_no_arguments() {
     let toml = format!(
-        "[audit]\nfile = \"audit.jsonl\"\narguments = \"digest\"\n{}",
+        "[audit]\nfile = \"audit.jsonl\"\narguments = \"digest\"\nresults = \"digest\"\n{}",
         server("a", &[], "")
     );
     let (mut gateway, dir, _path) = stdio(&toml).await;
@@ -101,5 +101,11 @@ async fn digest_mode_records_no_arguments() {
         "{digest}"
     );
     assert!(lines[0].get("arguments").is_none());
+    let digest = lines[0]["resultDigest"].as_str().expect("a result digest");
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 7 + 64,
+        "{digest}"
+    );
+    assert!(lines[0].get("result").is_none());
     assert!(!lines[0].to_string().contains("top secret"));
 }

@@ -171,6 +171,9 @@ async fn counters_histogram_and_labels_after_known_traffic() {
                     v.contains('/') || ["initialize", "ping", "other"].contains(&v.as_str())
                 }
                 "le" => true,
+                "queue" => ["session", "request"].contains(&v.as_str()),
+                "listener" => v == "http",
+                "phase" => ["headers", "body", "idle"].contains(&v.as_str()),
                 _ => false,
             };
             assert!(allowed, "{name}: label {k}={v:?}");

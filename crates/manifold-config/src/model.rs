@@ -29,6 +29,12 @@ pub const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_millis(250);
 pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_millis(30_000);
 /// Default `gateway.restart.unhealthy_after`.
 pub const DEFAULT_UNHEALTHY_AFTER: u32 = 5;
+/// Default `gateway.client_max_in_flight`.
+pub const DEFAULT_CLIENT_MAX_IN_FLIGHT: usize = 256;
+/// Default `gateway.client_queue_bytes` (16 MiB).
+pub const DEFAULT_CLIENT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+/// Default `gateway.upstream_queue_bytes` (16 MiB).
+pub const DEFAULT_UPSTREAM_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// Default `listen.path` of the Streamable HTTP endpoint.
 pub const DEFAULT_HTTP_PATH: &str = "/mcp";
 
@@ -84,6 +90,15 @@ pub struct Gateway {
     pub ping_interval: Duration,
     /// Deadlines per method (`method_timeouts_ms`), over `request_timeout`.
     pub method_timeouts: BTreeMap<String, Duration>,
+    /// Requests of the stdio client read but not yet answered; past it, Manifold stops reading
+    /// its input until answers go out (`client_max_in_flight`).
+    pub client_max_in_flight: usize,
+    /// Bytes of answers and notifications queued for the stdio client; past it, the same
+    /// (`client_queue_bytes`).
+    pub client_queue_bytes: usize,
+    /// Bytes of messages from one HTTP upstream waiting to be processed; past it, its responses
+    /// are read no further until they are (`upstream_queue_bytes`).
+    pub upstream_queue_bytes: usize,
 }
 
 impl Default for Gateway {
@@ -99,6 +114,9 @@ impl Default for Gateway {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             ping_interval: DEFAULT_PING_INTERVAL,
             method_timeouts: BTreeMap::new(),
+            client_max_in_flight: DEFAULT_CLIENT_MAX_IN_FLIGHT,
+            client_queue_bytes: DEFAULT_CLIENT_QUEUE_BYTES,
+            upstream_queue_bytes: DEFAULT_UPSTREAM_QUEUE_BYTES,
         }
     }
 }
@@ -139,6 +157,24 @@ pub struct Listen {
     /// Server-initiated messages queued per session for its GET stream before new ones are
     /// dropped (`session_queue`).
     pub session_queue: usize,
+    /// The same bound in bytes (`session_queue_bytes`): what a session nobody reads may hold.
+    pub session_queue_bytes: usize,
+    /// A connection must send a request's whole header within this (`header_timeout_ms`).
+    pub header_timeout: Duration,
+    /// A request's whole body must arrive within this (`body_timeout_ms`); otherwise 408.
+    pub body_timeout: Duration,
+    /// A keep-alive connection with no request in progress is closed after this
+    /// (`idle_timeout_ms`). Open GET/SSE streams are requests in progress.
+    pub idle_timeout: Duration,
+    /// Connections open at once on the listener; past it, new ones get 503 and are closed
+    /// (`max_connections`).
+    pub max_connections: usize,
+    /// A POST answer not ready within this becomes a resumable SSE stream when the client
+    /// accepts one (`sse_after_ms`; 0 = always).
+    pub sse_after: Duration,
+    /// The `retry` (ms) Manifold's SSE streams advise clients to wait before reconnecting
+    /// (`sse_retry_ms`).
+    pub sse_retry: Duration,
     /// How long a shutdown waits for in-flight requests (`drain_ms`).
     pub drain: Duration,
     /// Events kept per GET stream for resumption with `Last-Event-ID` (`replay_buffer`).
@@ -162,6 +198,20 @@ pub const DEFAULT_ALLOWED_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"]
 pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 /// Default `listen.session_queue`.
 pub const DEFAULT_SESSION_QUEUE: usize = 1024;
+/// Default `listen.session_queue_bytes` (8 MiB).
+pub const DEFAULT_SESSION_QUEUE_BYTES: usize = 8 * 1024 * 1024;
+/// Default `listen.header_timeout_ms`.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `listen.body_timeout_ms`.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default `listen.idle_timeout_ms`.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default `listen.max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default `listen.sse_after_ms`.
+pub const DEFAULT_SSE_AFTER: Duration = Duration::from_millis(1000);
+/// Default `listen.sse_retry_ms`.
+pub const DEFAULT_SSE_RETRY: Duration = Duration::from_millis(1000);
 /// Default `listen.replay_buffer`.
 pub const DEFAULT_REPLAY_BUFFER: usize = 256;
 /// Default `listen.drain_ms`.
@@ -178,6 +228,13 @@ impl Default for Listen {
                 .collect(),
             session_idle: DEFAULT_SESSION_IDLE,
             session_queue: DEFAULT_SESSION_QUEUE,
+            session_queue_bytes: DEFAULT_SESSION_QUEUE_BYTES,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            sse_after: DEFAULT_SSE_AFTER,
+            sse_retry: DEFAULT_SSE_RETRY,
             drain: DEFAULT_DRAIN,
             replay_buffer: DEFAULT_REPLAY_BUFFER,
             tls: None,

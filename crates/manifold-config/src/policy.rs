@@ -194,6 +194,21 @@ pub enum AuditArguments {
     None,
 }
 
+/// What the audit log records of a call's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditResults {
+    /// Its `content` and `structuredContent`, with keys matching `redact` replaced, cut at
+    /// `result_max_bytes` with a marker and the full size.
+    Full,
+    /// A SHA-256 digest of the result as the upstream sent it.
+    Digest,
+    /// Only its size.
+    None,
+}
+
+/// Default `audit.result_max_bytes`.
+pub const DEFAULT_AUDIT_RESULT_MAX_BYTES: usize = 4096;
+
 /// The audit log (`[audit]`).
 #[derive(Debug, Clone)]
 pub struct Audit {
@@ -205,6 +220,10 @@ pub struct Audit {
     pub arguments: AuditArguments,
     /// Lowercased key fragments whose values are redacted.
     pub redact: Vec<String>,
+    /// How results are recorded.
+    pub results: AuditResults,
+    /// The most of a result recorded in full mode.
+    pub result_max_bytes: usize,
 }
 
 impl Default for Audit {
@@ -214,6 +233,8 @@ impl Default for Audit {
             file: None,
             arguments: AuditArguments::Full,
             redact: DEFAULT_REDACT.iter().map(|s| s.to_string()).collect(),
+            results: AuditResults::Full,
+            result_max_bytes: DEFAULT_AUDIT_RESULT_MAX_BYTES,
         }
     }
 }
@@ -411,6 +432,23 @@ pub(crate) fn audit(raw: RawAudit, cx: &Context<'_>) -> Result<Audit, ConfigErro
     };
     if let Some(redact) = raw.redact {
         audit.redact = redact.into_iter().map(|k| k.to_lowercase()).collect();
+    }
+    audit.results = match raw.results.as_deref() {
+        None | Some("full") => AuditResults::Full,
+        Some("digest") => AuditResults::Digest,
+        Some("none") => AuditResults::None,
+        Some(other) => {
+            return Err(cx.err(
+                "audit.results",
+                format!("`{other}` is not one of \"full\", \"digest\", \"none\""),
+            ))
+        }
+    };
+    if let Some(max) = raw.result_max_bytes {
+        if max < 64 {
+            return Err(cx.err("audit.result_max_bytes", "must be at least 64"));
+        }
+        audit.result_max_bytes = max;
     }
     Ok(audit)
 }

@@ -44,6 +44,9 @@ pub(crate) struct RawGateway {
     pub(crate) shutdown_grace_ms: Option<u64>,
     pub(crate) ping_interval_ms: Option<u64>,
     pub(crate) method_timeouts_ms: Option<BTreeMap<String, u64>>,
+    pub(crate) client_max_in_flight: Option<usize>,
+    pub(crate) client_queue_bytes: Option<usize>,
+    pub(crate) upstream_queue_bytes: Option<usize>,
 }
 
 /// `[gateway.restart]`.
@@ -64,6 +67,13 @@ pub(crate) struct RawListen {
     pub(crate) allowed_hosts: Option<Vec<Text>>,
     pub(crate) session_idle_ms: Option<u64>,
     pub(crate) session_queue: Option<usize>,
+    pub(crate) session_queue_bytes: Option<usize>,
+    pub(crate) header_timeout_ms: Option<u64>,
+    pub(crate) body_timeout_ms: Option<u64>,
+    pub(crate) idle_timeout_ms: Option<u64>,
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) sse_after_ms: Option<u64>,
+    pub(crate) sse_retry_ms: Option<u64>,
     pub(crate) drain_ms: Option<u64>,
     pub(crate) replay_buffer: Option<usize>,
     pub(crate) tls_cert: Option<Text>,

@@ -86,6 +86,8 @@ pub(crate) struct RawAudit {
     pub(crate) file: Option<Text>,
     pub(crate) arguments: Option<String>,
     pub(crate) redact: Option<Vec<String>>,
+    pub(crate) results: Option<String>,
+    pub(crate) result_max_bytes: Option<usize>,
 }
 
 /// `[servers.<alias>.curate.<tool>]`: how one upstream tool is presented.

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::model::{
-    Admin, Config, Gateway, Listen, Restart, Tls, DEFAULT_ADMIN_LISTEN, DEFAULT_HTTP_PATH,
+    Admin, Config, Gateway, Listen, Restart, Tls, DEFAULT_ADMIN_LISTEN,
+    DEFAULT_CLIENT_MAX_IN_FLIGHT, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_HTTP_PATH,
     DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_BACKOFF, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_NAME,
     DEFAULT_PING_INTERVAL, DEFAULT_REQUEST_TIMEOUT, DEFAULT_SEPARATOR, DEFAULT_SHUTDOWN_GRACE,
-    DEFAULT_STARTUP_WAIT, DEFAULT_UNHEALTHY_AFTER, MIN_MAX_MESSAGE_BYTES,
+    DEFAULT_STARTUP_WAIT, DEFAULT_UNHEALTHY_AFTER, DEFAULT_UPSTREAM_QUEUE_BYTES,
+    MIN_MAX_MESSAGE_BYTES,
 };
 use crate::raw::{RawAdmin, RawConfig, RawGateway, RawListen, Text};
 use crate::server::{freeze_server, Context};
@@ -124,6 +126,24 @@ fn gateway(raw: RawGateway, cx: &Context<'_>) -> Result<Gateway, ConfigError> {
     }
     let method_timeouts =
         crate::policy::method_timeouts(raw.method_timeouts_ms, "gateway.method_timeouts_ms", cx)?;
+    let client_max_in_flight = at_least_one(
+        raw.client_max_in_flight,
+        DEFAULT_CLIENT_MAX_IN_FLIGHT,
+        "gateway.client_max_in_flight",
+        cx,
+    )?;
+    let client_queue_bytes = bytes_bound(
+        raw.client_queue_bytes,
+        DEFAULT_CLIENT_QUEUE_BYTES,
+        "gateway.client_queue_bytes",
+        cx,
+    )?;
+    let upstream_queue_bytes = bytes_bound(
+        raw.upstream_queue_bytes,
+        DEFAULT_UPSTREAM_QUEUE_BYTES,
+        "gateway.upstream_queue_bytes",
+        cx,
+    )?;
     Ok(Gateway {
         name,
         separator,
@@ -145,6 +165,9 @@ fn gateway(raw: RawGateway, cx: &Context<'_>) -> Result<Gateway, ConfigError> {
             .ping_interval_ms
             .map_or(DEFAULT_PING_INTERVAL, Duration::from_millis),
         method_timeouts,
+        client_max_in_flight,
+        client_queue_bytes,
+        upstream_queue_bytes,
     })
 }
 
@@ -196,6 +219,42 @@ fn listen(raw: RawListen, cx: &Context<'_>) -> Result<Listen, ConfigError> {
     if session_queue == 0 {
         return Err(cx.err("listen.session_queue", "must be at least 1"));
     }
+    let session_queue_bytes = bytes_bound(
+        raw.session_queue_bytes,
+        defaults.session_queue_bytes,
+        "listen.session_queue_bytes",
+        cx,
+    )?;
+    let header_timeout = positive_ms(
+        raw.header_timeout_ms,
+        defaults.header_timeout,
+        "listen.header_timeout_ms",
+        cx,
+    )?;
+    let body_timeout = positive_ms(
+        raw.body_timeout_ms,
+        defaults.body_timeout,
+        "listen.body_timeout_ms",
+        cx,
+    )?;
+    let idle_timeout = positive_ms(
+        raw.idle_timeout_ms,
+        defaults.idle_timeout,
+        "listen.idle_timeout_ms",
+        cx,
+    )?;
+    let max_connections = at_least_one(
+        raw.max_connections,
+        defaults.max_connections,
+        "listen.max_connections",
+        cx,
+    )?;
+    let sse_retry = positive_ms(
+        raw.sse_retry_ms,
+        defaults.sse_retry,
+        "listen.sse_retry_ms",
+        cx,
+    )?;
     Ok(Listen {
         http,
         path,
@@ -204,6 +263,15 @@ fn listen(raw: RawListen, cx: &Context<'_>) -> Result<Listen, ConfigError> {
             .session_idle_ms
             .map_or(defaults.session_idle, Duration::from_millis),
         session_queue,
+        session_queue_bytes,
+        header_timeout,
+        body_timeout,
+        idle_timeout,
+        max_connections,
+        sse_after: raw
+            .sse_after_ms
+            .map_or(defaults.sse_after, Duration::from_millis),
+        sse_retry,
         drain: raw.drain_ms.map_or(defaults.drain, Duration::from_millis),
         replay_buffer: raw.replay_buffer.unwrap_or(defaults.replay_buffer),
         tls: match (raw.tls_cert, raw.tls_key) {
@@ -251,4 +319,48 @@ fn socket_addr(
         })
     })
     .transpose()
+}
+
+/// A count that must be at least 1.
+fn at_least_one(
+    value: Option<usize>,
+    default: usize,
+    key: &str,
+    cx: &Context<'_>,
+) -> Result<usize, ConfigError> {
+    match value.unwrap_or(default) {
+        0 => Err(cx.err(key, "must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+/// A queue's byte bound: at least [`MIN_MAX_MESSAGE_BYTES`], at most 1 GiB.
+fn bytes_bound(
+    value: Option<usize>,
+    default: usize,
+    key: &str,
+    cx: &Context<'_>,
+) -> Result<usize, ConfigError> {
+    let n = value.unwrap_or(default);
+    if !(MIN_MAX_MESSAGE_BYTES..=1 << 30).contains(&n) {
+        return Err(cx.err(
+            key,
+            format!("must be between {MIN_MAX_MESSAGE_BYTES} and 1073741824"),
+        ));
+    }
+    Ok(n)
+}
+
+/// A duration in milliseconds that must be greater than 0.
+fn positive_ms(
+    value: Option<u64>,
+    default: Duration,
+    key: &str,
+    cx: &Context<'_>,
+) -> Result<Duration, ConfigError> {
+    let d = value.map_or(default, Duration::from_millis);
+    if d.is_zero() {
+        return Err(cx.err(key, "must be greater than 0"));
+    }
+    Ok(d)
 }

@@ -3,10 +3,10 @@
 //! outcomes, transports, directions) or from configured names (server aliases, tool names in the
 //! catalog), never from arguments.
 
-pub use prometheus::IntGauge;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+pub use prometheus::{IntCounter, IntGauge};
 
 /// Every metric Manifold exports.
 #[derive(Debug, Clone)]
@@ -33,6 +33,16 @@ pub struct Metrics {
     /// `manifold_unroutable_total{method}`: server→client requests refused because no single
     /// client could be identified (never guessed).
     pub unroutable: IntCounterVec,
+    /// `manifold_dropped_messages_total{queue}`: messages for a client dropped because its queue
+    /// was at its message or byte bound (`session`: an HTTP session's GET/SSE stream;
+    /// `request`: one POST's SSE stream).
+    pub dropped: IntCounterVec,
+    /// `manifold_connections_refused_total{listener}`: connections refused at
+    /// `listen.max_connections`.
+    pub connections_refused: IntCounterVec,
+    /// `manifold_connections_timed_out_total{phase}`: HTTP connections closed by a timeout
+    /// (`headers`, `body`, `idle`).
+    pub connections_timed_out: IntCounterVec,
 }
 
 /// MCP methods Manifold labels by name; anything else is `other`.
@@ -153,6 +163,21 @@ impl Metrics {
                 "manifold_unroutable_total",
                 "Server-to-client requests refused because no single client could be identified.",
                 &["method"],
+            ),
+            dropped: counter(
+                "manifold_dropped_messages_total",
+                "Messages for a client dropped because its queue was full, by queue.",
+                &["queue"],
+            ),
+            connections_refused: counter(
+                "manifold_connections_refused_total",
+                "Connections refused because the listener was at listen.max_connections.",
+                &["listener"],
+            ),
+            connections_timed_out: counter(
+                "manifold_connections_timed_out_total",
+                "HTTP connections closed by a timeout, by phase (headers, body, idle).",
+                &["phase"],
             ),
             registry,
         }

@@ -1,6 +1,8 @@
 //! The audit log (`[audit]`): one JSON line per tool call — time, principal, session, server,
 //! tool, arguments (configured keys redacted, or a SHA-256 digest, or nothing), outcome,
-//! duration, result size — written by a thread of its own to stderr or appended to a file.
+//! duration, result size and the result itself (its `content` and `structuredContent`, redacted
+//! the same way and cut at `result_max_bytes`, or a digest, or nothing), or the error — written
+//! by a thread of its own to stderr or appended to a file.
 //! Refused calls are audited too. The writer wakes every 10 ms and writes what queued up, so a
 //! call never pays for a thread wake-up or a syscall; the queue is bounded, so a slow disk slows
 //! calls rather than losing lines. [`AuditLog::flush`] writes everything out at shutdown.
@@ -10,7 +12,8 @@ use std::path::Path;
 use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use manifold_config::{Audit, AuditArguments};
+use manifold_config::{Audit, AuditArguments, AuditResults};
+use manifold_protocol::{RawObject, RawValue};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -41,6 +44,8 @@ pub const REDACTED: &str = "[redacted]";
 pub struct AuditLog {
     lines: mpsc::Sender<Entry>,
     arguments: AuditArguments,
+    results: AuditResults,
+    result_max_bytes: usize,
     redact: std::sync::Arc<[String]>,
 }
 
@@ -63,18 +68,21 @@ impl AuditLog {
         Ok(Some(AuditLog {
             lines,
             arguments: audit.arguments,
+            results: audit.results,
+            result_max_bytes: audit.result_max_bytes,
             redact: audit.redact.clone().into(),
         }))
     }
 
     /// Starts a call's line, written straight into its buffer as it is known: time, principal,
-    /// session, server (`null` when no upstream owns the name), tool, arguments.
+    /// session, server (`null` when no upstream owns the name), tool (`null` when none can be
+    /// told), arguments.
     fn begin(
         &self,
         principal: &str,
         session: u64,
         server: Option<&str>,
-        tool: &str,
+        tool: Option<&str>,
         arguments: Option<&Value>,
     ) -> Vec<u8> {
         let mut line = Vec::with_capacity(256);
@@ -85,7 +93,7 @@ impl AuditLog {
         let _ = write!(line, ",\"session\":{session},\"server\":");
         let _ = serde_json::to_writer(&mut line, &server);
         line.extend_from_slice(b",\"tool\":");
-        let _ = serde_json::to_writer(&mut line, tool);
+        let _ = serde_json::to_writer(&mut line, &tool);
         self.write_arguments(&mut line, arguments);
         line
     }
@@ -100,8 +108,19 @@ impl AuditLog {
         arguments: Option<&Value>,
         error: Failure,
     ) {
-        let mut line = self.begin(principal, session, None, tool, arguments);
-        end(&mut line, "error", 0, &Err(error));
+        let mut line = self.begin(principal, session, None, Some(tool), arguments);
+        self.end(&mut line, "error", 0, &Err(error));
+        let _ = self.lines.send(Entry::Line(line)).await;
+    }
+
+    /// Audits a `tools/call` refused before routing because no single call could be read from it
+    /// (a key repeated in its params): no server or tool is recorded, since which of the two
+    /// values would have counted is exactly what cannot be told; `reason` says why.
+    pub async fn refused(&self, principal: &str, session: u64, reason: &str, error: Failure) {
+        let mut line = self.begin(principal, session, None, None, None);
+        line.extend_from_slice(b",\"refused\":");
+        let _ = serde_json::to_writer(&mut line, reason);
+        self.end(&mut line, error.outcome, 0, &Err(error));
         let _ = self.lines.send(Entry::Line(line)).await;
     }
 
@@ -333,37 +352,167 @@ where
             &call.principal,
             call.session,
             Some(&call.server.alias),
-            &call.name,
+            Some(&call.name),
             call.arguments.as_ref(),
         );
-        let lines = self.log.lines.clone();
+        let log = self.log.clone();
         let future = self.inner.call(call);
         futures::future::Either::Right(Box::pin(async move {
             let reply = future.await?;
-            end(
+            log.end(
                 &mut line,
                 outcome(&reply),
                 started.elapsed().as_micros(),
                 &reply,
             );
-            let _ = lines.send(Entry::Line(line)).await;
+            let _ = log.lines.send(Entry::Line(line)).await;
             Ok(reply)
         }))
     }
 }
 
-/// Ends a line begun by [`AuditLog::begin`]: outcome, duration, and result size or error code.
-fn end(line: &mut Vec<u8>, outcome: &str, micros: u128, reply: &Reply) {
-    let _ = write!(
-        line,
-        ",\"outcome\":\"{outcome}\",\"durationMs\":{}.{:03}",
-        micros / 1000,
-        micros % 1000
-    );
-    let _ = match reply {
-        Ok(result) => writeln!(line, ",\"resultBytes\":{}}}", result.get().len()),
-        Err(f) => writeln!(line, ",\"errorCode\":{}}}", f.error.code),
-    };
+impl AuditLog {
+    /// Ends a line begun by [`AuditLog::begin`]: outcome, duration, and the result (its size, and
+    /// as `results` says) or the error.
+    fn end(&self, line: &mut Vec<u8>, outcome: &str, micros: u128, reply: &Reply) {
+        let _ = write!(
+            line,
+            ",\"outcome\":\"{outcome}\",\"durationMs\":{}.{:03}",
+            micros / 1000,
+            micros % 1000
+        );
+        match reply {
+            Ok(result) => {
+                let _ = write!(line, ",\"resultBytes\":{}", result.get().len());
+                self.write_result(line, result);
+            }
+            Err(f) => {
+                let _ = write!(line, ",\"errorCode\":{},\"errorMessage\":", f.error.code);
+                let message = Capped::text(&f.error.message, self.result_max_bytes);
+                let _ = serde_json::to_writer(&mut *line, &message);
+            }
+        }
+        line.extend_from_slice(b"}\n");
+    }
+
+    /// Appends the `result` (or `resultDigest`) member of a call's line, if any.
+    fn write_result(&self, line: &mut Vec<u8>, result: &RawValue) {
+        match self.results {
+            AuditResults::None => {}
+            AuditResults::Digest => {
+                line.extend_from_slice(b",\"resultDigest\":\"sha256:");
+                for b in Sha256::digest(result.get().as_bytes()) {
+                    let _ = write!(line, "{b:02x}");
+                }
+                line.push(b'"');
+            }
+            AuditResults::Full => {
+                let mut recorded = Capped::new(self.result_max_bytes);
+                let _ = serde_json::to_writer(
+                    &mut recorded,
+                    &RecordedResult {
+                        result,
+                        keys: &self.redact,
+                    },
+                );
+                line.extend_from_slice(b",\"result\":");
+                match recorded.finish() {
+                    Ok(whole) => line.extend_from_slice(&whole),
+                    Err(cut) => {
+                        let _ = serde_json::to_writer(&mut *line, &cut);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A tool result as the audit log records it: `content`, `structuredContent` and `isError`,
+/// with redacted keys replaced at any depth.
+struct RecordedResult<'a> {
+    result: &'a RawValue,
+    keys: &'a [String],
+}
+
+impl Serialize for RecordedResult<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_map(None)?;
+        if let Ok(obj) = RawObject::parse(self.result) {
+            for key in ["content", "structuredContent", "isError"] {
+                let Some(raw) = obj.get(key) else { continue };
+                match serde_json::from_str::<Value>(raw.get()) {
+                    Ok(value) => out.serialize_entry(
+                        key,
+                        &Redacted {
+                            value: &value,
+                            keys: self.keys,
+                        },
+                    )?,
+                    Err(_) => out.serialize_entry(key, raw)?,
+                }
+            }
+        }
+        out.end()
+    }
+}
+
+/// A writer keeping at most `cap` bytes and counting the rest.
+struct Capped {
+    kept: Vec<u8>,
+    cap: usize,
+    total: usize,
+}
+
+impl Capped {
+    fn new(cap: usize) -> Capped {
+        Capped {
+            kept: Vec::with_capacity(cap.min(1024)),
+            cap,
+            total: 0,
+        }
+    }
+
+    /// The whole text if it fitted; else its first bytes (whole characters) with a marker
+    /// saying how much there was.
+    fn finish(self) -> Result<Vec<u8>, String> {
+        if self.total <= self.cap {
+            return Ok(self.kept);
+        }
+        let text = String::from_utf8_lossy(&self.kept);
+        Err(marked(&text, self.cap, self.total))
+    }
+
+    /// `text`, cut to `cap` bytes with the same marker.
+    fn text(text: &str, cap: usize) -> std::borrow::Cow<'_, str> {
+        if text.len() <= cap {
+            return text.into();
+        }
+        marked(text, cap, text.len()).into()
+    }
+}
+
+fn marked(text: &str, cap: usize, total: usize) -> String {
+    let mut keep = cap.min(text.len());
+    while !text.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    format!(
+        "{}… [truncated by Manifold: {keep} of {total} bytes]",
+        &text[..keep]
+    )
+}
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = self.cap.saturating_sub(self.kept.len());
+        self.kept.extend_from_slice(&buf[..room.min(buf.len())]);
+        self.total += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

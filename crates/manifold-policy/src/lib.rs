@@ -129,6 +129,21 @@ impl Policy {
             .await;
     }
 
+    /// Audits a `tools/call` refused before routing (`reason`, e.g. `duplicate_key`), answered
+    /// with `error`.
+    pub async fn audit_refused(
+        &self,
+        principal: &str,
+        session: u64,
+        reason: &str,
+        error: &manifold_protocol::ErrorObject,
+    ) {
+        if let Some(log) = &self.audit {
+            log.refused(principal, session, reason, Failure::from(error.clone()))
+                .await;
+        }
+    }
+
     /// Whether the audit log records call arguments (so they must be parsed).
     pub fn audits_arguments(&self) -> bool {
         self.audit

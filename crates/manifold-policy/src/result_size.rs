@@ -4,8 +4,9 @@
 
 use std::task::{Context, Poll};
 
-use manifold_protocol::{ErrorObject, RawValue};
-use serde_json::{json, Value};
+use manifold_protocol::splice::{json_string, Splice};
+use manifold_protocol::{ErrorObject, RawObject, RawValue};
+use serde_json::json;
 use tower::{Layer, Service};
 
 use crate::call::{BoxReply, Call, Failure, Infallible, ItemKind, Reply};
@@ -76,25 +77,28 @@ where
 }
 
 /// Shortens the text items of a tool result so the whole fits in `limit` bytes, marking each
-/// shortened text. `None` when it cannot fit (too much that is not text).
+/// shortened text. Only those texts change: the new strings are spliced into the result's own
+/// bytes. `None` when it cannot fit (too much that is not text).
 pub fn truncate_text(result: &RawValue, limit: usize) -> Option<Box<RawValue>> {
-    let mut value: Value = serde_json::from_str(result.get()).ok()?;
     let size = result.get().len();
     let excess = size - limit.min(size);
-    let content = value.get_mut("content")?.as_array_mut()?;
-    let texts: Vec<usize> = content
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.get("type").and_then(Value::as_str) == Some("text"))
-        .map(|(i, _)| i)
-        .collect();
+    let root = RawObject::parse(result).ok()?;
+    let content: Vec<&RawValue> = serde_json::from_str(root.get_borrowed("content")?.get()).ok()?;
+    let mut texts: Vec<(&RawValue, String)> = Vec::new();
+    for block in content {
+        let block = RawObject::parse(block).ok()?;
+        if block.get_str("type").as_deref() == Some("text") {
+            let raw = block.get_borrowed("text")?;
+            texts.push((raw, serde_json::from_str(raw.get()).ok()?));
+        }
+    }
     // Cut from the last text backwards; the markers' own length is paid for too.
     let mut to_cut = excess + 96 * texts.len();
-    for i in texts.into_iter().rev() {
+    let mut splice = Splice::new(result.get());
+    for (raw, text) in texts.into_iter().rev() {
         if to_cut == 0 {
             break;
         }
-        let text = content[i].get("text").and_then(Value::as_str)?.to_string();
         let cut = to_cut.min(text.len());
         let mut keep = text.len() - cut;
         while !text.is_char_boundary(keep) {
@@ -104,16 +108,20 @@ pub fn truncate_text(result: &RawValue, limit: usize) -> Option<Box<RawValue>> {
             "\n[… truncated by Manifold: {keep} of {} bytes shown]",
             text.len()
         );
-        content[i]["text"] = Value::String(format!("{}{marker}", &text[..keep]));
+        splice.replace(
+            raw.get(),
+            json_string(&format!("{}{marker}", &text[..keep])),
+        );
         to_cut -= cut;
     }
-    let shorter = serde_json::value::to_raw_value(&value).ok()?;
+    let shorter = splice.apply_raw()?;
     (shorter.get().len() <= limit).then_some(shorter)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn truncation_fits_and_marks() {

@@ -5,11 +5,13 @@
 //! [`serde_json::value::RawValue`] so that fields Manifold does not know pass through byte-for-byte.
 
 pub mod codec;
+pub mod dupes;
 pub mod error;
 pub mod id;
 pub mod message;
 pub mod method;
 pub mod object;
+pub mod splice;
 pub mod sse;
 pub mod version;
 
@@ -17,8 +19,9 @@ pub use codec::{Frame, LineDecoder};
 pub use error::{code, ErrorObject};
 pub use id::Id;
 pub use message::{
-    decode, decode_one, encode_error, encode_notification, encode_request, encode_result,
-    DecodeError, Decoded, Message, Notification, Request, Response,
+    decode, decode_client, decode_from, decode_one, decode_one_client, encode_error,
+    encode_notification, encode_request, encode_result, DecodeError, Decoded, Message,
+    Notification, Request, Response, Source,
 };
 pub use object::RawObject;
 pub use serde_json::value::RawValue;

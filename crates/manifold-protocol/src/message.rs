@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
@@ -59,6 +60,17 @@ pub enum Decoded {
     Batch(Vec<Box<RawValue>>),
 }
 
+/// Who sent a frame, which decides how strictly it is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A downstream client: Manifold routes and enforces policy on its `params`, so a key
+    /// repeated anywhere in them (or in the envelope) is refused.
+    Client,
+    /// An upstream server: only the envelope, which Manifold routes on, must be unambiguous;
+    /// what its results carry is the upstream's business and passes as it came.
+    Upstream,
+}
+
 /// Why a frame is not a message. Maps to the JSON-RPC error to answer with.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DecodeError {
@@ -73,6 +85,20 @@ pub enum DecodeError {
         /// What is wrong.
         reason: String,
     },
+    /// A key appears twice in one object: in the envelope (`-32600`) or anywhere in `params`
+    /// (`-32602`). Two parsers could read two different messages from it.
+    #[error("duplicate key `{key}` at {path}")]
+    Duplicate {
+        /// The id, if one could be read unambiguously.
+        id: Option<Id>,
+        /// The method named: `tools/call` if any occurrence names it (so a refused tool call is
+        /// audited), else the first; `None` if no method was readable.
+        method: Option<String>,
+        /// The repeated key.
+        key: String,
+        /// The JSON Pointer of the object holding it (`""` is the envelope, `/params` its params).
+        path: String,
+    },
 }
 
 impl DecodeError {
@@ -85,6 +111,20 @@ impl DecodeError {
             DecodeError::Invalid { reason, .. } => {
                 ErrorObject::new(code::INVALID_REQUEST, format!("Invalid request: {reason}"))
             }
+            DecodeError::Duplicate { key, path, .. } => {
+                let shown: String = key.chars().take(64).collect();
+                let (code, what) = if path.is_empty() {
+                    (code::INVALID_REQUEST, "Invalid request")
+                } else {
+                    (code::INVALID_PARAMS, "Invalid params")
+                };
+                let at = if path.is_empty() { "the message" } else { path };
+                ErrorObject::with_data(
+                    code,
+                    format!("{what}: key {} appears twice in {at}", json_quote(&shown)),
+                    serde_json::json!({ "reason": "duplicate_key", "key": shown, "path": path }),
+                )
+            }
         }
     }
 
@@ -92,34 +132,101 @@ impl DecodeError {
     pub fn id(&self) -> Option<&Id> {
         match self {
             DecodeError::Parse(_) => None,
-            DecodeError::Invalid { id, .. } => id.as_ref(),
+            DecodeError::Invalid { id, .. } | DecodeError::Duplicate { id, .. } => id.as_ref(),
         }
     }
 }
 
-#[derive(Deserialize)]
+fn json_quote(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+/// The top-level members of one message, as raw slices of its text. Every member is read, and a
+/// repeated one recorded, before anything is interpreted: a wrong type in one member never hides
+/// the id in another.
+#[derive(Default)]
 struct Envelope<'a> {
-    #[serde(borrow, default)]
-    jsonrpc: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    jsonrpc: Option<&'a RawValue>,
     id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    method: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "present")]
+    method: Option<&'a RawValue>,
     params: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
     result: Option<&'a RawValue>,
-    #[serde(borrow, default, deserialize_with = "present")]
     error: Option<&'a RawValue>,
+    /// The first key seen twice.
+    duplicate: Option<Cow<'a, str>>,
+    /// `id` appeared twice with different values: no id can be told.
+    id_conflict: bool,
+    /// A repeated `method` named `tools/call` in one of its occurrences.
+    tool_call_named: bool,
 }
 
-/// Keeps an explicit `null` as `Some("null")` so it can be told apart from an absent field.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
-    <&RawValue>::deserialize(d).map(Some)
+impl<'de> Deserialize<'de> for Envelope<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct EnvelopeVisitor;
+        impl<'de> Visitor<'de> for EnvelopeVisitor {
+            type Value = Envelope<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON-RPC message object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                let mut env = Envelope::default();
+                let mut others: Vec<Cow<'de, str>> = Vec::new();
+                while let Some(key) = m.next_key::<Cow<'de, str>>()? {
+                    let value: &'de RawValue = m.next_value()?;
+                    let slot = match key.as_ref() {
+                        "jsonrpc" => &mut env.jsonrpc,
+                        "id" => &mut env.id,
+                        "method" => &mut env.method,
+                        "params" => &mut env.params,
+                        "result" => &mut env.result,
+                        "error" => &mut env.error,
+                        _ => {
+                            if others.contains(&key) {
+                                env.duplicate.get_or_insert(key);
+                            } else {
+                                others.push(key);
+                            }
+                            continue;
+                        }
+                    };
+                    match slot {
+                        None => *slot = Some(value),
+                        Some(first) => {
+                            if key == "id" && first.get() != value.get() {
+                                env.id_conflict = true;
+                            }
+                            if key == "method" {
+                                env.tool_call_named |=
+                                    [first.get(), value.get()].iter().any(|m| is_tools_call(m));
+                            }
+                            env.duplicate.get_or_insert(key);
+                        }
+                    }
+                }
+                Ok(env)
+            }
+        }
+        d.deserialize_map(EnvelopeVisitor)
+    }
 }
 
-/// Decodes one frame (a line on stdio, a body on HTTP).
+fn is_tools_call(raw_method: &str) -> bool {
+    serde_json::from_str::<Cow<'_, str>>(raw_method).is_ok_and(|m| m == crate::method::TOOLS_CALL)
+}
+
+/// Decodes one frame from an upstream (a line on stdio, a body on HTTP).
 pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    decode_from(bytes, Source::Upstream)
+}
+
+/// Decodes one frame from a client: as [`decode`], and a key repeated anywhere in the envelope or
+/// in `params` is refused.
+pub fn decode_client(bytes: &[u8]) -> Result<Decoded, DecodeError> {
+    decode_from(bytes, Source::Client)
+}
+
+/// Decodes one frame sent by `source`.
+pub fn decode_from(bytes: &[u8], source: Source) -> Result<Decoded, DecodeError> {
     let trimmed = trim_ascii_start(bytes);
     match trimmed.first() {
         Some(b'[') => {
@@ -141,70 +248,124 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded, DecodeError> {
         Err(e) if e.is_syntax() || e.is_eof() => return Err(DecodeError::Parse(e.to_string())),
         Err(e) => return Err(invalid(None, &e.to_string())),
     };
-    decode_envelope(env).map(Decoded::Single)
+    decode_envelope(env, source).map(Decoded::Single)
 }
 
-/// Decodes one element of a batch (already known to be valid JSON).
+/// Decodes one element of a batch from an upstream (already known to be valid JSON).
 pub fn decode_one(raw: &RawValue) -> Result<Message, DecodeError> {
+    decode_one_from(raw, Source::Upstream)
+}
+
+/// Decodes one element of a client's batch, as [`decode_client`] does a single message.
+pub fn decode_one_client(raw: &RawValue) -> Result<Message, DecodeError> {
+    decode_one_from(raw, Source::Client)
+}
+
+fn decode_one_from(raw: &RawValue, source: Source) -> Result<Message, DecodeError> {
     match serde_json::from_str::<Envelope<'_>>(raw.get()) {
-        Ok(env) => decode_envelope(env),
+        Ok(env) => decode_envelope(env, source),
         Err(e) => Err(invalid(None, &e.to_string())),
     }
 }
 
-fn decode_envelope(env: Envelope<'_>) -> Result<Message, DecodeError> {
+/// What the `id` member holds.
+enum IdField {
+    Absent,
+    Null,
+    Readable(Id),
+    Unreadable,
+}
+
+fn decode_envelope(env: Envelope<'_>, source: Source) -> Result<Message, DecodeError> {
     let id = match env.id {
-        None => None,
-        Some(raw) if raw.get() == "null" => Some(None),
+        None => IdField::Absent,
+        Some(raw) if raw.get() == "null" => IdField::Null,
         Some(raw) => match serde_json::from_str::<Id>(raw.get()) {
-            Ok(id) => Some(Some(id)),
-            Err(_) => return Err(invalid(None, "id must be a string or an integer")),
+            Ok(id) => IdField::Readable(id),
+            Err(_) => IdField::Unreadable,
         },
     };
-    if env.jsonrpc.as_deref() != Some("2.0") {
-        return Err(invalid(id.flatten(), "jsonrpc must be \"2.0\""));
+    let readable = match &id {
+        IdField::Readable(id) if !env.id_conflict => Some(id.clone()),
+        _ => None,
+    };
+    let method = match env.method {
+        Some(raw) => match serde_json::from_str::<Cow<'_, str>>(raw.get()) {
+            Ok(m) => Some(m),
+            Err(_) => return Err(invalid(readable, "method must be a string")),
+        },
+        None => None,
+    };
+    if let Some(key) = env.duplicate {
+        let named = if env.tool_call_named {
+            Some(crate::method::TOOLS_CALL.to_string())
+        } else {
+            method.map(Cow::into_owned)
+        };
+        return Err(DecodeError::Duplicate {
+            id: readable,
+            method: named,
+            key: key.into_owned(),
+            path: String::new(),
+        });
     }
-    if let Some(method) = env.method {
-        let params = env
-            .params
-            .filter(|p| p.get() != "null")
-            .map(|p| p.to_owned());
-        if let Some(p) = &params {
+    if matches!(id, IdField::Unreadable) {
+        return Err(invalid(None, "id must be a string or an integer"));
+    }
+    let jsonrpc_ok = env
+        .jsonrpc
+        .and_then(|raw| serde_json::from_str::<Cow<'_, str>>(raw.get()).ok())
+        .is_some_and(|v| v == "2.0");
+    if !jsonrpc_ok {
+        return Err(invalid(readable, "jsonrpc must be \"2.0\""));
+    }
+    if let Some(method) = method {
+        let params = env.params.filter(|p| p.get() != "null");
+        if let Some(p) = params {
             if !matches!(p.get().as_bytes().first(), Some(b'{') | Some(b'[')) {
-                return Err(invalid(
-                    id.flatten(),
-                    "params must be an object or an array",
-                ));
+                return Err(invalid(readable, "params must be an object or an array"));
+            }
+            if source == Source::Client {
+                if let Some(found) = crate::dupes::find_duplicate(p.get().as_bytes()) {
+                    return Err(DecodeError::Duplicate {
+                        id: readable,
+                        method: Some(method.into_owned()),
+                        key: found.key,
+                        path: format!("/params{}", found.path),
+                    });
+                }
             }
         }
+        let params = params.map(|p| p.to_owned());
         return match id {
-            None => Ok(Message::Notification(Notification {
+            IdField::Absent => Ok(Message::Notification(Notification {
                 method: method.into_owned(),
                 params,
             })),
-            Some(None) => Err(invalid(None, "request id must not be null")),
-            Some(Some(id)) => Ok(Message::Request(Request {
+            IdField::Null => Err(invalid(None, "request id must not be null")),
+            IdField::Readable(id) => Ok(Message::Request(Request {
                 id,
                 method: method.into_owned(),
                 params,
             })),
+            IdField::Unreadable => Err(invalid(None, "id must be a string or an integer")),
         };
     }
     let outcome = match (env.result, env.error) {
         (Some(result), None) => Ok(result.to_owned()),
         (None, Some(error)) => match serde_json::from_str::<ErrorObject>(error.get()) {
             Ok(e) => Err(e),
-            Err(_) => return Err(invalid(id.flatten(), "malformed error object")),
+            Err(_) => return Err(invalid(readable, "malformed error object")),
         },
-        (Some(_), Some(_)) => return Err(invalid(id.flatten(), "both result and error")),
-        (None, None) => return Err(invalid(id.flatten(), "no method, result or error")),
+        (Some(_), Some(_)) => return Err(invalid(readable, "both result and error")),
+        (None, None) => return Err(invalid(readable, "no method, result or error")),
     };
     match id {
-        Some(Some(id)) => Ok(Message::Response(Response {
+        IdField::Readable(id) => Ok(Message::Response(Response {
             id: Some(id),
             outcome,
         })),
-        Some(None) if outcome.is_err() => Ok(Message::Response(Response { id: None, outcome })),
+        IdField::Null if outcome.is_err() => Ok(Message::Response(Response { id: None, outcome })),
         _ => Err(invalid(None, "response without id")),
     }
 }

@@ -21,6 +21,11 @@ pub struct SseDecoder {
     current: Event,
     has_data: bool,
     max: usize,
+    /// The stream's last event id: set by every `id:` field as it is read, dispatched or not
+    /// (the SSE spec's "last event ID buffer"), so a priming event without data counts.
+    last_id: Option<String>,
+    /// The latest `retry:` advice, in milliseconds.
+    retry: Option<u64>,
 }
 
 impl SseDecoder {
@@ -31,7 +36,19 @@ impl SseDecoder {
             current: Event::default(),
             has_data: false,
             max,
+            last_id: None,
+            retry: None,
         }
+    }
+
+    /// The id a reconnection sends as `Last-Event-ID`, if the stream gave one.
+    pub fn last_event_id(&self) -> Option<&str> {
+        self.last_id.as_deref().filter(|id| !id.is_empty())
+    }
+
+    /// How long the server asked clients to wait before reconnecting, in milliseconds.
+    pub fn retry(&self) -> Option<u64> {
+        self.retry
     }
 
     /// Feeds bytes; complete events are appended to `out`.
@@ -81,8 +98,17 @@ impl SseDecoder {
                 self.has_data = true;
             }
             "event" => self.current.event = value.to_string(),
-            "id" => self.current.id = Some(value.to_string()),
-            "retry" => self.current.retry = value.parse().ok(),
+            // An id containing NUL is ignored (SSE spec, "id" field).
+            "id" if !value.contains('\0') => {
+                self.current.id = Some(value.to_string());
+                self.last_id = Some(value.to_string());
+            }
+            "retry" => {
+                if let Ok(ms) = value.parse::<u64>() {
+                    self.current.retry = Some(ms);
+                    self.retry = Some(ms);
+                }
+            }
             _ => {}
         }
     }
@@ -105,5 +131,18 @@ mod tests {
         assert_eq!(out[0].data, "{\"a\":1}");
         assert_eq!(out[0].id.as_deref(), Some("1"));
         assert_eq!(out[1].data, "x\ny");
+        assert_eq!(d.last_event_id(), Some("9"));
+    }
+
+    #[test]
+    fn a_priming_event_sets_the_last_id_and_retry() {
+        let mut d = SseDecoder::new(1024);
+        let mut out = Vec::new();
+        d.feed(b"id: 7-0\nretry: 250\ndata: \n\n", &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].data, "");
+        assert_eq!((d.last_event_id(), d.retry()), (Some("7-0"), Some(250)));
+        d.feed(b"id: 7-1\nretry: x\n\n", &mut out);
+        assert_eq!((d.last_event_id(), d.retry()), (Some("7-1"), Some(250)));
     }
 }

@@ -211,3 +211,83 @@ fn version_negotiation() {
     assert_eq!(version::negotiate("2024-11-05"), "2024-11-05");
     assert_eq!(version::negotiate("1999-01-01"), version::LATEST);
 }
+
+#[test]
+fn a_readable_id_is_kept_on_every_invalid_request() {
+    for text in [
+        r#"{"jsonrpc":"2.0","id":4,"method":7}"#,
+        r#"{"jsonrpc":2,"id":4,"method":"ping"}"#,
+        r#"{"id":4,"method":"ping"}"#,
+        r#"{"jsonrpc":"2.0","id":4,"method":"ping","method":"tools/list"}"#,
+        r#"{"jsonrpc":"2.0","id":4,"method":"x","params":{},"params":{}}"#,
+        r#"{"jsonrpc":"2.0","id":4,"method":["x"],"params":"s"}"#,
+        r#"{"jsonrpc":"2.0","id":4,"result":{},"error":{"code":1,"message":"m"}}"#,
+        r#"{"jsonrpc":"2.0","id":4,"error":"nope"}"#,
+    ] {
+        let err = decode_client(text.as_bytes()).unwrap_err();
+        assert_eq!(err.to_error().code, code::INVALID_REQUEST, "{text}");
+        assert_eq!(err.id(), Some(&Id::Num(4)), "{text}");
+    }
+    // Two different ids: no id can be told.
+    let err = decode_client(br#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#).unwrap_err();
+    assert_eq!(err.id(), None);
+    let err = decode_client(br#"{"jsonrpc":"2.0","id":"a","id":"a","method":"ping"}"#).unwrap_err();
+    assert_eq!(err.id(), Some(&Id::from("a")));
+}
+
+#[test]
+fn duplicate_keys_in_client_params_are_invalid_params_with_their_path() {
+    let text = r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"a__echo","arguments":{"q":{"x":1,"x":2}}}}"#;
+    let err = decode_client(text.as_bytes()).unwrap_err();
+    let e = err.to_error();
+    assert_eq!(e.code, code::INVALID_PARAMS);
+    assert_eq!(err.id(), Some(&Id::Num(9)));
+    assert_eq!(
+        e.data.unwrap().get(),
+        r#"{"reason":"duplicate_key","key":"x","path":"/params/arguments/q"}"#
+    );
+    let DecodeError::Duplicate { method, .. } = err else {
+        panic!()
+    };
+    assert_eq!(method.as_deref(), Some("tools/call"));
+    // The same message from an upstream is its own business: it decodes.
+    assert!(decode(text.as_bytes()).is_ok());
+    // The name twice, the second escaped.
+    let text = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"ok","n\u0061me":"hidden"}}"#;
+    assert_eq!(
+        decode_client(text.as_bytes()).unwrap_err().to_error().code,
+        code::INVALID_PARAMS
+    );
+}
+
+#[test]
+fn duplicate_envelope_keys_are_invalid_from_anyone() {
+    let text =
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/list","method":"tools/call","params":{}}"#;
+    for result in [decode(text.as_bytes()), decode_client(text.as_bytes())] {
+        let err = result.unwrap_err();
+        assert_eq!(err.to_error().code, code::INVALID_REQUEST);
+        assert_eq!(err.id(), Some(&Id::Num(3)));
+        let DecodeError::Duplicate { method, key, .. } = err else {
+            panic!()
+        };
+        assert_eq!(
+            (method.as_deref(), key.as_str()),
+            (Some("tools/call"), "method")
+        );
+    }
+    let err = decode(br#"{"jsonrpc":"2.0","id":3,"result":{},"x":1,"x":2}"#).unwrap_err();
+    assert_eq!(err.to_error().code, code::INVALID_REQUEST);
+}
+
+#[test]
+fn batch_elements_from_clients_are_checked_for_duplicates() {
+    let raw = RawValue::from_string(
+        r#"{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"a://x","uri":"b://y"}}"#
+            .into(),
+    )
+    .unwrap();
+    let err = decode_one_client(&raw).unwrap_err();
+    assert_eq!(err.to_error().code, code::INVALID_PARAMS);
+    assert!(decode_one(&raw).is_ok());
+}

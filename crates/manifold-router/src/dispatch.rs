@@ -17,7 +17,6 @@ use manifold_policy::access::unknown;
 use manifold_policy::{ItemKind, View};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-use tokio::sync::mpsc;
 
 type Outcome = Result<Box<RawValue>, ErrorObject>;
 
@@ -43,7 +42,11 @@ impl Session {
     }
 
     /// Answers one client request, sending its request-scoped messages to `sink`.
-    pub async fn handle_scoped(&self, request: &Request, sink: &mpsc::Sender<String>) -> Outcome {
+    pub async fn handle_scoped(
+        &self,
+        request: &Request,
+        sink: &crate::downstream::Sink,
+    ) -> Outcome {
         let scope = Scope {
             session: self,
             sink,
@@ -315,12 +318,9 @@ impl Gateway {
             original: &target.original,
             kind: item_kind(kind),
             tool: target.tool.clone(),
+            rewrite: Some(rewrite::content_result),
         };
-        let result = self.forward(index, method, obj, route, scope).await?;
-        Ok(rewrite::content_result(
-            result,
-            &self.shared.slots[index].namespace,
-        ))
+        self.forward(index, method, obj, route, scope).await
     }
 
     fn resolve_name(&self, kind: Kind, name: &str) -> Result<Target, ErrorObject> {
@@ -388,29 +388,22 @@ impl Gateway {
             original: &original,
             kind: ItemKind::Resource,
             tool: None,
+            rewrite: (method == method::RESOURCES_READ).then_some(rewrite::read_result as _),
         };
-        let result = self.forward(index, method, obj, route, scope).await?;
-        Ok(if method == method::RESOURCES_READ {
-            rewrite::read_result(result, &slot.namespace)
-        } else {
-            result
-        })
+        self.forward(index, method, obj, route, scope).await
     }
 
     pub(crate) async fn complete(&self, params: Option<&RawValue>, view: &View) -> Outcome {
         let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
-        let mut value: Value = serde_json::from_str(params.get())
+        let mut obj = RawObject::parse(params)
             .map_err(|_| ErrorObject::invalid_params("params must be an object"))?;
-        let reference = value
-            .get_mut("ref")
+        let reference = obj
+            .get("ref")
+            .and_then(|r| RawObject::parse(r).ok())
             .ok_or_else(|| ErrorObject::invalid_params("params.ref is required"))?;
-        let (index, field, original) = match reference.get("type").and_then(Value::as_str) {
+        let (index, field, original) = match reference.get_str("type").as_deref() {
             Some("ref/prompt") => {
-                let name = reference
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
+                let name = reference.get_str("name").unwrap_or_default();
                 if !view.allows(ItemKind::Prompt, &name) {
                     return Err(unknown(ItemKind::Prompt, &name));
                 }
@@ -418,11 +411,7 @@ impl Gateway {
                 (t.upstream, "name", t.original)
             }
             Some("ref/resource") => {
-                let uri = reference
-                    .get("uri")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
+                let uri = reference.get_str("uri").unwrap_or_default();
                 if !view.allows(ItemKind::Resource, &uri) {
                     return Err(not_found(&uri));
                 }
@@ -438,7 +427,10 @@ impl Gateway {
                 ))
             }
         };
-        reference[field] = Value::String(original);
+        let mut reference = reference;
+        reference.set_str(field, &original);
+        let reference = reference.to_raw();
+        obj.set("ref", reference);
         let slot = &self.shared.slots[index];
         if let Health::Up(info) = slot.upstream.health() {
             if !info.has("completions") && info.protocol_version.as_str() != "2024-11-05" {
@@ -448,8 +440,7 @@ impl Gateway {
                 .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()));
             }
         }
-        let params = serde_json::value::to_raw_value(&value)
-            .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()))?;
+        let params = obj.to_raw();
         slot.upstream
             .request(
                 method::COMPLETION_COMPLETE,

@@ -1,29 +1,43 @@
-//! The link to the downstream client: a bounded queue of outgoing lines, and the table of
-//! server→client requests Manifold relayed to it (ids minted here, answers routed back).
+//! The link to the downstream client: a queue of outgoing lines bounded in messages and bytes,
+//! and the table of server→client requests Manifold relayed to it (ids minted here, answers
+//! routed back).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Mutex;
 
 use manifold_protocol::{encode_notification, encode_request, ErrorObject, Id, RawValue, Response};
-use tokio::sync::{mpsc, oneshot};
+use manifold_transport::queue::{QueueReceiver, QueueSender, TrySendError};
+use tokio::sync::oneshot;
+
+/// Where one client's outgoing messages queue (its stdout, an HTTP session's streams, or one
+/// POST's SSE stream).
+pub type Sink = QueueSender<String>;
+/// The receiving end of a [`Sink`].
+pub type SinkReceiver = QueueReceiver<String>;
+
+/// A sink and its receiver, bounded at `messages` and `bytes`.
+pub fn sink(messages: usize, bytes: usize) -> (Sink, SinkReceiver) {
+    manifold_transport::queue::queue(messages, bytes)
+}
 
 type Reply = oneshot::Sender<Result<Box<RawValue>, ErrorObject>>;
 
 /// Sends to the client and correlates the client's answers to relayed requests.
 #[derive(Debug)]
 pub struct Downstream {
-    out: mpsc::Sender<String>,
+    out: Sink,
     /// Drop messages when the queue is full instead of waiting (HTTP sessions: one absent client
-    /// must never stall the gateway's event loop for everyone).
-    lossy: bool,
+    /// must never stall the gateway's event loop for everyone), counting them here.
+    lossy: Option<manifold_metrics::IntCounter>,
     next_id: AtomicI64,
     pending: Mutex<HashMap<i64, Reply>>,
 }
 
 impl Downstream {
-    /// A link writing encoded messages (one JSON text each) into `out`.
-    pub fn new(out: mpsc::Sender<String>, lossy: bool) -> Self {
+    /// A link writing encoded messages (one JSON text each) into `out`; with `lossy`, a full
+    /// queue drops them, counted there.
+    pub fn new(out: Sink, lossy: Option<manifold_metrics::IntCounter>) -> Self {
         Downstream {
             out,
             lossy,
@@ -33,14 +47,20 @@ impl Downstream {
     }
 
     /// A sender into this link's queue (the default sink of request-scoped messages).
-    pub fn sender(&self) -> mpsc::Sender<String> {
+    pub fn sender(&self) -> Sink {
         self.out.clone()
     }
 
     /// Queues one encoded message. A stdio client's slowness is backpressure (this waits); an
     /// HTTP session whose queue is full loses the message, with a warning.
     pub async fn send(&self, text: String) {
-        send_to(&self.out, text, self.lossy).await;
+        self.send_via(&self.out, text).await;
+    }
+
+    /// Queues one encoded message on `sink` (this link's queue or one request's own stream),
+    /// waiting for room or, on a lossy link, dropping it with a warning when it is full.
+    pub async fn send_via(&self, sink: &Sink, text: String) {
+        send_to(sink, text, self.lossy.as_ref()).await;
     }
 
     /// Sends a notification.
@@ -53,7 +73,7 @@ impl Downstream {
     /// the downstream id through `on_id` first, so the caller can cancel it.
     pub async fn request(
         &self,
-        sink: &mpsc::Sender<String>,
+        sink: &Sink,
         method: &str,
         params: Option<&RawValue>,
         on_id: impl FnOnce(i64),
@@ -63,12 +83,8 @@ impl Downstream {
         self.lock().insert(id, tx);
         on_id(id);
         let guard = Forget { link: self, id };
-        send_to(
-            sink,
-            encode_request(&Id::Num(id), method, params),
-            self.lossy,
-        )
-        .await;
+        self.send_via(sink, encode_request(&Id::Num(id), method, params))
+            .await;
         let outcome = rx.await.unwrap_or_else(|_| {
             Err(ErrorObject::new(
                 manifold_protocol::code::INTERNAL_ERROR,
@@ -99,13 +115,26 @@ impl Downstream {
     }
 }
 
-/// Queues `text` on `sink`: waiting while it is full, or (`lossy`) dropping it with a warning so
-/// one slow HTTP client never stalls the others.
-pub(crate) async fn send_to(sink: &mpsc::Sender<String>, text: String, lossy: bool) {
-    if !lossy {
-        let _ = sink.send(text).await;
-    } else if let Err(mpsc::error::TrySendError::Full(_)) = sink.try_send(text) {
-        tracing::warn!("client queue full; message dropped");
+/// Queues `text` on `sink`: waiting while it is full, or (`lossy`) dropping it with a warning and
+/// counting it, so one slow HTTP client never stalls the others.
+pub(crate) async fn send_to(
+    sink: &Sink,
+    text: String,
+    lossy: Option<&manifold_metrics::IntCounter>,
+) {
+    match lossy {
+        None => {
+            let _ = sink.send(text).await;
+        }
+        Some(dropped) => {
+            if let Err(TrySendError::Full(text)) = sink.try_send(text) {
+                dropped.inc();
+                tracing::warn!(
+                    bytes = text.len(),
+                    "client queue full (messages or bytes); message dropped"
+                );
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@ use crate::downstream::send_to;
 use crate::gateway::Gateway;
 use crate::naming::downstream_uri;
 use crate::routes::Owner;
+use manifold_transport::queue::TrySendError;
 
 /// (upstream index, upstream id) → (relaying task, (session, downstream id) once sent).
 type RelayTable = HashMap<(usize, Id), (AbortHandle, Option<(u64, i64)>)>;
@@ -348,12 +349,16 @@ pub(crate) fn progress_inline(gateway: &Gateway, index: usize, n: &Notification)
     let text = manifold_protocol::encode_notification(method::PROGRESS, Some(&obj.to_raw()));
     match route.sink.try_send(text) {
         Ok(()) => {}
-        Err(mpsc::error::TrySendError::Full(text)) if !route.session.lossy() => {
+        Err(TrySendError::Full(text)) if !route.session.lossy() => {
             // A stdio client reading slowly: wait for room off the connection's task.
             let sink = route.sink.clone();
-            tokio::spawn(async move { send_to(&sink, text, false).await });
+            tokio::spawn(async move { send_to(&sink, text, None).await });
         }
-        Err(_) => tracing::warn!("client queue full; progress dropped"),
+        Err(TrySendError::Full(_)) => {
+            route.session.count_dropped();
+            tracing::warn!("client queue full; progress dropped");
+        }
+        Err(TrySendError::Closed(_)) => {}
     }
     true
 }

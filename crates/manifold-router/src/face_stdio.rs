@@ -1,6 +1,10 @@
 //! The downstream stdio face: MCP on a byte stream pair (stdin/stdout for `serve --stdio`, any
 //! pipe in tests and benches). One client; each request runs as its own task so a slow call never
 //! blocks the others; `notifications/cancelled` and end of input cancel what is in flight.
+//! Memory stays bounded whatever the client does: its answers queue in a sink bounded in
+//! messages and bytes (`gateway.client_queue_bytes`), and at most `gateway.client_max_in_flight`
+//! requests are read ahead of their answers being queued — past either bound, input is read no
+//! further until the client reads its output (backpressure, not buffering).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,13 +12,14 @@ use std::sync::{Arc, Mutex};
 use manifold_config::Config;
 use manifold_protocol::codec::{sniff_id, to_line};
 use manifold_protocol::{
-    code, decode, decode_one, encode_error, encode_result, method, version, Decoded, ErrorObject,
-    Frame, Id, LineDecoder, Message, Request,
+    code, decode_client, decode_one_client, encode_error, encode_result, method, version, Decoded,
+    ErrorObject, Frame, Id, LineDecoder, Message, Request,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::sync::mpsc;
+use tokio::sync::Semaphore;
 use tokio::task::AbortHandle;
 
+use crate::downstream::{Sink, SinkReceiver};
 use crate::gateway::Gateway;
 use crate::session::{Face, Session};
 
@@ -37,7 +42,8 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
     S: std::future::Future<Output = ()> + Send,
 {
-    let (out_tx, out_rx) = mpsc::channel::<String>(OUT_CAPACITY);
+    let (out_tx, out_rx) = crate::downstream::sink(OUT_CAPACITY, config.gateway.client_queue_bytes);
+    let in_flight_room = Arc::new(Semaphore::new(config.gateway.client_max_in_flight));
     let metrics = std::sync::Arc::new(manifold_metrics::Metrics::new());
     let policy = manifold_policy::Policy::new(config, metrics.clone())?;
     let gateway = Gateway::start_with(config, metrics, std::sync::Arc::new(policy));
@@ -57,14 +63,13 @@ where
     }
     let (finish, finished) = tokio::sync::oneshot::channel();
     let writer_task = tokio::spawn(write_lines(writer, out_rx, finished));
-    let result = read_loop(
-        &session,
-        reader,
-        &out_tx,
-        config.gateway.max_message_bytes,
-        shutdown,
-    )
-    .await;
+    let client = Client {
+        session: &session,
+        out: &out_tx,
+        in_flight: Arc::default(),
+        room: in_flight_room,
+    };
+    let result = read_loop(&client, reader, config.gateway.max_message_bytes, shutdown).await;
     session.close();
     gateway.shutdown().await;
     gateway.policy().flush().await;
@@ -76,7 +81,7 @@ where
 
 async fn write_lines<W: AsyncWrite + Unpin>(
     writer: W,
-    mut rx: mpsc::Receiver<String>,
+    mut rx: SinkReceiver,
     mut finish: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut out = BufWriter::with_capacity(64 * 1024, writer);
@@ -112,19 +117,26 @@ async fn write_lines<W: AsyncWrite + Unpin>(
     let _ = out.flush().await;
 }
 
+/// The one client of the face: its session, its output, and its requests in flight.
+struct Client<'a> {
+    session: &'a Session,
+    out: &'a Sink,
+    in_flight: InFlight,
+    /// One permit per request that may be read ahead of its answer being queued.
+    room: Arc<Semaphore>,
+}
+
 async fn read_loop<R: AsyncRead + Unpin>(
-    session: &Session,
+    client: &Client<'_>,
     mut reader: R,
-    out: &mpsc::Sender<String>,
     max: usize,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     tokio::pin!(shutdown);
-    let in_flight: InFlight = Arc::default();
     let mut decoder = LineDecoder::new(max);
     let mut buf = vec![0u8; 64 * 1024];
     let mut frames = Vec::new();
-    let result = loop {
+    let result = 'reading: loop {
         let read = tokio::select! {
             r = reader.read(&mut buf) => r,
             _ = &mut shutdown => break Ok(()),
@@ -136,26 +148,31 @@ async fn read_loop<R: AsyncRead + Unpin>(
         };
         decoder.feed(&buf[..n], &mut frames);
         for frame in frames.drain(..) {
-            on_frame(session, frame, out, &in_flight).await;
+            // Waits while the client is at its bound of unanswered requests.
+            tokio::select! {
+                () = on_frame(client, frame) => {}
+                _ = &mut shutdown => break 'reading Ok(()),
+            }
         }
     };
     decoder.finish(&mut frames);
     for frame in frames.drain(..) {
-        on_frame(session, frame, out, &in_flight).await;
+        on_frame(client, frame).await;
     }
     // The client is gone: cancel everything still in flight (each cancels upstream on drop).
-    for (_, task) in in_flight.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+    for (_, task) in client
+        .in_flight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .drain()
+    {
         task.abort();
     }
     result
 }
 
-async fn on_frame(
-    session: &Session,
-    frame: Frame,
-    out: &mpsc::Sender<String>,
-    in_flight: &InFlight,
-) {
+async fn on_frame(client: &Client<'_>, frame: Frame) {
+    let (session, out) = (client.session, client.out);
     let line = match frame {
         Frame::Line(line) => line,
         Frame::Oversized { prefix, len } => {
@@ -169,27 +186,28 @@ async fn on_frame(
             return;
         }
     };
-    match decode(&line) {
-        Ok(Decoded::Single(message)) => on_message(session, message, out, in_flight).await,
+    match decode_client(&line) {
+        Ok(Decoded::Single(message)) => on_message(client, message).await,
         Ok(Decoded::Batch(items)) => on_batch(session, items, out).await,
         Err(e) => {
-            let _ = out.send(encode_error(e.id(), &e.to_error())).await;
+            let error = session.refuse(&e).await;
+            let _ = out.send(encode_error(e.id(), &error)).await;
         }
     }
 }
 
-async fn on_message(
-    session: &Session,
-    message: Message,
-    out: &mpsc::Sender<String>,
-    in_flight: &InFlight,
-) {
+async fn on_message(client: &Client<'_>, message: Message) {
+    let (session, out, in_flight) = (client.session, client.out, &client.in_flight);
     match message {
         Message::Request(request) if request.method == method::INITIALIZE => {
             // Answered inline: nothing else should be processed before the handshake completes.
             let _ = out.send(respond(session, &request).await).await;
         }
         Message::Request(request) => {
+            // Held until the answer is queued: past the bound, reading waits here.
+            let Ok(permit) = client.room.clone().acquire_owned().await else {
+                return;
+            };
             let session = session.clone();
             let out = out.clone();
             let registry = in_flight.clone();
@@ -204,6 +222,7 @@ async fn on_message(
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&request.id);
                 let _ = out.send(line).await;
+                drop(permit);
             });
             map.insert(id, task.abort_handle());
         }
@@ -241,11 +260,7 @@ async fn respond(session: &Session, request: &Request) -> String {
 }
 
 /// JSON-RPC batches are valid only when 2025-03-26 was negotiated (mcp-spec.md §3.2).
-async fn on_batch(
-    session: &Session,
-    items: Vec<Box<manifold_protocol::RawValue>>,
-    out: &mpsc::Sender<String>,
-) {
+async fn on_batch(session: &Session, items: Vec<Box<manifold_protocol::RawValue>>, out: &Sink) {
     if !version::allows_batches(&session.negotiated_version()) || items.is_empty() {
         let error = ErrorObject::new(
             code::INVALID_REQUEST,
@@ -256,14 +271,17 @@ async fn on_batch(
     }
     let mut answers = Vec::new();
     for item in items {
-        match decode_one(&item) {
+        match decode_one_client(&item) {
             Ok(Message::Request(r)) => answers.push(respond(session, &r).await),
             Ok(Message::Notification(n)) if n.method == method::INITIALIZED => {
                 session.client_ready().await
             }
             Ok(Message::Response(r)) => session.complete(r),
             Ok(Message::Notification(_)) => {}
-            Err(e) => answers.push(encode_error(e.id(), &e.to_error())),
+            Err(e) => {
+                let error = session.refuse(&e).await;
+                answers.push(encode_error(e.id(), &error));
+            }
         }
     }
     if !answers.is_empty() {

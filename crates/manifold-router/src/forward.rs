@@ -14,7 +14,6 @@ use crate::catalog::ToolInfo;
 use crate::gateway::{Gateway, Slot};
 use crate::routes::Prepared;
 use crate::session::{Scope, Session};
-use tokio::sync::mpsc;
 
 type Outcome = Result<Box<RawValue>, ErrorObject>;
 
@@ -60,6 +59,10 @@ impl Gateway {
             session: scope.session.clone(),
             sink: scope.sink.clone(),
             params: obj.to_raw(),
+            rewrite: route
+                .rewrite
+                .filter(|_| !slot.namespace.is_empty())
+                .map(|f| (f, slot.namespace.clone())),
         });
         // The innermost service: the upstream request itself, under the deadline the stack set.
         let send = tower::service_fn(move |call: Call| {
@@ -95,9 +98,15 @@ struct Sending {
     owner_index: usize,
     prepared: Prepared,
     session: Session,
-    sink: mpsc::Sender<String>,
+    sink: crate::downstream::Sink,
     params: Box<RawValue>,
+    /// Rewrites the URIs of the result for the server's namespace, before the policy layers
+    /// (the result-size limit among them) see it.
+    rewrite: Option<(ResultRewrite, String)>,
 }
+
+/// Rewrites a result's URIs for a namespace (see [`crate::rewrite`]).
+pub(crate) type ResultRewrite = fn(Box<RawValue>, &str) -> Box<RawValue>;
 
 impl Sending {
     async fn send(&self, call: &Call) -> Reply {
@@ -110,10 +119,15 @@ impl Sending {
             &self.session,
             &self.sink,
         );
-        self.upstream
+        let result = self
+            .upstream
             .request(call.method, Some(&self.params), Some(call.timeout))
             .await
-            .map_err(|e| Failure::from(e.to_error()))
+            .map_err(|e| Failure::from(e.to_error()))?;
+        Ok(match &self.rewrite {
+            Some((rewrite, namespace)) => rewrite(result, namespace),
+            None => result,
+        })
     }
 }
 
@@ -136,10 +150,14 @@ pub(crate) struct Route<'a> {
     pub(crate) original: &'a str,
     pub(crate) kind: ItemKind,
     pub(crate) tool: Option<Arc<ToolInfo>>,
+    /// How URIs in the result are rewritten, if they are.
+    pub(crate) rewrite: Option<ResultRewrite>,
 }
 
-/// A tool call's arguments with pinned values set (written back into `obj` when there are any),
-/// and its compiled schema when the server's calls are validated.
+/// A tool call's arguments with pinned values set (spliced into `obj`'s own `arguments` when
+/// there are any, so the client's other arguments go upstream as written), parsed for the
+/// validation and audit layers when they look at them, and the tool's compiled schema when the
+/// server's calls are validated.
 fn tool_arguments(
     obj: &mut RawObject<'_>,
     tool: &ToolInfo,
@@ -148,36 +166,39 @@ fn tool_arguments(
     audited: bool,
 ) -> Result<(Option<Value>, Option<Arc<ArgumentSchema>>), ErrorObject> {
     let validated = slot.policy.validate_arguments;
-    if !validated && !audited && tool.fixed.is_empty() {
+    if !tool.fixed.is_empty() {
+        let pinned = pin_arguments(obj.get("arguments"), &tool.fixed)?;
+        obj.set("arguments", pinned);
+    }
+    if !validated && !audited {
         // Nobody looks at them: forwarded as they came, never parsed.
         return Ok((None, None));
     }
-    let mut arguments: Option<Value> = match obj.get("arguments") {
+    let arguments: Option<Value> = match obj.get("arguments") {
         Some(raw) => Some(
             serde_json::from_str(raw.get())
                 .map_err(|_| ErrorObject::invalid_params("params.arguments is not valid JSON"))?,
         ),
         None => None,
     };
-    if !tool.fixed.is_empty() {
-        let mut args = match arguments.take() {
-            Some(Value::Object(map)) => map,
-            None | Some(Value::Null) => serde_json::Map::new(),
-            Some(_) => {
-                return Err(ErrorObject::invalid_params(
-                    "params.arguments must be an object",
-                ))
-            }
-        };
-        for (k, v) in &tool.fixed {
-            args.insert(k.clone(), v.clone());
-        }
-        let args = Value::Object(args);
-        let raw = serde_json::value::to_raw_value(&args)
-            .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()))?;
-        obj.set("arguments", raw);
-        arguments = Some(args);
-    }
-    let schema = slot.policy.validate_arguments.then(|| tool.compiled(name));
+    let schema = validated.then(|| tool.compiled(name));
     Ok((arguments, schema))
+}
+
+/// The client's `arguments` with each pinned key set to its configured value.
+fn pin_arguments(
+    arguments: Option<&RawValue>,
+    fixed: &serde_json::Map<String, Value>,
+) -> Result<Box<RawValue>, ErrorObject> {
+    let not_object = || ErrorObject::invalid_params("params.arguments must be an object");
+    let mut args = match arguments.filter(|raw| raw.get() != "null") {
+        Some(raw) => RawObject::parse(raw).map_err(|_| not_object())?,
+        None => RawObject::default(),
+    };
+    for (key, value) in fixed {
+        let raw = serde_json::value::to_raw_value(value)
+            .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()))?;
+        args.set(key, raw);
+    }
+    Ok(args.to_raw())
 }

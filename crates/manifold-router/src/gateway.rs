@@ -223,12 +223,14 @@ impl Gateway {
                         env: s.env.clone(),
                         cwd: s.cwd.clone(),
                         max_message_bytes: g.max_message_bytes,
+                        queue_bytes: g.upstream_queue_bytes,
                     }),
                     Transport::Http(h) => TransportSpec::Http(HttpParams {
                         alias: server.alias.clone(),
                         url: h.url.clone(),
                         headers: h.headers.clone(),
                         max_message_bytes: g.max_message_bytes,
+                        queue_bytes: g.upstream_queue_bytes,
                         protocol: match h.protocol {
                             HttpProtocol::Auto => manifold_transport::HttpProtocol::Auto,
                             HttpProtocol::Streamable => {

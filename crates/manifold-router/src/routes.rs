@@ -8,14 +8,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use manifold_protocol::{RawObject, RawValue};
-use tokio::sync::mpsc;
 
 use crate::session::Session;
 
 /// Where one in-flight request's messages go.
 pub(crate) struct Route {
     pub(crate) session: Session,
-    pub(crate) sink: mpsc::Sender<String>,
+    pub(crate) sink: crate::downstream::Sink,
     /// The client's own progress token, when the request carried one.
     pub(crate) original_token: Option<Box<RawValue>>,
 }
@@ -85,7 +84,7 @@ impl Routes {
         &'a self,
         upstream: usize,
         session: &Session,
-        sink: &mpsc::Sender<String>,
+        sink: &crate::downstream::Sink,
         params: &mut RawObject<'_>,
         rewrite: bool,
     ) -> Tracked<'a> {
@@ -131,7 +130,7 @@ impl Routes {
         upstream: usize,
         prepared: Prepared,
         session: &Session,
-        sink: &mpsc::Sender<String>,
+        sink: &crate::downstream::Sink,
     ) -> Tracked<'a> {
         let Prepared {
             key,
@@ -205,7 +204,6 @@ fn rewrite_token(params: &mut RawObject<'_>, token: &str) {
 #[cfg(test)]
 mod tests {
     use manifold_protocol::{RawObject, RawValue};
-    use tokio::sync::mpsc;
 
     use super::{Owner, Routes};
     use crate::gateway::Gateway;
@@ -218,7 +216,7 @@ mod tests {
     #[tokio::test]
     async fn owners_and_progress_tokens() {
         let gateway = Gateway::start(&manifold_config::Config::default());
-        let (tx, _rx) = mpsc::channel(8);
+        let (tx, _rx) = crate::downstream::sink(8, 1 << 20);
         let (one, two) = (
             Session::open(&gateway, tx.clone(), Face::Http),
             Session::open(&gateway, tx.clone(), Face::Http),

@@ -4,8 +4,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use manifold_protocol::{RawValue, Response};
-use tokio::sync::mpsc;
+use manifold_protocol::{DecodeError, ErrorObject, RawValue, Response};
 
 use crate::catalog::Kind;
 use crate::downstream::Downstream;
@@ -56,7 +55,7 @@ pub(crate) struct SessionInner {
 /// The client request being served: its session, and where its request-scoped messages go.
 pub(crate) struct Scope<'a> {
     pub(crate) session: &'a Session,
-    pub(crate) sink: &'a mpsc::Sender<String>,
+    pub(crate) sink: &'a crate::downstream::Sink,
     /// The upstream that served it, once one did (for the `server` metric label).
     pub(crate) served_by: std::sync::atomic::AtomicUsize,
     /// The `outcome` label, when the policy decided it (a denial looks like an unknown name).
@@ -75,7 +74,7 @@ pub struct Session {
 impl Session {
     /// Opens a session on `gateway` whose outgoing messages go to `out`, as the stdio principal
     /// (stdio) or the anonymous one (HTTP without `[auth]`).
-    pub fn open(gateway: &Gateway, out: mpsc::Sender<String>, face: Face) -> Session {
+    pub fn open(gateway: &Gateway, out: crate::downstream::Sink, face: Face) -> Session {
         let principal = match face {
             Face::Stdio => gateway.policy().stdio_principal(),
             Face::Http | Face::HttpPrivate => manifold_config::ANONYMOUS_PRINCIPAL.into(),
@@ -86,7 +85,7 @@ impl Session {
     /// Opens a session of `principal`.
     pub fn open_as(
         gateway: &Gateway,
-        out: mpsc::Sender<String>,
+        out: crate::downstream::Sink,
         face: Face,
         principal: Arc<str>,
     ) -> Session {
@@ -96,7 +95,11 @@ impl Session {
                 gateway: gateway.clone(),
                 id: gateway.next_session_id(),
                 client: Mutex::new(ClientState::default()),
-                downstream: Downstream::new(out, face != Face::Stdio),
+                downstream: Downstream::new(
+                    out,
+                    (face != Face::Stdio)
+                        .then(|| gateway.metrics().dropped.with_label_values(&["session"])),
+                ),
                 face,
                 principal,
                 view: std::sync::RwLock::new(view),
@@ -197,6 +200,30 @@ impl Session {
         self.inner.face == Face::Http
     }
 
+    /// A client message that could not be decoded: the error to answer it with. A `tools/call`
+    /// refused because a key repeats in it is audited, so the attempt is on the record.
+    pub async fn refuse(&self, e: &DecodeError) -> ErrorObject {
+        let error = e.to_error();
+        if let DecodeError::Duplicate {
+            method, key, path, ..
+        } = e
+        {
+            tracing::warn!(principal = %self.inner.principal, %key, %path, "refused a client message with a repeated key");
+            if method.as_deref() == Some(manifold_protocol::method::TOOLS_CALL) {
+                self.gateway()
+                    .policy()
+                    .audit_refused(
+                        &self.inner.principal,
+                        self.inner.id,
+                        "duplicate_key",
+                        &error,
+                    )
+                    .await;
+            }
+        }
+        error
+    }
+
     /// The client's answer to a request Manifold relayed to it.
     pub fn complete(&self, response: Response) {
         self.inner.downstream.complete(response);
@@ -226,8 +253,23 @@ impl Session {
     }
 
     /// A sender into the session's own queue (stdout, or the HTTP session's GET streams).
-    pub(crate) fn sink(&self) -> mpsc::Sender<String> {
+    pub(crate) fn sink(&self) -> crate::downstream::Sink {
         self.inner.downstream.sender()
+    }
+
+    /// Counts a message for this session dropped because its queue was full.
+    pub(crate) fn count_dropped(&self) {
+        self.gateway()
+            .metrics()
+            .dropped
+            .with_label_values(&["session"])
+            .inc();
+    }
+
+    /// Queues one encoded message on `sink` as this session's link does (waiting on stdio,
+    /// dropping when full on HTTP).
+    pub(crate) async fn send_via(&self, sink: &crate::downstream::Sink, text: String) {
+        self.inner.downstream.send_via(sink, text).await;
     }
 
     /// Whether this session's queue drops messages when full rather than waiting.

@@ -31,6 +31,7 @@ pub(crate) fn resolve_tool<'a>(opts: &Options, view: ToolView, name: &'a str) ->
     let listed = match base {
         "sample" => view.sampling,
         "toggled" => view.toggled,
+        "raw" => opts.raw,
         b if FIXED_TOOLS.contains(&b) => true,
         b if opts.long_names && b == long_name() => true,
         b => b
@@ -152,6 +153,17 @@ pub(crate) fn tools(opts: &Options, view: ToolView) -> Vec<Value> {
             "sample",
             "Asks the client to sample an LLM with the prompt (with `cancel_after_ms`, cancels that request instead of waiting)",
             object_schema(json!({ "prompt": { "type": "string" } }), &["prompt"]),
+        ));
+    }
+    if opts.raw {
+        list.push(tool(
+            opts,
+            "raw",
+            "Answers with its `result` argument verbatim, after its `notify` message if given",
+            object_schema(
+                json!({ "result": { "type": "string" }, "notify": { "type": "string" } }),
+                &["result"],
+            ),
         ));
     }
     if view.toggled {

@@ -132,6 +132,12 @@ fn get_prompt(session: &Session, params: &Value) -> Result<Value, RpcError> {
 
 fn read_resource(session: &Session, params: &Value) -> Result<Value, RpcError> {
     let uri = str_param(params, "uri")?;
+    if let Some(raw) = uri
+        .strip_prefix("testkit-raw:")
+        .filter(|_| session.opts().raw)
+    {
+        return Ok(crate::rpc::raw_result(raw));
+    }
     let text = catalog::read_resource(session.opts(), uri)
         .ok_or_else(|| RpcError::resource_not_found(uri))?;
     Ok(json!({ "contents": [{ "uri": uri, "mimeType": "text/plain", "text": text }] }))

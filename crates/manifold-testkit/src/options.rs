@@ -20,7 +20,7 @@ use serde_json::Value;
     about = "A configurable fake MCP server (stdio or Streamable HTTP) for tests, benchmarks and demos",
     long_about = "A configurable fake MCP server (stdio or Streamable HTTP) for tests, benchmarks and demos.\n\n\
 Tools: echo, add, fail, sleep, hang, crash, garbage, big, link, whoami, toggle, sample (only if the \
-client declared sampling), gen_<i> (--tools) and a 60-character name (--long-names).\n\n\
+client declared sampling), gen_<i> (--tools), a 60-character name (--long-names) and raw (--raw).\n\n\
 --profile conformance replaces that catalog with the fixture of the official MCP conformance suite \
 (test_* tools, test:// resources, test_* prompts).\n\n\
 Every option may also be set in a TOML or JSON file given with --config (keys in kebab-case or \
@@ -58,6 +58,12 @@ pub struct Options {
     /// Declare every tool's inputSchema as JSON Schema draft-07 with `additionalProperties: false`.
     #[arg(long)]
     pub strict_schemas: bool,
+
+    /// Add the tool `raw`, whose result is its `result` argument sent verbatim (any JSON text:
+    /// numbers as written, escapes, repeated keys), after its `notify` argument (a whole message,
+    /// verbatim) if given; and answer `resources/read` of `testkit-raw:<json>` with `<json>`.
+    #[arg(long)]
+    pub raw: bool,
 
     /// Prefix prepended to every tool name.
     #[arg(long, value_name = "P", default_value = "")]
@@ -147,6 +153,7 @@ struct FileConfig {
     page_size: Option<usize>,
     long_names: Option<bool>,
     strict_schemas: Option<bool>,
+    raw: Option<bool>,
     tool_prefix: Option<String>,
     latency_ms: Option<u64>,
     crash_after: Option<u64>,
@@ -217,6 +224,7 @@ impl Options {
             page_size,
             long_names,
             strict_schemas,
+            raw,
             tool_prefix,
             latency_ms,
             hang_initialize,

@@ -68,9 +68,25 @@ impl RpcError {
     }
 }
 
+/// The key of a result that is to be sent as the JSON text it holds, verbatim ([`raw_result`]).
+pub(crate) const RAW_RESULT: &str = "\u{0}testkit-raw-result";
+
+/// A result sent as `text`, byte for byte (the `raw` tool, `testkit-raw:` reads).
+pub(crate) fn raw_result(text: &str) -> Value {
+    json!({ RAW_RESULT: text })
+}
+
 /// Builds a success response.
 pub(crate) fn response(id: &Value, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id, "result": result })
+}
+
+/// The encoded success response: `result` serialised, or a raw result's text spliced in as is.
+pub(crate) fn response_text(id: &Value, result: Value) -> String {
+    match result.get(RAW_RESULT).and_then(Value::as_str) {
+        Some(text) => format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":{text}}}"),
+        None => response(id, result).to_string(),
+    }
 }
 
 /// Builds an error response (`id` is `null` when the request id is unknown).

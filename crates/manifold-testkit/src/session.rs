@@ -398,10 +398,10 @@ impl Session {
                     tokio::time::sleep(Duration::from_millis(latency)).await;
                 }
                 let msg = match outcome {
-                    Ok(result) => rpc::response(&id, result),
-                    Err(err) => rpc::error_response(&id, &err),
+                    Ok(result) => rpc::response_text(&id, result),
+                    Err(err) => rpc::error_response(&id, &err).to_string(),
                 };
-                this.deliver(&reply, Out::Response(msg.to_string()));
+                this.deliver(&reply, Out::Response(msg));
                 this.state().inflight.remove(&key);
             }
         });

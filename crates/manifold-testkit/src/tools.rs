@@ -91,6 +91,15 @@ pub(crate) async fn call(
             ok_text(if present { "toggled on" } else { "toggled off" })
         }
         "toggled" => ok_text("toggled"),
+        "raw" => match args.get("result").and_then(Value::as_str) {
+            Some(result) => {
+                if let Some(note) = args.get("notify").and_then(Value::as_str) {
+                    session.deliver(reply, Out::Message(note.to_string()));
+                }
+                rpc::raw_result(result)
+            }
+            None => tool_error("missing string argument \"result\""),
+        },
         "sample" => match (
             args.get("prompt").and_then(Value::as_str),
             args.get("cancel_after_ms").and_then(Value::as_u64),

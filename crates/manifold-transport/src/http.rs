@@ -1,15 +1,18 @@
 //! A Streamable HTTP upstream (2025-03-26 … 2025-11-25, mcp-spec.md §5.2): every message is a POST
 //! whose answer is 202, a JSON body or an SSE stream; `Mcp-Session-Id` is captured from the
 //! response and sent back; a 404 on a known session is reported so the session re-initializes.
+//! An SSE stream that ends before the answer it carries — a server polling its clients
+//! (2025-11-25, SEP-1699) or a broken connection — is resumed with `GET` and `Last-Event-ID`
+//! after the server's `retry` advice; the GET stream of server-initiated messages likewise.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::StreamExt;
 use manifold_protocol::sse::SseDecoder;
 use manifold_protocol::{decode, decode_one, Decoded, Id, Message};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_TYPE};
 use reqwest::StatusCode;
-use tokio::sync::mpsc;
 
 use crate::legacy_sse::{self, Legacy};
 use crate::{
@@ -18,6 +21,15 @@ use crate::{
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
+const LAST_EVENT_ID: &str = "last-event-id";
+
+/// Wait before reconnecting a stream whose server gave no `retry` advice.
+const DEFAULT_RETRY: Duration = Duration::from_secs(1);
+/// Longest wait between reconnections, whatever the server advises.
+const MAX_RETRY: Duration = Duration::from_secs(30);
+/// Reconnections of one POST's stream in a row that bring no event before it is given up (the
+/// request then fails by its own deadline).
+const MAX_FRUITLESS_RESUMES: u32 = 5;
 
 /// How to reach a Streamable HTTP upstream.
 #[derive(Debug, Clone)]
@@ -32,6 +44,9 @@ pub struct HttpParams {
     pub max_message_bytes: usize,
     /// Which HTTP transport to speak.
     pub protocol: HttpProtocol,
+    /// Bytes of received messages that may wait to be processed before responses are read no
+    /// further (backpressure on the upstream).
+    pub queue_bytes: usize,
 }
 
 /// The HTTP transport of an upstream.
@@ -56,7 +71,7 @@ pub(crate) struct HttpShared {
     /// request sent without a session is one that raced its re-initialization.
     had_session: std::sync::atomic::AtomicBool,
     protocol_version: Mutex<Option<String>>,
-    pub(crate) inbound: mpsc::Sender<Inbound>,
+    pub(crate) inbound: crate::queue::QueueSender<Inbound>,
     pub(crate) max: usize,
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
     pub(crate) legacy: Legacy,
@@ -87,7 +102,7 @@ pub fn connect_http(params: &HttpParams) -> Result<Connection, TransportError> {
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()
         .map_err(|e| TransportError::InvalidHttp(e.to_string()))?;
-    let (tx, rx) = mpsc::channel(INBOUND_CAPACITY);
+    let (tx, rx) = crate::queue::queue(INBOUND_CAPACITY, params.queue_bytes);
     let shared = Arc::new(HttpShared {
         alias: params.alias.clone(),
         client,
@@ -263,7 +278,9 @@ impl HttpShared {
             .unwrap_or("")
             .to_ascii_lowercase();
         if content_type.starts_with("text/event-stream") {
-            self.read_sse(resp).await.map_err(PostError::Failed)
+            self.read_post_stream(resp, request_id.as_ref())
+                .await
+                .map_err(PostError::Failed)
         } else {
             let body = resp
                 .bytes()
@@ -276,28 +293,99 @@ impl HttpShared {
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(());
             }
-            self.deliver(&body).await;
+            self.deliver(&body, None).await;
             Ok(())
         }
     }
 
-    async fn read_sse(&self, resp: reqwest::Response) -> Result<(), String> {
+    /// Reads the SSE answer to a POST. If it ends before the response to `request_id` came (and
+    /// the server gave its events ids), it is resumed with `GET` + `Last-Event-ID`.
+    async fn read_post_stream(
+        &self,
+        resp: reqwest::Response,
+        request_id: Option<&Id>,
+    ) -> Result<(), String> {
         let mut decoder = SseDecoder::new(self.max);
+        let mut read = self.read_sse(resp, &mut decoder, request_id).await;
+        let mut fruitless = 0;
+        loop {
+            let outcome = match read {
+                Ok(Stream::Answered) => return Ok(()),
+                Ok(other) => Ok(other),
+                Err(e) => Err(e),
+            };
+            let (Some(request_id), Some(last)) = (request_id, decoder.last_event_id()) else {
+                // Nothing to resume: an answer-less stream of a notification, or no event ids.
+                return outcome.map(|_| ());
+            };
+            fruitless = match outcome {
+                Ok(Stream::Ended { events }) if events > 0 => 0,
+                _ => fruitless + 1,
+            };
+            if fruitless > MAX_FRUITLESS_RESUMES {
+                return Err(format!(
+                    "the SSE stream for request {request_id} could not be resumed"
+                ));
+            }
+            let wait = decoder
+                .retry()
+                .map_or(DEFAULT_RETRY, Duration::from_millis)
+                .min(MAX_RETRY);
+            tracing::debug!(server = %self.alias, %request_id, last_event_id = %last, ?wait, "SSE stream ended before its answer; resuming");
+            let last = last.to_string();
+            tokio::time::sleep(wait).await;
+            read = match self.resume(&last).await {
+                Ok(resp) => self.read_sse(resp, &mut decoder, Some(request_id)).await,
+                Err(e) => Err(e),
+            };
+        }
+    }
+
+    /// `GET` with `Last-Event-ID`: the rest of a stream.
+    async fn resume(&self, last_event_id: &str) -> Result<reqwest::Response, String> {
+        let resp = self
+            .request(reqwest::Method::GET)
+            .header(ACCEPT, "text/event-stream")
+            .header(LAST_EVENT_ID, last_event_id)
+            .send()
+            .await
+            .map_err(|e| format!("resuming the SSE stream failed: {e}"))?;
+        if resp.status().is_success() {
+            Ok(resp)
+        } else {
+            Err(format!("resuming the SSE stream: HTTP {}", resp.status()))
+        }
+    }
+
+    /// Reads one SSE response to its end, delivering its messages; says whether it carried the
+    /// response to `request_id`.
+    async fn read_sse(
+        &self,
+        resp: reqwest::Response,
+        decoder: &mut SseDecoder,
+        request_id: Option<&Id>,
+    ) -> Result<Stream, String> {
         let mut events = Vec::new();
+        let mut count = 0;
         let mut body = resp.bytes_stream();
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| format!("SSE stream broke: {e}"))?;
             decoder.feed(&chunk, &mut events);
             for event in events.drain(..) {
-                if (event.event.is_empty() || event.event == "message") && !event.data.is_empty() {
-                    self.deliver(event.data.as_bytes()).await;
+                count += 1;
+                if (event.event.is_empty() || event.event == "message")
+                    && !event.data.is_empty()
+                    && self.deliver(event.data.as_bytes(), request_id).await
+                {
+                    return Ok(Stream::Answered);
                 }
             }
         }
-        Ok(())
+        Ok(Stream::Ended { events: count })
     }
 
-    pub(crate) async fn deliver(&self, bytes: &[u8]) {
+    /// Decodes and queues what the upstream sent; whether it held the response to `answer`.
+    pub(crate) async fn deliver(&self, bytes: &[u8], answer: Option<&Id>) -> bool {
         let messages: Vec<Message> = match decode(bytes) {
             Ok(Decoded::Single(m)) => vec![m],
             Ok(Decoded::Batch(items)) => items.iter().filter_map(|i| decode_one(i).ok()).collect(),
@@ -309,33 +397,64 @@ impl HttpShared {
                         reason: e.to_string(),
                     })
                     .await;
-                return;
+                return false;
             }
         };
+        let mut answered = false;
         for m in messages {
+            if let (Message::Response(r), Some(id)) = (&m, answer) {
+                answered |= r.id.as_ref() == Some(id);
+            }
             if self.inbound.send(Inbound::Message(m)).await.is_err() {
-                return;
+                break;
             }
         }
+        answered
     }
 
-    /// Opens the GET stream (server-initiated messages). A 405 means the server offers none.
+    /// Opens the GET stream (server-initiated messages) and keeps it open: when the server ends
+    /// it, it is opened again after the server's `retry` advice, resuming after the last event
+    /// seen. A 405 means the server offers none; a 404 that the session is gone (the session
+    /// above opens a new stream for the new one).
     pub(crate) fn open_event_stream(this: &Arc<Self>) {
         let shared = this.clone();
         let task = tokio::spawn(async move {
-            let resp = shared
-                .request(reqwest::Method::GET)
-                .header(ACCEPT, "text/event-stream")
-                .send()
-                .await;
-            match resp {
-                Ok(r) if r.status().is_success() => {
-                    let _ = shared.read_sse(r).await;
+            let mut decoder = SseDecoder::new(shared.max);
+            let mut fruitless = 0u32;
+            let session = shared.session_id();
+            loop {
+                if shared.session_id() != session {
+                    // The session it belonged to is gone; its successor opens its own stream.
+                    return;
                 }
-                Ok(r) => {
-                    tracing::debug!(server = %shared.alias, status = %r.status(), "no GET stream")
+                let mut req = shared
+                    .request(reqwest::Method::GET)
+                    .header(ACCEPT, "text/event-stream");
+                if let Some(last) = decoder.last_event_id() {
+                    req = req.header(LAST_EVENT_ID, last.to_string());
                 }
-                Err(e) => tracing::debug!(server = %shared.alias, error = %e, "GET stream failed"),
+                let events = match req.send().await {
+                    Ok(r) if r.status().is_success() => {
+                        match shared.read_sse(r, &mut decoder, None).await {
+                            Ok(Stream::Ended { events }) => events,
+                            _ => 0,
+                        }
+                    }
+                    Ok(r) => {
+                        tracing::debug!(server = %shared.alias, status = %r.status(), "no GET stream");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::debug!(server = %shared.alias, error = %e, "GET stream failed");
+                        0
+                    }
+                };
+                fruitless = if events > 0 { 0 } else { fruitless + 1 };
+                // Back off while reconnections bring nothing.
+                let advised = decoder.retry().map_or(DEFAULT_RETRY, Duration::from_millis);
+                let wait = (advised * 2u32.saturating_pow(fruitless.min(5))).min(MAX_RETRY);
+                tracing::debug!(server = %shared.alias, ?wait, "GET stream ended; reopening");
+                tokio::time::sleep(wait).await;
             }
         });
         this.track(task.abort_handle());
@@ -354,6 +473,14 @@ impl HttpShared {
             }
         }
     }
+}
+
+/// How one SSE response ended.
+enum Stream {
+    /// It carried the response awaited.
+    Answered,
+    /// It ended after `events` events without it.
+    Ended { events: usize },
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

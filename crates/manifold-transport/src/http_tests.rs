@@ -66,6 +66,7 @@ async fn a_request_sent_between_sessions_is_reported_for_resending_not_a_fallbac
         url,
         headers: Vec::new(),
         max_message_bytes: 1 << 20,
+        queue_bytes: 1 << 20,
         protocol: HttpProtocol::Auto,
     })
     .unwrap();

@@ -88,7 +88,7 @@ async fn read_stream(shared: &HttpShared) -> Result<(), String> {
                     shared.legacy.endpoint.send_replace(Some(endpoint));
                 }
                 "" | "message" if !event.data.is_empty() => {
-                    shared.deliver(event.data.as_bytes()).await
+                    shared.deliver(event.data.as_bytes(), None).await;
                 }
                 _ => {}
             }

@@ -6,17 +6,20 @@ mod command;
 mod http;
 mod legacy_sse;
 mod process_group;
+pub mod queue;
 mod stdio;
 
 use std::time::Duration;
 
 use manifold_protocol::{Id, Message};
-use tokio::sync::mpsc;
+
+use crate::queue::{QueueReceiver, QueueSender, Weigh};
 
 pub use http::{connect_http, HttpParams, HttpProtocol};
 pub use stdio::{spawn_stdio, StdioParams};
 
-/// Capacity of every inbound queue: a peer that floods us is read no faster than we process.
+/// Messages each queue to or from a peer holds: a peer that floods us is read no faster than we
+/// process. Each queue is bounded in bytes too (`upstream_queue_bytes` in the transport params).
 pub const INBOUND_CAPACITY: usize = 256;
 
 /// What arrives from the peer.
@@ -87,7 +90,7 @@ pub struct Sender {
 
 #[derive(Clone, Debug)]
 enum SenderKind {
-    Stdio(mpsc::Sender<String>),
+    Stdio(QueueSender<String>),
     Http(std::sync::Arc<http::HttpShared>),
 }
 
@@ -175,7 +178,7 @@ pub struct InboundStream {
 #[derive(Debug)]
 enum InboundKind {
     Stdio(stdio::StdoutReader),
-    Queue(mpsc::Receiver<Inbound>),
+    Queue(QueueReceiver<Inbound>),
 }
 
 impl InboundStream {
@@ -185,6 +188,27 @@ impl InboundStream {
             InboundKind::Stdio(reader) => reader.next().await,
             InboundKind::Queue(rx) => rx.recv().await,
         }
+    }
+}
+
+impl Weigh for Inbound {
+    /// What a queued event keeps alive: a message's params or result (its largest parts).
+    fn weight(&self) -> usize {
+        let raw_len = |raw: &Option<Box<manifold_protocol::RawValue>>| {
+            raw.as_ref().map_or(0, |r| r.get().len())
+        };
+        let body = match self {
+            Inbound::Message(Message::Request(r)) => r.method.len() + raw_len(&r.params),
+            Inbound::Message(Message::Notification(n)) => n.method.len() + raw_len(&n.params),
+            Inbound::Message(Message::Response(r)) => match &r.outcome {
+                Ok(result) => result.get().len(),
+                Err(e) => e.message.len() + e.data.as_ref().map_or(0, |d| d.get().len()),
+            },
+            Inbound::Invalid { reason } | Inbound::Closed { reason } => reason.len(),
+            Inbound::SendFailed { reason, .. } => reason.len(),
+            Inbound::Oversized { .. } | Inbound::SessionExpired { .. } => 0,
+        };
+        body + 64
     }
 }
 

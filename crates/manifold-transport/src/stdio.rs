@@ -10,7 +10,7 @@ use manifold_protocol::codec::to_line;
 use manifold_protocol::{Frame, LineDecoder};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::{
     command, frame_to_inbound, process_group, Closer, CloserKind, Connection, Inbound, Sender,
@@ -32,6 +32,8 @@ pub struct StdioParams {
     pub cwd: Option<PathBuf>,
     /// Largest message accepted from the child, in bytes.
     pub max_message_bytes: usize,
+    /// Bytes of messages that may wait for the child to read them.
+    pub queue_bytes: usize,
 }
 
 /// Starts the child and wires its pipes.
@@ -61,7 +63,7 @@ pub fn spawn_stdio(params: &StdioParams) -> Result<Connection, TransportError> {
     if let Some(stderr) = child.stderr.take() {
         tokio::spawn(log_stderr(alias.clone(), stderr));
     }
-    let (out_tx, out_rx) = mpsc::channel::<String>(INBOUND_CAPACITY);
+    let (out_tx, out_rx) = crate::queue::queue::<String>(INBOUND_CAPACITY, params.queue_bytes);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     tokio::spawn(write_stdin(stdin, out_rx, stop_rx));
     let reader = StdoutReader::new(alias.clone(), stdout, params.max_message_bytes);
@@ -82,7 +84,7 @@ pub fn spawn_stdio(params: &StdioParams) -> Result<Connection, TransportError> {
 
 async fn write_stdin(
     stdin: ChildStdin,
-    mut rx: mpsc::Receiver<String>,
+    mut rx: crate::queue::QueueReceiver<String>,
     mut stop: oneshot::Receiver<()>,
 ) {
     let mut stdin = tokio::io::BufWriter::with_capacity(64 * 1024, stdin);

@@ -15,6 +15,7 @@ fn sh(script: &str) -> Connection {
         env: vec![("GREETING".into(), "hi".into())],
         cwd: None,
         max_message_bytes: 1024,
+        queue_bytes: 1 << 20,
     })
     .expect("spawn sh")
 }
@@ -141,6 +142,7 @@ async fn a_missing_program_is_a_spawn_error() {
         env: vec![],
         cwd: None,
         max_message_bytes: 1024,
+        queue_bytes: 1 << 20,
     })
     .unwrap_err();
     assert!(

@@ -10,11 +10,10 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use manifold_protocol::{decode, encode_error, Decoded, Message};
+use manifold_protocol::{decode_client, encode_error, Decoded, Message};
 use serde::Deserialize;
 
 use super::{post, refuse, App};
-use crate::downstream::send_to;
 use axum::Extension;
 use manifold_policy::auth::Principal;
 
@@ -90,10 +89,13 @@ pub(crate) async fn message(
         Err(r) => return r.into_response(),
     };
     let sink = entry.session.sink();
-    let lossy = true;
-    match decode(&body) {
+    match decode_client(&body) {
         Err(e) => {
-            send_to(&sink, encode_error(e.id(), &e.to_error()), lossy).await;
+            let error = entry.session.refuse(&e).await;
+            entry
+                .session
+                .send_via(&sink, encode_error(e.id(), &error))
+                .await;
             return (StatusCode::BAD_REQUEST, e.to_string()).into_response();
         }
         Ok(Decoded::Batch(_)) => {
@@ -107,9 +109,10 @@ pub(crate) async fn message(
             // Registered like any HTTP request, so the client's `notifications/cancelled` and the
             // end of the session stop it; a cancelled request sends no answer.
             let task = post::spawn_request(&entry, request, sink.clone());
+            let session = entry.session.clone();
             tokio::spawn(async move {
                 if let Some(line) = task.await {
-                    send_to(&sink, line, lossy).await;
+                    session.send_via(&sink, line).await;
                 }
             });
         }

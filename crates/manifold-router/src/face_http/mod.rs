@@ -2,10 +2,12 @@
 //! endpoint taking POST (client messages), GET (the session's stream of server-initiated messages)
 //! and DELETE (end of session); sessions identified by `Mcp-Session-Id`; `Host`/`Origin` checked.
 
+mod body;
 mod guard;
 mod legacy;
 mod post;
 mod replay;
+mod server;
 mod sse;
 mod store;
 mod tls;
@@ -45,9 +47,15 @@ pub(crate) struct App {
     pub(crate) private: Option<Arc<Config>>,
     pub(crate) store: Store,
     allowed_hosts: Vec<String>,
-    pub(crate) queue: usize,
+    /// Bounds of each session's queue of server-initiated messages, and of each POST's SSE
+    /// stream: messages, bytes.
+    pub(crate) queue: (usize, usize),
     /// Events kept per GET stream for `Last-Event-ID` resumption.
     pub(crate) replay: usize,
+    /// A POST answer not ready by then becomes an SSE stream (`listen.sse_after_ms`).
+    pub(crate) sse_after: Duration,
+    /// The `retry` advice of Manifold's SSE streams (`listen.sse_retry_ms`).
+    pub(crate) sse_retry: Duration,
     closing: watch::Receiver<bool>,
     auth: Arc<Authenticator>,
 }
@@ -106,8 +114,13 @@ where
         private: per_session.then(|| Arc::new(config.clone())),
         store: Store::default(),
         allowed_hosts: config.listen.allowed_hosts.clone(),
-        queue: config.listen.session_queue,
+        queue: (
+            config.listen.session_queue,
+            config.listen.session_queue_bytes,
+        ),
         replay: config.listen.replay_buffer,
+        sse_after: config.listen.sse_after,
+        sse_retry: config.listen.sse_retry,
         closing,
         auth: auth.clone(),
     });
@@ -126,6 +139,11 @@ where
         });
     }
     let path = &config.listen.path;
+    let body_limits = body::BodyLimits {
+        max_bytes: config.gateway.max_message_bytes,
+        timeout: config.listen.body_timeout,
+        metrics: gateway.metrics().clone(),
+    };
     let router = Router::new()
         .route(
             path,
@@ -133,6 +151,11 @@ where
         )
         .route("/sse", axum::routing::get(legacy::open))
         .route(legacy::MESSAGES_PATH, post_route(legacy::message))
+        // Bodies are read whole, within their size and time bounds, once the client is known.
+        .route_layer(axum::middleware::from_fn_with_state(
+            body_limits,
+            body::read_whole,
+        ))
         // Every MCP route needs a principal: a valid bearer token, or anonymous without `[auth]`.
         .route_layer(AuthLayer::new(auth))
         .route(METADATA_PATH, axum::routing::get(metadata))
@@ -145,26 +168,19 @@ where
         .layer(DefaultBodyLimit::max(config.gateway.max_message_bytes))
         .with_state(app.clone());
     let drain = config.listen.drain;
-    let stop = async move {
+    tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections; draining in-flight requests");
         let _ = closing_tx.send(true);
+    });
+    let limits = server::Limits {
+        max_connections: config.listen.max_connections,
+        header_timeout: config.listen.header_timeout,
+        idle_timeout: config.listen.idle_timeout,
+        tls: config.listen.tls.as_ref().map(tls::acceptor).transpose()?,
+        metrics: gateway.metrics().clone(),
     };
-    let server = async {
-        match &config.listen.tls {
-            Some(tls) => {
-                let listener = tls::TlsListener::new(listener, tls::acceptor(tls)?)?;
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(stop)
-                    .await
-            }
-            None => {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(stop)
-                    .await
-            }
-        }
-    };
+    let server = server::serve(listener, router, limits, app.closing.clone());
     let mut closing = app.closing.clone();
     let served = tokio::select! {
         r = server => r,
@@ -225,10 +241,10 @@ impl App {
     }
 
     /// The `Host`/`Origin` check every request passes first.
-    pub(crate) fn guard(&self, headers: &HeaderMap) -> Result<(), Refusal> {
-        guard::check(headers, &self.allowed_hosts).map_err(|why| {
-            tracing::warn!(%why, "refused request (DNS-rebinding protection)");
-            refuse(StatusCode::FORBIDDEN, why)
+    pub(crate) fn guard(&self, uri: &axum::http::Uri, headers: &HeaderMap) -> Result<(), Refusal> {
+        guard::check(uri, headers, &self.allowed_hosts).map_err(|refused| {
+            tracing::warn!(why = %refused.why, "refused request (DNS-rebinding protection)");
+            refuse(refused.status, refused.why)
         })
     }
 
@@ -247,16 +263,20 @@ impl App {
         self.session_by_id(id, principal)
     }
 
-    /// The session with this id, if `principal` opened it.
+    /// The session with this id, if `principal` opened it; only then does the request count as
+    /// activity that keeps the session from expiring.
     pub(crate) fn session_by_id(
         &self,
         id: &str,
         principal: &Principal,
     ) -> Result<Arc<store::HttpSession>, Refusal> {
-        self.store
+        let session = self
+            .store
             .get(id)
             .filter(|s| *s.session.principal() == principal.0)
-            .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "unknown or expired session"))
+            .ok_or_else(|| refuse(StatusCode::NOT_FOUND, "unknown or expired session"))?;
+        session.touch();
+        Ok(session)
     }
 }
 
@@ -282,7 +302,7 @@ async fn stream(
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     // Resuming a broken POST stream: the rest of that request's answer.
     if let Some((stream, log, seq)) = last_event_id.and_then(|id| session.streams.request(id)) {
-        return sse::follow(log, stream, seq);
+        return sse::follow(log, stream, seq, None);
     }
     let (stream_id, replay, missed) = session.streams.open(last_event_id);
     let capacity = app.replay;
@@ -324,7 +344,7 @@ async fn guarded(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    match app.guard(request.headers()) {
+    match app.guard(request.uri(), request.headers()) {
         Ok(()) => next.run(request).await,
         Err(refused) => refused.into_response(),
     }

@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use manifold_protocol::{
-    code, decode, decode_one, encode_error, encode_result, method, version, Decoded, ErrorObject,
-    Message, Request,
+    code, decode_client, decode_one_client, encode_error, encode_result, method, version,
+    DecodeError, Decoded, ErrorObject, Message, Request,
 };
 
 use super::store::HttpSession;
@@ -26,9 +26,12 @@ pub(crate) async fn handle(
     if let Err(r) = check_content_headers(&headers) {
         return r.into_response();
     }
-    let decoded = match decode(&body) {
+    let decoded = match decode_client(&body) {
         Ok(d) => d,
-        Err(e) => return json(StatusCode::BAD_REQUEST, encode_error(e.id(), &e.to_error())),
+        Err(e) => {
+            let error = refused(&app, &headers, &principal, &e).await;
+            return json(StatusCode::BAD_REQUEST, encode_error(e.id(), &error));
+        }
     };
     match decoded {
         Decoded::Single(Message::Request(r))
@@ -43,7 +46,7 @@ pub(crate) async fn handle(
             };
             match message {
                 Message::Request(request) => {
-                    respond(&session, request, accepts_sse(&headers), app.replay).await
+                    respond(&app, &session, request, accepts_sse(&headers)).await
                 }
                 other => {
                     on_message(&session, other).await;
@@ -61,16 +64,50 @@ pub(crate) async fn handle(
     }
 }
 
-/// `Content-Type` must be JSON; `Accept` (when given) must allow JSON or SSE.
+/// The error for a body that is not one acceptable message, audited (as a refused tool call)
+/// against the session it names, if any.
+async fn refused(
+    app: &App,
+    headers: &HeaderMap,
+    principal: &Principal,
+    e: &DecodeError,
+) -> ErrorObject {
+    match session_for(app, headers, principal) {
+        Ok(session) => session.session.refuse(e).await,
+        Err(_) => {
+            let error = e.to_error();
+            if let DecodeError::Duplicate {
+                method: Some(m), ..
+            } = e
+            {
+                if m == method::TOOLS_CALL {
+                    let policy = app.gateway.policy();
+                    policy
+                        .audit_refused(&principal.0, 0, "duplicate_key", &error)
+                        .await;
+                }
+            }
+            error
+        }
+    }
+}
+
+/// `Content-Type` must be JSON — `application/json`, with parameters such as `charset` or
+/// without, nothing else and only once; `Accept` (when given) must allow JSON or SSE.
 pub(crate) fn check_content_headers(headers: &HeaderMap) -> Result<(), Refusal> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !content_type
-        .to_ascii_lowercase()
-        .starts_with("application/json")
-    {
+    let mut types = headers.get_all(header::CONTENT_TYPE).iter();
+    let content_type = match (types.next(), types.next()) {
+        (Some(t), None) => t.to_str().unwrap_or(""),
+        (None, _) => "",
+        (Some(_), Some(_)) => {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                "more than one Content-Type header",
+            ));
+        }
+    };
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if !media_type.eq_ignore_ascii_case("application/json") {
         return Err(refuse(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/json",
@@ -151,18 +188,15 @@ const REQUEST_STREAMS_KEPT: usize = 64;
 /// Messages a request may send before its response, held for its SSE stream.
 const REQUEST_STREAM_CAPACITY: usize = 64;
 
-/// Answers a request. A request that only produces its response gets a JSON body. One that first
-/// produces request-scoped messages (progress, a relayed sampling request) gets an SSE stream
-/// carrying them and then its response, when the client accepts SSE; otherwise those messages go
-/// to the session's GET stream.
-async fn respond(
-    session: &Arc<HttpSession>,
-    request: Request,
-    sse: bool,
-    replay: usize,
-) -> Response {
+/// Answers a request. A request that only produces its response, within `listen.sse_after_ms`,
+/// gets a JSON body. When the client accepts SSE, one that first produces request-scoped
+/// messages (progress, a relayed sampling request), or takes longer, gets an SSE stream — primed
+/// for resumption — carrying them and then its response; without SSE those messages go to the
+/// session's GET stream.
+async fn respond(app: &App, session: &Arc<HttpSession>, request: Request, sse: bool) -> Response {
+    let replay = app.replay;
     let (sink, mut scoped) = if sse {
-        let (tx, rx) = tokio::sync::mpsc::channel(REQUEST_STREAM_CAPACITY);
+        let (tx, rx) = crate::downstream::sink(REQUEST_STREAM_CAPACITY, app.queue.1);
         (tx, Some(rx))
     } else {
         (session.session.sink(), None)
@@ -176,10 +210,12 @@ async fn respond(
             biased;
             done = &mut task => Err(done),
             message = rx.recv() => match message {
-                Some(m) => Ok(m),
+                Some(m) => Ok(Some(m)),
                 // Every sender is gone: the request finished; answer with its response.
                 None => Err((&mut task).await),
             },
+            // Slow to answer: a resumable stream, so a dropped connection loses nothing.
+            () = tokio::time::sleep(app.sse_after) => Ok(None),
         },
         None => Err((&mut task).await),
     };
@@ -194,7 +230,7 @@ async fn respond(
             let rx = scoped.take().expect("SSE mode");
             let (stream, log) = session.streams.new_request(REQUEST_STREAMS_KEPT);
             super::sse::record(log.clone(), first, rx, task, replay);
-            super::sse::follow(log, stream, 0)
+            super::sse::follow(log, stream, 0, Some(app.sse_retry))
         }
     }
 }
@@ -204,7 +240,7 @@ async fn respond(
 pub(crate) fn spawn_request(
     session: &Arc<HttpSession>,
     request: Request,
-    sink: tokio::sync::mpsc::Sender<String>,
+    sink: crate::downstream::Sink,
 ) -> RequestTask {
     let id = request.id.clone();
     let entry = session.clone();
@@ -291,10 +327,13 @@ async fn batch(
     }
     let mut answers = Vec::new();
     for item in items {
-        match decode_one(&item) {
+        match decode_one_client(&item) {
             Ok(Message::Request(r)) => answers.extend(serve_request(session, r).await),
             Ok(other) => on_message(session, other).await,
-            Err(e) => answers.push(encode_error(e.id(), &e.to_error())),
+            Err(e) => {
+                let error = session.session.refuse(&e).await;
+                answers.push(encode_error(e.id(), &error));
+            }
         }
     }
     if answers.is_empty() {

@@ -1,4 +1,5 @@
-//! The SSE answer to one POSTed request: the messages it produced before its response (progress,
+//! The SSE answer to one POSTed request: a priming event (an id, the `retry` advice, empty data:
+//! 2025-11-25, SEP-1699), the messages the request produced before its response (progress,
 //! relayed requests), then the response. Everything is recorded in a log with event ids
 //! `<stream>-<seq>` as it is produced, independently of the connection, so a client whose POST
 //! stream broke resumes it with `GET` + `Last-Event-ID` and gets the rest, nothing twice.
@@ -7,9 +8,10 @@ use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
-use axum::response::sse::{Event, Sse};
-use axum::response::{IntoResponse, Response};
-use tokio::sync::{mpsc, Notify};
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue};
+use axum::response::Response;
+use tokio::sync::Notify;
 
 use super::post::RequestTask;
 use super::replay::{event_id, Replay};
@@ -47,13 +49,15 @@ impl RequestLog {
 /// connection that started it.
 pub(crate) fn record(
     log: Arc<RequestLog>,
-    first: String,
-    mut rx: mpsc::Receiver<String>,
+    first: Option<String>,
+    mut rx: crate::downstream::SinkReceiver,
     mut task: RequestTask,
     capacity: usize,
 ) {
     tokio::spawn(async move {
-        log.record(&first, capacity);
+        if let Some(first) = first {
+            log.record(&first, capacity);
+        }
         let response = loop {
             tokio::select! {
                 biased;
@@ -77,19 +81,21 @@ pub(crate) fn record(
     });
 }
 
-/// An SSE response following `log` from after `seq` to its end.
-pub(crate) fn follow(log: Arc<RequestLog>, stream: u32, seq: u64) -> Response {
-    let start = (log, seq, VecDeque::new());
+/// An SSE response following `log` from after `seq` to its end; a new stream (`prime`) starts
+/// with the priming event advising that `retry`.
+pub(crate) fn follow(
+    log: Arc<RequestLog>,
+    stream: u32,
+    seq: u64,
+    prime: Option<std::time::Duration>,
+) -> Response {
+    let priming = prime.map(|retry| priming_event(&event_id(stream, 0), retry));
+    let start = (log, seq, VecDeque::<(u64, String)>::new());
     let events = futures::stream::unfold(start, move |(log, mut seq, mut pending)| async move {
         loop {
             if let Some((s, m)) = pending.pop_front() {
                 seq = s;
-                let event = Ok::<_, Infallible>(
-                    Event::default()
-                        .event("message")
-                        .id(event_id(stream, s))
-                        .data(m),
-                );
+                let event = Ok::<_, Infallible>(message_event(&event_id(stream, s), &m));
                 return Some((event, (log, seq, pending)));
             }
             let changed = log.changed.notified();
@@ -106,5 +112,69 @@ pub(crate) fn follow(log: Arc<RequestLog>, stream: u32, seq: u64) -> Response {
             changed.await;
         }
     });
-    Sse::new(events).into_response()
+    let first = futures::stream::iter(priming.map(Ok::<_, Infallible>));
+    event_stream(Body::from_stream(futures::StreamExt::chain(first, events)))
+}
+
+/// A `text/event-stream` response with `body`.
+fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The event priming a client to resume: its id, the `retry` advice and empty data.
+fn priming_event(id: &str, retry: std::time::Duration) -> Bytes {
+    Bytes::from(format!(
+        "id: {id}\nretry: {}\ndata: \n\n",
+        retry.as_millis()
+    ))
+}
+
+/// One `message` event carrying `data`. A JSON text has raw line breaks only as whitespace
+/// between tokens; each line of it becomes a `data:` line, which the client joins back.
+pub(crate) fn message_event(id: &str, data: &str) -> Bytes {
+    let mut out = Vec::with_capacity(data.len() + id.len() + 32);
+    out.extend_from_slice(b"id: ");
+    out.extend_from_slice(id.as_bytes());
+    out.extend_from_slice(b"\nevent: message\n");
+    for line in data.split(['\n', '\r']) {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_framed_for_any_sse_parser() {
+        let event = message_event("3-1", "{\"a\":\r\n1}");
+        assert_eq!(
+            &event[..],
+            b"id: 3-1\nevent: message\ndata: {\"a\":\ndata: \ndata: 1}\n\n"
+        );
+        let mut decoder = manifold_protocol::sse::SseDecoder::new(1 << 20);
+        let mut out = Vec::new();
+        decoder.feed(
+            &priming_event("3-0", std::time::Duration::from_millis(500)),
+            &mut out,
+        );
+        decoder.feed(&event, &mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].data, "");
+        assert_eq!(decoder.retry(), Some(500));
+        let json: serde_json::Value = serde_json::from_str(&out[1].data).unwrap();
+        assert_eq!(json["a"], 1);
+        assert_eq!(decoder.last_event_id(), Some("3-1"));
+    }
 }

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use manifold_protocol::Id;
-use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::gateway::Gateway;
@@ -18,7 +17,7 @@ pub(crate) struct HttpSession {
     /// Upstream sessions of this session's own (`sharing = "per-session"`), ended with it.
     private: Option<Gateway>,
     /// Server-initiated messages for this session; each goes to exactly one GET stream.
-    pub(crate) outbox: tokio::sync::Mutex<mpsc::Receiver<String>>,
+    pub(crate) outbox: tokio::sync::Mutex<crate::downstream::SinkReceiver>,
     /// Its GET streams and their replay buffers.
     pub(crate) streams: super::replay::Streams,
     /// Requests being served, so a client's `notifications/cancelled` can stop them.
@@ -72,11 +71,11 @@ impl Store {
         &self,
         gateway: Gateway,
         private: bool,
-        queue: usize,
+        queue: (usize, usize),
         principal: Arc<str>,
     ) -> std::io::Result<(String, Arc<HttpSession>)> {
         let id = new_session_id()?;
-        let (tx, rx) = mpsc::channel(queue);
+        let (tx, rx) = crate::downstream::sink(queue.0, queue.1);
         let face = if private {
             Face::HttpPrivate
         } else {
@@ -99,12 +98,10 @@ impl Store {
         self.lock().values().cloned().collect()
     }
 
+    /// The session with this id. Looking it up is not activity: the caller touches it once the
+    /// request is known to be its owner's ([`HttpSession::touch`]).
     pub(crate) fn get(&self, id: &str) -> Option<Arc<HttpSession>> {
-        let entry = self.lock().get(id).cloned();
-        if let Some(e) = &entry {
-            e.touch();
-        }
-        entry
+        self.lock().get(id).cloned()
     }
 
     /// Ends a session; `false` if there was none.
