@@ -44,6 +44,7 @@ fn call(policy: &Policy, schema: Option<Arc<ArgumentSchema>>) -> Call {
         name: "t__echo".into(),
         server: policy.server("t"),
         arguments: Some(serde_json::from_str(ARGS).unwrap()),
+        arguments_text: Some(serde_json::value::RawValue::from_string(ARGS.to_string()).unwrap()),
         schema,
         timeout: Duration::from_secs(60),
     }

@@ -108,6 +108,11 @@ impl Gateway {
 
     /// Reads the next message, whatever it is.
     pub async fn recv(&mut self) -> Value {
+        self.recv_raw().await.1
+    }
+
+    /// Reads the next message: its exact text, and its JSON.
+    pub async fn recv_raw(&mut self) -> (String, Value) {
         let line = tokio::time::timeout(RECV_TIMEOUT, self.lines.next_line())
             .await
             .expect("timed out waiting for a message from manifold")
@@ -116,7 +121,18 @@ impl Gateway {
         let message: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("manifold wrote invalid JSON {line:?}: {e}"));
         schema::check_outgoing(&message, None);
-        message
+        (line, message)
+    }
+
+    /// Reads until the response with `id` (others kept in `seen`): its exact text, and its JSON.
+    pub async fn response_raw(&mut self, id: &Value) -> (String, Value) {
+        loop {
+            let (line, m) = self.recv_raw().await;
+            if m.get("id") == Some(id) && m.get("method").is_none() {
+                return (line, m);
+            }
+            self.seen.push(m);
+        }
     }
 
     /// Reads until the response with `id`, keeping everything else in `seen`.

@@ -14,8 +14,6 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use manifold_config::{Audit, AuditArguments, AuditResults};
 use manifold_protocol::{RawObject, RawValue};
-use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -83,7 +81,7 @@ impl AuditLog {
         session: u64,
         server: Option<&str>,
         tool: Option<&str>,
-        arguments: Option<&Value>,
+        arguments: Option<&RawValue>,
     ) -> Vec<u8> {
         let mut line = Vec::with_capacity(256);
         line.extend_from_slice(b"{\"time\":\"");
@@ -105,7 +103,7 @@ impl AuditLog {
         principal: &str,
         session: u64,
         tool: &str,
-        arguments: Option<&Value>,
+        arguments: Option<&RawValue>,
         error: Failure,
     ) {
         let mut line = self.begin(principal, session, None, Some(tool), arguments);
@@ -138,20 +136,16 @@ impl AuditLog {
     }
 
     /// Appends the `arguments` (or `argumentsDigest`) member of a call's line, if any.
-    fn write_arguments(&self, line: &mut Vec<u8>, arguments: Option<&Value>) {
+    fn write_arguments(&self, line: &mut Vec<u8>, arguments: Option<&RawValue>) {
         let Some(args) = arguments else { return };
         match self.arguments {
             AuditArguments::None => {}
             AuditArguments::Full => {
                 line.extend_from_slice(b",\"arguments\":");
-                let redacted = Redacted {
-                    value: args,
-                    keys: &self.redact,
-                };
-                let _ = serde_json::to_writer(&mut *line, &redacted);
+                line.extend_from_slice(redact_raw(args, &self.redact).get().as_bytes());
             }
             AuditArguments::Digest => {
-                let digest = Sha256::digest(args.to_string().as_bytes());
+                let digest = Sha256::digest(args.get().as_bytes());
                 line.extend_from_slice(b",\"argumentsDigest\":\"sha256:");
                 for b in digest {
                     let _ = write!(line, "{b:02x}");
@@ -219,53 +213,51 @@ impl Sink {
     }
 }
 
-/// `value` serialized with the members whose key contains any of `keys` (lowercase) replaced
-/// by `"[redacted]"`, at any depth — written straight out, never copied.
-struct Redacted<'a> {
-    value: &'a Value,
-    keys: &'a [String],
+/// `raw` with the value of every member whose key contains any of `keys` (lowercase) replaced
+/// by `"[redacted]"`, at any depth; every other byte as it came (numbers as written, escapes).
+pub fn redact_raw(raw: &RawValue, keys: &[String]) -> Box<RawValue> {
+    redacted(raw, keys).unwrap_or_else(|| raw.to_owned())
 }
 
-impl Serialize for Redacted<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.value {
-            Value::Object(map) => {
-                let mut out = serializer.serialize_map(Some(map.len()))?;
-                for (k, v) in map {
-                    let lower = k.to_lowercase();
-                    if self.keys.iter().any(|s| lower.contains(s.as_str())) {
-                        out.serialize_entry(k, REDACTED)?;
-                    } else {
-                        out.serialize_entry(
-                            k,
-                            &Redacted {
-                                value: v,
-                                keys: self.keys,
-                            },
-                        )?;
-                    }
+/// What [`redact_raw`] makes of `raw`; `None` when nothing in it is redacted.
+fn redacted(raw: &RawValue, keys: &[String]) -> Option<Box<RawValue>> {
+    match raw.get().as_bytes().first() {
+        Some(b'{') => {
+            let mut obj = RawObject::parse(raw).ok()?;
+            let members: Vec<(String, &RawValue)> = obj
+                .keys()
+                .filter_map(|k| Some((k.to_string(), obj.get_borrowed(k)?)))
+                .collect();
+            for (key, value) in members {
+                let lower = key.to_lowercase();
+                if keys.iter().any(|s| lower.contains(s.as_str())) {
+                    obj.set_str(&key, REDACTED);
+                } else if let Some(inner) = redacted(value, keys) {
+                    obj.set(&key, inner);
                 }
-                out.end()
             }
-            Value::Array(items) => {
-                let mut out = serializer.serialize_seq(Some(items.len()))?;
-                for v in items {
-                    out.serialize_element(&Redacted {
-                        value: v,
-                        keys: self.keys,
-                    })?;
-                }
-                out.end()
-            }
-            other => other.serialize(serializer),
+            obj.is_changed().then(|| obj.to_raw())
         }
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(raw.get()).ok()?;
+            let mut splice = manifold_protocol::splice::Splice::new(raw.get());
+            for item in items {
+                if let Some(inner) = redacted(item, keys) {
+                    splice.replace(item.get(), inner.get().to_string());
+                }
+            }
+            splice.apply_raw()
+        }
+        _ => None,
     }
 }
 
 /// A copy of `value` with the members whose key contains any of `keys` (lowercase) replaced by
 /// `"[redacted]"`, at any depth.
 pub fn redact(value: &Value, keys: &[String]) -> Value {
-    serde_json::to_value(Redacted { value, keys }).unwrap_or(Value::Null)
+    let raw = serde_json::value::to_raw_value(value).ok();
+    raw.and_then(|r| serde_json::from_str(redact_raw(&r, keys).get()).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// RFC 3339 UTC time with milliseconds.
@@ -353,7 +345,7 @@ where
             call.session,
             Some(&call.server.alias),
             Some(&call.name),
-            call.arguments.as_ref(),
+            call.arguments_text.as_deref(),
         );
         let log = self.log.clone();
         let future = self.inner.call(call);
@@ -408,13 +400,7 @@ impl AuditLog {
             }
             AuditResults::Full => {
                 let mut recorded = Capped::new(self.result_max_bytes);
-                let _ = serde_json::to_writer(
-                    &mut recorded,
-                    &RecordedResult {
-                        result,
-                        keys: &self.redact,
-                    },
-                );
+                recorded_result(result, &self.redact, &mut recorded);
                 line.extend_from_slice(b",\"result\":");
                 match recorded.finish() {
                     Ok(whole) => line.extend_from_slice(&whole),
@@ -428,32 +414,19 @@ impl AuditLog {
 }
 
 /// A tool result as the audit log records it: `content`, `structuredContent` and `isError`,
-/// with redacted keys replaced at any depth.
-struct RecordedResult<'a> {
-    result: &'a RawValue,
-    keys: &'a [String],
-}
-
-impl Serialize for RecordedResult<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut out = serializer.serialize_map(None)?;
-        if let Ok(obj) = RawObject::parse(self.result) {
-            for key in ["content", "structuredContent", "isError"] {
-                let Some(raw) = obj.get(key) else { continue };
-                match serde_json::from_str::<Value>(raw.get()) {
-                    Ok(value) => out.serialize_entry(
-                        key,
-                        &Redacted {
-                            value: &value,
-                            keys: self.keys,
-                        },
-                    )?,
-                    Err(_) => out.serialize_entry(key, raw)?,
-                }
-            }
+/// with redacted keys replaced at any depth and every other byte as the upstream sent it.
+fn recorded_result(result: &RawValue, keys: &[String], out: &mut impl Write) {
+    let _ = out.write_all(b"{");
+    if let Ok(obj) = RawObject::parse(result) {
+        let mut first = true;
+        for key in ["content", "structuredContent", "isError"] {
+            let Some(raw) = obj.get(key) else { continue };
+            let _ = write!(out, "{}\"{key}\":", if first { "" } else { "," });
+            let _ = out.write_all(redact_raw(raw, keys).get().as_bytes());
+            first = false;
         }
-        out.end()
     }
+    let _ = out.write_all(b"}");
 }
 
 /// A writer keeping at most `cap` bytes and counting the rest.
@@ -539,6 +512,35 @@ mod tests {
         assert_eq!(r["nested"][0]["ok"], 1);
         assert_eq!(r["headers"]["Authorization"], REDACTED);
         assert!(!r.to_string().contains("ghp_x"));
+    }
+
+    #[test]
+    fn raw_redaction_keeps_every_other_byte() {
+        let keys = vec!["secret".to_string()];
+        let raw = RawValue::from_string(
+            r#"{"n":12345678901234567890123,"a":[{"Secret":"x"},2.50, {"k" : 1e3}],"my_secret":{"deep":1}}"#
+                .to_string(),
+        )
+        .unwrap();
+        assert_eq!(
+            redact_raw(&raw, &keys).get(),
+            r#"{"n":12345678901234567890123,"a":[{"Secret":"[redacted]"},2.50, {"k" : 1e3}],"my_secret":"[redacted]"}"#
+        );
+        let plain = RawValue::from_string("[1.0, 2]".to_string()).unwrap();
+        assert_eq!(redact_raw(&plain, &keys).get(), "[1.0, 2]");
+    }
+
+    #[test]
+    fn capped_output_is_whole_or_marked() {
+        let mut capped = Capped::new(8);
+        capped.write_all(b"0123456789abc").unwrap();
+        assert_eq!(
+            capped.finish().unwrap_err(),
+            "01234567… [truncated by Manifold: 8 of 13 bytes]"
+        );
+        let mut capped = Capped::new(8);
+        capped.write_all(b"short").unwrap();
+        assert_eq!(capped.finish().unwrap(), b"short");
     }
 
     #[test]

@@ -38,8 +38,11 @@ pub struct Call {
     pub name: String,
     /// The upstream that serves it, with that upstream's limits.
     pub server: Arc<ServerPolicy>,
-    /// `tools/call` arguments as they will be sent (fixed arguments already set).
+    /// `tools/call` arguments as they will be sent (fixed arguments already set), parsed for
+    /// validation.
     pub arguments: Option<Value>,
+    /// The same arguments as the JSON text sent, for the audit log (numbers as written).
+    pub arguments_text: Option<Box<RawValue>>,
     /// The tool's `inputSchema`, compiled; `None` when not validated.
     pub schema: Option<Arc<ArgumentSchema>>,
     /// The deadline of the upstream request (set by the timeout layer).

@@ -121,11 +121,8 @@ impl Policy {
         error: &manifold_protocol::ErrorObject,
     ) {
         let Some(log) = &self.audit else { return };
-        let arguments = arguments
-            .filter(|_| log.records_arguments())
-            .and_then(|raw| serde_json::from_str(raw.get()).ok());
         let failure = Failure::from(error.clone());
-        log.unknown_tool(principal, session, tool, arguments.as_ref(), failure)
+        log.unknown_tool(principal, session, tool, arguments, failure)
             .await;
     }
 

@@ -18,6 +18,7 @@ pub(crate) fn call(principal: &str, session: u64, name: &str) -> Call {
         name: name.to_string(),
         server: Arc::new(ServerPolicy::unlimited(alias, Duration::from_secs(1))),
         arguments: None,
+        arguments_text: None,
         schema: None,
         timeout: Duration::from_secs(1),
     }

@@ -40,6 +40,11 @@ impl Gateway {
             }
             _ => (None, None),
         };
+        // The audit log records the arguments as they are sent, numbers as written.
+        let arguments_text = (route.kind == ItemKind::Tool
+            && self.shared.policy.audits_arguments())
+        .then(|| obj.get("arguments").map(|raw| raw.to_owned()))
+        .flatten();
         // Progress tokens are rewritten now; the request counts as in flight (for metrics, and
         // for routing what the upstream sends back) only once it is really sent.
         let (owner, owner_index) = slot.owner(self, index);
@@ -77,6 +82,7 @@ impl Gateway {
             kind: route.kind,
             name: route.downstream.to_string(),
             server: slot.policy.clone(),
+            arguments_text,
             arguments,
             schema,
             timeout: slot.policy.timeout(method),
