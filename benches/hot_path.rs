@@ -1,7 +1,8 @@
 //! Micro-benchmarks of the CPU work Manifold does for one `tools/call`, using the library crates
-//! directly (no I/O, no tasks): decode the client's line, rewrite the tool name, encode the
-//! upstream request, decode the upstream's response, rewrite URIs in the result, encode the
-//! client's response; plus the name mapping and the catalog lookup that route the call.
+//! directly (no I/O, no tasks): decode the client's line (with the scan for repeated keys that
+//! client messages get), rewrite the tool name, encode the upstream request, decode the
+//! upstream's response, rewrite URIs in the result, encode the client's response; plus the name
+//! mapping and the catalog lookup that route the call.
 //!
 //! ```text
 //! cargo bench --bench hot_path
@@ -11,7 +12,8 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use manifold_protocol::{
-    decode, encode_request, encode_result, Decoded, Id, LineDecoder, Message, RawObject, RawValue,
+    decode, decode_client, encode_request, encode_result, Decoded, Id, LineDecoder, Message,
+    RawObject, RawValue,
 };
 use manifold_router::catalog::{Catalog, Kind, Source, UpstreamLists};
 use manifold_router::naming::downstream_name;
@@ -36,9 +38,20 @@ fn request_params(line: &str) -> Box<RawValue> {
     }
 }
 
+/// A call with 4 KiB of arguments at several depths: where a scan of every key would show.
+fn big_call_line() -> String {
+    let fields: Vec<String> = (0..48)
+        .map(|i| format!(r#""field_{i}":{{"text":"value number {i} of the call","n":[{i},2.50,1e3],"ok":true}}"#))
+        .collect();
+    format!(
+        r#"{{"jsonrpc":"2.0","id":43,"method":"tools/call","params":{{"name":"t__echo","arguments":{{{}}},"_meta":{{"progressToken":"p-1"}}}}}}"#,
+        fields.join(",")
+    )
+}
+
 /// (a) The client's line → a request.
 fn decode_call(line: &[u8]) -> Message {
-    match decode(line) {
+    match decode_client(line) {
         Ok(Decoded::Single(m)) => m,
         other => panic!("not one message: {other:?}"),
     }
@@ -126,6 +139,11 @@ fn hot_path(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("a_decode_request", |b| {
         b.iter(|| decode_call(black_box(CALL_LINE.as_bytes())))
+    });
+    let big = big_call_line();
+    assert!(big.len() > 4096, "{}", big.len());
+    g.bench_function("a_decode_request_4k_arguments", |b| {
+        b.iter(|| decode_call(black_box(big.as_bytes())))
     });
     g.bench_function("b_rewrite_name", |b| {
         b.iter(|| rewrite_name(black_box(&params), black_box("echo")))

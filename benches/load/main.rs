@@ -7,6 +7,9 @@
 //!   `t__echo` → `echo`), with `RUST_LOG=error` and the audit log off;
 //! - **manifold, audit log on**: the same with the default policy (argument validation, the
 //!   audit log with redaction), the audit log going to a file;
+//! - **manifold, socketpair stdio**: the first again, but with stdin and stdout UNIX socketpairs
+//!   instead of pipes, as Node- and Electron-based hosts (and the TypeScript SDK's
+//!   `StdioClientTransport`) spawn servers;
 //!
 //! each for `LOAD_N` sequential calls (one in flight) and for `LOAD_C` concurrent callers sharing
 //! the one stdio connection (requests pipelined, ids unique), and prints Markdown tables: calls/s,
@@ -46,8 +49,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
+use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
 /// The echo argument: a small string.
@@ -86,21 +89,46 @@ struct Client {
     tool: String,
 }
 
+/// What the child's stdin and stdout are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wiring {
+    Pipes,
+    Socketpairs,
+}
+
 impl Client {
-    fn spawn(name: &'static str, mut cmd: Command, tool: &str) -> Client {
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the {name} process: {e}"));
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = child.stdout.take().expect("piped stdout");
+    fn spawn(name: &'static str, mut cmd: Command, tool: &str, wiring: Wiring) -> Client {
+        cmd.stderr(Stdio::inherit()).kill_on_drop(true);
         let (tx, rx) = mpsc::unbounded_channel();
         let waiters: Waiters = Arc::default();
-        let writer = tokio::spawn(write_lines(stdin, rx));
-        let reader = tokio::spawn(read_lines(stdout, waiters.clone()));
+        let spawn_err = |e: std::io::Error| panic!("cannot start the {name} process: {e}");
+        let (child, writer, reader) = match wiring {
+            Wiring::Pipes => {
+                cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+                let mut child = cmd.spawn().unwrap_or_else(spawn_err);
+                let stdin = child.stdin.take().expect("piped stdin");
+                let stdout = child.stdout.take().expect("piped stdout");
+                let writer = tokio::spawn(write_lines(stdin, rx));
+                let reader = tokio::spawn(read_lines(stdout, waiters.clone()));
+                (child, writer, reader)
+            }
+            Wiring::Socketpairs => {
+                let (ours_in, theirs_in) =
+                    std::os::unix::net::UnixStream::pair().expect("socketpair");
+                let (ours_out, theirs_out) =
+                    std::os::unix::net::UnixStream::pair().expect("socketpair");
+                cmd.stdin(Stdio::from(std::os::fd::OwnedFd::from(theirs_in)))
+                    .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs_out)));
+                let child = cmd.spawn().unwrap_or_else(spawn_err);
+                let socket = |s: std::os::unix::net::UnixStream| {
+                    s.set_nonblocking(true).expect("non-blocking");
+                    tokio::net::UnixStream::from_std(s).expect("registered socket")
+                };
+                let writer = tokio::spawn(write_lines(socket(ours_in), rx));
+                let reader = tokio::spawn(read_lines(socket(ours_out), waiters.clone()));
+                (child, writer, reader)
+            }
+        };
         Client {
             name,
             child,
@@ -195,7 +223,7 @@ impl Client {
 
 /// Writes queued lines, flushing only when the queue is empty (batches writes under load), or
 /// after every line with `LOAD_FLUSH_EACH=1`.
-async fn write_lines(stdin: ChildStdin, mut rx: mpsc::UnboundedReceiver<String>) {
+async fn write_lines<W: AsyncWrite + Unpin>(stdin: W, mut rx: mpsc::UnboundedReceiver<String>) {
     let flush_each = env_usize("LOAD_FLUSH_EACH", 0) > 0;
     let mut out = BufWriter::with_capacity(64 * 1024, stdin);
     while let Some(line) = rx.recv().await {
@@ -214,7 +242,7 @@ async fn write_lines(stdin: ChildStdin, mut rx: mpsc::UnboundedReceiver<String>)
     let _ = out.shutdown().await;
 }
 
-async fn read_lines(stdout: ChildStdout, waiters: Waiters) {
+async fn read_lines<R: AsyncRead + Unpin>(stdout: R, waiters: Waiters) {
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut line = Vec::new();
     loop {
@@ -393,7 +421,12 @@ fn main() {
     rt.block_on(async move {
         let tick = clock_ticks();
         let mut modes = Vec::new();
-        let direct = Arc::new(Client::spawn("direct", Command::new(&testkit), "echo"));
+        let direct = Arc::new(Client::spawn(
+            "direct",
+            Command::new(&testkit),
+            "echo",
+            Wiring::Pipes,
+        ));
         direct.initialize().await;
         modes.push(Mode {
             label: "direct",
@@ -403,10 +436,13 @@ fn main() {
         let mut gateways = Vec::new();
         let mut cmd = Command::new(&manifold);
         cmd.args(["serve", "--stdio", "--config"]).arg(&config);
-        gateways.push(("manifold", cmd));
+        gateways.push(("manifold", cmd, Wiring::Pipes));
         let mut cmd = Command::new(&manifold);
         cmd.args(["serve", "--stdio", "--config"]).arg(&audited);
-        gateways.push(("manifold, audit log on", cmd));
+        gateways.push(("manifold, audit log on", cmd, Wiring::Pipes));
+        let mut cmd = Command::new(&manifold);
+        cmd.args(["serve", "--stdio", "--config"]).arg(&config);
+        gateways.push(("manifold, socketpair stdio", cmd, Wiring::Socketpairs));
         if extra {
             let me = std::env::current_exe().expect("current_exe");
             for (label, flavor) in [
@@ -415,12 +451,12 @@ fn main() {
             ] {
                 let mut cmd = Command::new(&me);
                 cmd.arg("--serve-nonblocking").arg(&config).arg(flavor);
-                gateways.push((label, cmd));
+                gateways.push((label, cmd, Wiring::Pipes));
             }
         }
-        for (label, mut cmd) in gateways {
+        for (label, mut cmd, wiring) in gateways {
             cmd.env("RUST_LOG", "error");
-            let client = Arc::new(Client::spawn(label, cmd, "t__echo"));
+            let client = Arc::new(Client::spawn(label, cmd, "t__echo", wiring));
             client.initialize().await;
             let gateway = client.child.id();
             let upstream = match gateway.map(children_of).as_deref() {

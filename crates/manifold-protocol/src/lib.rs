@@ -27,4 +27,6 @@ pub use object::RawObject;
 pub use serde_json::value::RawValue;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;

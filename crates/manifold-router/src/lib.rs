@@ -16,6 +16,10 @@ mod gateway;
 pub mod naming;
 mod reload;
 pub mod rewrite;
+#[cfg(test)]
+mod rewrite_check;
+#[cfg(test)]
+mod rewrite_props;
 mod routes;
 mod session;
 mod subscriptions;
