@@ -173,7 +173,7 @@ async fn counters_histogram_and_labels_after_known_traffic() {
                 "le" => true,
                 "queue" => ["session", "request"].contains(&v.as_str()),
                 "listener" => v == "http",
-                "phase" => ["headers", "body", "idle"].contains(&v.as_str()),
+                "phase" => ["headers", "body", "idle", "write"].contains(&v.as_str()),
                 _ => false,
             };
             assert!(allowed, "{name}: label {k}={v:?}");

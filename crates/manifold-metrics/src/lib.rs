@@ -41,7 +41,7 @@ pub struct Metrics {
     /// `listen.max_connections`.
     pub connections_refused: IntCounterVec,
     /// `manifold_connections_timed_out_total{phase}`: HTTP connections closed by a timeout
-    /// (`headers`, `body`, `idle`).
+    /// (`headers`, `body`, `idle`, `write`: the client read nothing of its answer).
     pub connections_timed_out: IntCounterVec,
 }
 
@@ -176,7 +176,7 @@ impl Metrics {
             ),
             connections_timed_out: counter(
                 "manifold_connections_timed_out_total",
-                "HTTP connections closed by a timeout, by phase (headers, body, idle).",
+                "HTTP connections closed by a timeout, by phase (headers, body, idle, write).",
                 &["phase"],
             ),
             registry,

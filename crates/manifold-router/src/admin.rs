@@ -1,5 +1,6 @@
 //! The admin listener: `/metrics` (Prometheus text), `/healthz` (alive), `/readyz` (enough
-//! upstreams up). Served beside either face, on its own address.
+//! upstreams up). Served beside either face, on its own address, under the same header and idle
+//! timeouts as the HTTP face and at most [`ADMIN_CONNECTIONS`] connections.
 
 use std::sync::Arc;
 
@@ -12,16 +13,26 @@ use tokio::net::TcpListener;
 
 use crate::gateway::Gateway;
 
+/// Connections the admin listener serves at once (a scraper needs one or two).
+pub const ADMIN_CONNECTIONS: usize = 64;
+
 struct Admin {
     gateway: Gateway,
     min_upstreams: usize,
 }
 
 /// Serves the admin endpoints on `listener` for as long as the task runs.
-pub fn spawn(listener: TcpListener, gateway: Gateway, min_upstreams: usize) {
+pub fn spawn(listener: TcpListener, gateway: Gateway, config: &manifold_config::Config) {
+    let limits = crate::face_http::Limits {
+        max_connections: ADMIN_CONNECTIONS,
+        header_timeout: config.listen.header_timeout,
+        idle_timeout: config.listen.idle_timeout,
+        tls: None,
+        metrics: gateway.metrics().clone(),
+    };
     let state = Arc::new(Admin {
         gateway,
-        min_upstreams,
+        min_upstreams: config.admin.min_upstreams,
     });
     let router = Router::new()
         .route("/metrics", get(metrics))
@@ -29,7 +40,10 @@ pub fn spawn(listener: TcpListener, gateway: Gateway, min_upstreams: usize) {
         .route("/readyz", get(ready))
         .with_state(state);
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).await {
+        // Never closing: the admin listener serves until the process ends.
+        let (_open, closing) = tokio::sync::watch::channel(false);
+        if let Err(e) = crate::face_http::serve_connections(listener, router, limits, closing).await
+        {
             tracing::warn!(error = %e, "admin listener stopped");
         }
     });

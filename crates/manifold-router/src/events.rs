@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 
 use manifold_protocol::{code, method, ErrorObject, Id, Notification, RawObject, Request};
 use manifold_upstream::{Health, UpstreamEvent};
-use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
 use crate::catalog::{Kind, UpstreamLists};
@@ -31,7 +30,10 @@ impl Relayed {
     }
 }
 
-pub(crate) async fn run(gateway: Gateway, mut events: mpsc::Receiver<UpstreamEvent>) {
+pub(crate) async fn run(
+    gateway: Gateway,
+    mut events: manifold_transport::queue::QueueReceiver<UpstreamEvent>,
+) {
     while let Some(event) = events.recv().await {
         match event {
             UpstreamEvent::Up(i) => {

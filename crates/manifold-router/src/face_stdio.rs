@@ -48,7 +48,7 @@ where
     let policy = manifold_policy::Policy::new(config, metrics.clone())?;
     let gateway = Gateway::start_with(config, metrics, std::sync::Arc::new(policy));
     if let Some(listener) = admin {
-        crate::admin::spawn(listener, gateway.clone(), config.admin.min_upstreams);
+        crate::admin::spawn(listener, gateway.clone(), config);
     }
     let session = Session::open(&gateway, out_tx.clone(), Face::Stdio);
     {

@@ -11,9 +11,12 @@ use manifold_transport::{HttpParams, StdioParams};
 use manifold_upstream::{
     ClientIdentity, Health, InlineHook, RestartPolicy, TransportSpec, Upstream, UpstreamSpec,
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::catalog::{Catalog, Kind, Source, UpstreamLists};
+
+/// Upstream events waiting for the gateway's event loop (and `gateway.upstream_queue_bytes`).
+const EVENT_QUEUE: usize = 1024;
 use crate::session::{Session, SessionInner};
 use manifold_metrics::Metrics;
 use manifold_policy::Policy;
@@ -192,7 +195,9 @@ impl Gateway {
             startup_wait: g.startup_wait,
         };
         let (identity, identity_rx) = watch::channel(None);
-        let (events_tx, events_rx) = mpsc::channel(1024);
+        // What upstreams send on their own waits here for the event loop, bounded in bytes too.
+        let (events_tx, events_rx) =
+            manifold_transport::queue::queue(EVENT_QUEUE, g.upstream_queue_bytes);
         let restart = RestartPolicy {
             initial_backoff: g.restart.initial_backoff,
             max_backoff: g.restart.max_backoff,

@@ -210,3 +210,39 @@ proptest! {
         prop_assert_eq!(only_uris_changed(&text, out.get(), "ns", read_uris(&value)), Ok(()));
     }
 }
+
+/// Inputs the `rewrite` fuzz target once failed on (`fuzz/regressions/rewrite/`), replayed with
+/// the same property.
+#[test]
+fn fuzz_regressions_keep_the_property() {
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/regressions/rewrite"
+    );
+    let mut replayed = 0;
+    for entry in std::fs::read_dir(dir).expect("fuzz/regressions/rewrite") {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        let Ok(text) = std::str::from_utf8(&bytes) else {
+            continue;
+        };
+        let Ok(raw) = RawValue::from_string(text.to_string()) else {
+            continue;
+        };
+        let before = raw.get().to_string();
+        let Ok(value) = serde_json::from_str::<Value>(&before) else {
+            continue;
+        };
+        let out = content_result(raw.clone(), "ns");
+        assert_eq!(
+            only_uris_changed(&before, out.get(), "ns", content_uris(&value)),
+            Ok(())
+        );
+        let out = read_result(raw, "ns");
+        assert_eq!(
+            only_uris_changed(&before, out.get(), "ns", read_uris(&value)),
+            Ok(())
+        );
+        replayed += 1;
+    }
+    assert!(replayed > 0, "no regression input in {dir}");
+}

@@ -123,3 +123,18 @@ pub enum UpstreamEvent {
     /// A server→client request from the upstream.
     Request(usize, Request),
 }
+
+impl manifold_transport::queue::Weigh for UpstreamEvent {
+    /// What a queued event keeps alive: a message's params (its largest part).
+    fn weight(&self) -> usize {
+        let params = match self {
+            UpstreamEvent::Notification(_, n) => n.params.as_ref(),
+            UpstreamEvent::Request(_, r) => r.params.as_ref(),
+            UpstreamEvent::Up(_) | UpstreamEvent::Down(_) => None,
+        };
+        64 + params.map_or(0, |p| p.get().len())
+    }
+}
+
+/// The queue an upstream reports its events on.
+pub type EventSender = manifold_transport::queue::QueueSender<UpstreamEvent>;

@@ -8,13 +8,11 @@ use std::time::Duration;
 use manifold_protocol::{
     encode_error, encode_notification, encode_request, encode_result, ErrorObject, Id, RawValue,
 };
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::pending::{Live, Pending};
-use crate::{
-    supervisor, CallError, ClientIdentity, Health, InlineHook, UpstreamEvent, UpstreamSpec,
-};
+use crate::{supervisor, CallError, ClientIdentity, Health, InlineHook, UpstreamSpec};
 
 /// A cheap, cloneable handle to one supervised upstream session.
 #[derive(Clone)]
@@ -28,7 +26,7 @@ pub(crate) struct Inner {
     next_id: AtomicI64,
     pub(crate) live: Mutex<Live>,
     pub(crate) health: watch::Sender<Health>,
-    pub(crate) events: mpsc::Sender<UpstreamEvent>,
+    pub(crate) events: crate::EventSender,
     pub(crate) inline: Option<InlineHook>,
     pub(crate) stop: watch::Sender<bool>,
     /// Set while an HTTP session is transparently re-initialized: new calls wait for it.
@@ -55,7 +53,7 @@ impl Upstream {
         index: usize,
         spec: UpstreamSpec,
         identity: watch::Receiver<Option<ClientIdentity>>,
-        events: mpsc::Sender<UpstreamEvent>,
+        events: crate::EventSender,
         inline: Option<InlineHook>,
     ) -> Upstream {
         let (health, _) = watch::channel(Health::Starting);

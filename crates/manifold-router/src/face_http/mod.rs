@@ -33,6 +33,7 @@ use crate::gateway::Gateway;
 use axum::Extension;
 use manifold_policy::auth::{AuthLayer, Authenticator, Principal, METADATA_PATH};
 use manifold_policy::Policy;
+pub(crate) use server::{serve as serve_connections, Limits};
 use store::Store;
 
 pub(crate) const SESSION_HEADER: &str = "mcp-session-id";
@@ -93,7 +94,7 @@ where
     let gateway = Gateway::start_with(&shared_config, metrics, policy);
     let auth = Arc::new(Authenticator::new(config));
     if let Some(listener) = admin {
-        crate::admin::spawn(listener, gateway.clone(), config.admin.min_upstreams);
+        crate::admin::spawn(listener, gateway.clone(), config);
     }
     // Shared upstreams serve every HTTP session: they are told about Manifold itself, with no
     // client capabilities it could not route.
@@ -261,6 +262,19 @@ impl App {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "Mcp-Session-Id header is required"))?;
         self.session_by_id(id, principal)
+    }
+
+    /// The session a refused request names, if `principal` opened it — without counting the
+    /// request as activity (a refused request never keeps a session alive).
+    pub(crate) fn session_of_refused(
+        &self,
+        headers: &HeaderMap,
+        principal: &Principal,
+    ) -> Option<Arc<store::HttpSession>> {
+        let id = headers.get(SESSION_HEADER)?.to_str().ok()?;
+        self.store
+            .get(id)
+            .filter(|s| *s.session.principal() == principal.0)
     }
 
     /// The session with this id, if `principal` opened it; only then does the request count as

@@ -72,9 +72,9 @@ async fn refused(
     principal: &Principal,
     e: &DecodeError,
 ) -> ErrorObject {
-    match session_for(app, headers, principal) {
-        Ok(session) => session.session.refuse(e).await,
-        Err(_) => {
+    match app.session_of_refused(headers, principal) {
+        Some(session) => session.session.refuse(e).await,
+        None => {
             let error = e.to_error();
             if let DecodeError::Duplicate {
                 method: Some(m), ..

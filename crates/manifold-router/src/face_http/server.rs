@@ -4,7 +4,9 @@
 //! complete within `listen.header_timeout_ms`; a keep-alive connection with no request in
 //! progress is closed after `listen.idle_timeout_ms`. A request in progress — a body being read
 //! (bounded by `listen.body_timeout_ms` in [`super::body`]), an answer or an SSE stream being
-//! written — is never cut by these. Shutdown closes idle connections and lets the others finish.
+//! written — is never cut by these; but a client that takes nothing of what is written to it for
+//! `listen.idle_timeout_ms` (its socket stays full) is cut then. Shutdown closes idle
+//! connections and lets the others finish.
 
 use std::future::Future as _;
 use std::io;
@@ -272,7 +274,9 @@ enum Phase {
 }
 
 /// A connection's stream, reading under the header and idle timeouts: a read that would wait
-/// past the deadline of the current phase fails with `TimedOut` instead, which closes it.
+/// past the deadline of the current phase fails with `TimedOut` instead, which closes it. While
+/// a write cannot proceed (the client reads nothing), the connection is busy writing and reads
+/// wait without a deadline; the write itself fails after `idle_timeout` without progress.
 struct Timed<I> {
     io: I,
     activity: Arc<Activity>,
@@ -280,6 +284,8 @@ struct Timed<I> {
     idle_timeout: Duration,
     phase: Phase,
     deadline: Pin<Box<Sleep>>,
+    /// Armed while a write waits for the client to read: the end of its patience.
+    write_stalled: Option<Pin<Box<Sleep>>>,
     metrics: Arc<Metrics>,
 }
 
@@ -293,7 +299,46 @@ impl<I> Timed<I> {
             idle_timeout: limits.idle_timeout,
             phase: Phase::Header,
             deadline: Box::pin(tokio::time::sleep(limits.header_timeout)),
+            write_stalled: None,
             metrics: limits.metrics.clone(),
+        }
+    }
+
+    fn timed_out(&self, phase: &'static str) -> io::Error {
+        self.metrics
+            .connections_timed_out
+            .with_label_values(&[phase])
+            .inc();
+        tracing::debug!(phase, "HTTP connection timed out");
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("connection timed out ({phase})"),
+        )
+    }
+
+    /// Tracks a write's progress: a write that cannot proceed arms the stall deadline, one that
+    /// does disarms it; a stall past the deadline fails the write.
+    fn written<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match poll {
+            Poll::Pending => {
+                let idle = self.idle_timeout;
+                let stall = self
+                    .write_stalled
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                if stall.as_mut().poll(cx).is_ready() {
+                    self.write_stalled = None;
+                    return Poll::Ready(Err(self.timed_out("write")));
+                }
+                Poll::Pending
+            }
+            ready => {
+                self.write_stalled = None;
+                ready
+            }
         }
     }
 
@@ -327,7 +372,8 @@ impl<I: AsyncRead + Unpin> AsyncRead for Timed<I> {
             }
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Pending => {
-                if this.activity.busy() {
+                if this.activity.busy() || this.write_stalled.is_some() {
+                    // A request in progress, or an answer still being written: no read deadline.
                     this.phase = Phase::Busy;
                     this.activity.wake_on_idle(cx.waker());
                     return Poll::Pending;
@@ -363,11 +409,13 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Timed<I> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.written(cx, poll)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        let poll = Pin::new(&mut self.io).poll_flush(cx);
+        self.written(cx, poll)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -379,7 +427,8 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Timed<I> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.written(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {
