@@ -30,7 +30,7 @@ pub const DEFAULT_MAX_BACKOFF: Duration = Duration::from_millis(30_000);
 /// Default `gateway.restart.unhealthy_after`.
 pub const DEFAULT_UNHEALTHY_AFTER: u32 = 5;
 /// Default `gateway.client_max_in_flight`.
-pub const DEFAULT_CLIENT_MAX_IN_FLIGHT: usize = 256;
+pub const DEFAULT_CLIENT_MAX_IN_FLIGHT: usize = 64;
 /// Default `gateway.client_queue_bytes` (16 MiB).
 pub const DEFAULT_CLIENT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// Default `gateway.upstream_queue_bytes` (16 MiB).

@@ -51,8 +51,8 @@ pub(crate) struct App {
     /// Bounds of each session's queue of server-initiated messages, and of each POST's SSE
     /// stream: messages, bytes.
     pub(crate) queue: (usize, usize),
-    /// Events kept per GET stream for `Last-Event-ID` resumption.
-    pub(crate) replay: usize,
+    /// What each stream keeps for `Last-Event-ID` resumption: events and bytes.
+    pub(crate) replay: replay::Bound,
     /// A POST answer not ready by then becomes an SSE stream (`listen.sse_after_ms`).
     pub(crate) sse_after: Duration,
     /// The `retry` advice of Manifold's SSE streams (`listen.sse_retry_ms`).
@@ -119,7 +119,10 @@ where
             config.listen.session_queue,
             config.listen.session_queue_bytes,
         ),
-        replay: config.listen.replay_buffer,
+        replay: replay::Bound {
+            events: config.listen.replay_buffer,
+            bytes: config.listen.session_queue_bytes,
+        },
         sse_after: config.listen.sse_after,
         sse_retry: config.listen.sse_retry,
         closing,
@@ -316,7 +319,7 @@ async fn stream(
     let last_event_id = headers.get("last-event-id").and_then(|v| v.to_str().ok());
     // Resuming a broken POST stream: the rest of that request's answer.
     if let Some((stream, log, seq)) = last_event_id.and_then(|id| session.streams.request(id)) {
-        return sse::follow(log, stream, seq, None);
+        return sse::follow(log, stream, seq, None, app.replay);
     }
     let (stream_id, replay, missed) = session.streams.open(last_event_id);
     let capacity = app.replay;

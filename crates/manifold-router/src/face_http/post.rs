@@ -228,9 +228,11 @@ async fn respond(app: &App, session: &Arc<HttpSession>, request: Request, sse: b
         Ok(first) => {
             abandon.0 = None;
             let rx = scoped.take().expect("SSE mode");
-            let (stream, log) = session.streams.new_request(REQUEST_STREAMS_KEPT);
+            let (stream, log) = session
+                .streams
+                .new_request(REQUEST_STREAMS_KEPT, replay.bytes);
             super::sse::record(log.clone(), first, rx, task, replay);
-            super::sse::follow(log, stream, 0, Some(app.sse_retry))
+            super::sse::follow(log, stream, 0, Some(app.sse_retry), replay)
         }
     }
 }

@@ -14,34 +14,91 @@ use axum::response::Response;
 use tokio::sync::Notify;
 
 use super::post::RequestTask;
-use super::replay::{event_id, Replay};
+use super::replay::{event_id, Bound, Replay};
 
-/// Everything one request stream produced, and whether it is complete.
+/// Everything one request stream produced, whether it is complete, and how far a client has
+/// read it.
 #[derive(Default)]
 pub(crate) struct RequestLog {
-    state: Mutex<(Replay, bool)>,
+    state: Mutex<LogState>,
+    /// A new event, or the end.
     changed: Notify,
+    /// A client read further.
+    read: Notify,
+}
+
+#[derive(Default)]
+struct LogState {
+    replay: Replay,
+    done: bool,
+    /// The last event a client was sent.
+    delivered: u64,
+    /// The last event recorded.
+    last: u64,
 }
 
 impl RequestLog {
-    fn record(&self, message: &str, capacity: usize) {
-        self.state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .record(message, capacity);
+    fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record(&self, message: &str, bound: Bound) {
+        {
+            let mut state = self.lock();
+            let delivered = state.delivered;
+            state.last = state.replay.record_keeping(message, bound, delivered);
+        }
         self.changed.notify_waiters();
     }
 
+    /// Waits while what no client has read yet is over `bound` (backpressure: the request's own
+    /// sink fills, and then drops what comes).
+    async fn room(&self, bound: Bound) {
+        loop {
+            let read = self.read.notified();
+            tokio::pin!(read);
+            read.as_mut().enable();
+            {
+                let state = self.lock();
+                if state.replay.bytes_after(state.delivered) <= bound.bytes {
+                    return;
+                }
+            }
+            read.await;
+        }
+    }
+
     fn finish(&self) {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1 = true;
+        self.lock().done = true;
         self.changed.notify_waiters();
     }
 
     /// Events after `seq`, and whether the stream is complete.
     fn after(&self, seq: u64) -> (Vec<(u64, String)>, bool) {
-        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        (state.0.after(seq), state.1)
+        let state = self.lock();
+        (state.replay.after(seq), state.done)
+    }
+
+    /// A client was sent everything up to `seq`: older events may be forgotten past `bound`.
+    fn delivered(&self, seq: u64, bound: Bound) {
+        {
+            let mut state = self.lock();
+            state.delivered = state.delivered.max(seq);
+            let delivered = state.delivered;
+            state.replay.forget(bound, delivered);
+        }
+        self.read.notify_waiters();
+    }
+
+    /// The bytes it holds for resumption.
+    pub(crate) fn bytes(&self) -> usize {
+        self.lock().replay.bytes()
+    }
+
+    /// Whether it may be forgotten: complete, and read to its end.
+    pub(crate) fn forgettable(&self) -> bool {
+        let state = self.lock();
+        state.done && state.delivered >= state.last
     }
 }
 
@@ -52,30 +109,31 @@ pub(crate) fn record(
     first: Option<String>,
     mut rx: crate::downstream::SinkReceiver,
     mut task: RequestTask,
-    capacity: usize,
+    bound: Bound,
 ) {
     tokio::spawn(async move {
         if let Some(first) = first {
-            log.record(&first, capacity);
+            log.record(&first, bound);
         }
         let response = loop {
+            log.room(bound).await;
             tokio::select! {
                 biased;
                 m = rx.recv() => match m {
-                    Some(m) => log.record(&m, capacity),
+                    Some(m) => log.record(&m, bound),
                     None => break (&mut task).await,
                 },
                 response = &mut task => {
                     // Messages queued before the response still go first.
                     while let Ok(m) = rx.try_recv() {
-                        log.record(&m, capacity);
+                        log.record(&m, bound);
                     }
                     break response;
                 }
             }
         };
         if let Some(response) = response {
-            log.record(&response, capacity);
+            log.record(&response, bound);
         }
         log.finish();
     });
@@ -88,12 +146,15 @@ pub(crate) fn follow(
     stream: u32,
     seq: u64,
     prime: Option<std::time::Duration>,
+    bound: Bound,
 ) -> Response {
     let priming = prime.map(|retry| priming_event(&event_id(stream, 0), retry));
     let start = (log, seq, VecDeque::<(u64, String)>::new());
     let events = futures::stream::unfold(start, move |(log, mut seq, mut pending)| async move {
         loop {
             if let Some((s, m)) = pending.pop_front() {
+                // The one before is written out by now: it may be forgotten.
+                log.delivered(seq, bound);
                 seq = s;
                 let event = Ok::<_, Infallible>(message_event(&event_id(stream, s), &m));
                 return Some((event, (log, seq, pending)));
@@ -107,6 +168,7 @@ pub(crate) fn follow(
                 continue;
             }
             if done {
+                log.delivered(seq, bound);
                 return None;
             }
             changed.await;
