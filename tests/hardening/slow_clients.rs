@@ -386,7 +386,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 /// then (`phase="write"`), so an absent reader cannot hold a connection and its answer forever.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_large_answer_to_a_paused_reader_arrives_whole() {
-    let limits = "header_timeout_ms = 300\nidle_timeout_ms = 1500\n\
+    let limits = "header_timeout_ms = 300\nidle_timeout_ms = 3000\n\
                   [gateway]\nmax_message_bytes = 33554432";
     let gw = Gw::start(limits, false).await;
     let sid = gw.open_session(&gw.client()).await;
@@ -401,10 +401,15 @@ async fn a_large_answer_to_a_paused_reader_arrives_whole() {
     assert_eq!(text.len(), big);
     assert_eq!(gw.metric(&timed_out("write")).await, 0.0);
 
-    // Nothing read for twice the idle timeout: the connection is cut with the answer unsent.
+    // Nothing read at all: once the socket is full, the write stalls and, past the idle timeout,
+    // the connection is cut with the answer unsent. Nothing is read until Manifold says so.
     let mut tcp = gw.connect().await;
     tcp.write_all(request.as_bytes()).await.unwrap();
-    sleep(Duration::from_millis(3000)).await;
+    let deadline = Instant::now() + common::RECV_TIMEOUT;
+    while gw.metric(&timed_out("write")).await < 1.0 {
+        assert!(Instant::now() < deadline, "the stalled write was never cut");
+        sleep(Duration::from_millis(100)).await;
+    }
     let got = until_closed(&mut tcp).await;
     assert!(got.len() < big, "{} bytes arrived", got.len());
     assert_eq!(gw.metric(&timed_out("write")).await, 1.0);
