@@ -4,12 +4,13 @@
 //! with the other; Manifold refuses it instead (mcp-spec.md §3.1, RFC 8259 §4: names SHOULD be
 //! unique). Keys are compared decoded: `"name"` and `"na\u006de"` are the same key.
 
-use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 
-/// An object's keys are compared one by one up to this many; past it, through a hash set, so an
-/// object with many keys costs linear time, not quadratic.
-const LINEAR_KEYS: usize = 24;
+/// An object's keys are compared one by one (by hash first) up to this many; past it, through a
+/// hash set, so an object with many keys costs linear time, not quadratic.
+const LINEAR_KEYS: usize = 32;
 
 /// A key found twice in one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,101 +25,146 @@ pub struct Duplicate {
 /// valid JSON (it has been parsed already); on anything else this returns `None` without
 /// panicking, and never reads past the end.
 pub fn find_duplicate(text: &[u8]) -> Option<Duplicate> {
-    Scanner {
-        text,
-        pos: 0,
-        keys: Vec::new(),
-        frames: Vec::new(),
-    }
-    .run()
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => scratch.scan(text),
+        // Re-entered on this thread (it is not): scan with fresh buffers.
+        Err(_) => Scratch::default().scan(text),
+    })
 }
 
-/// A key as written (no escapes: compared raw) or decoded (it had escapes).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Key<'t>(Cow<'t, [u8]>);
+thread_local! {
+    /// Buffers reused by every scan on a thread: a scan allocates nothing once they have grown.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// What a byte means to the scan outside strings.
+const OTHER: u8 = 0;
+const OPEN_OBJECT: u8 = 1;
+const OPEN_ARRAY: u8 = 2;
+const CLOSE: u8 = 3;
+const COMMA: u8 = 4;
+const QUOTE: u8 = 5;
+
+static CLASS: [u8; 256] = {
+    let mut t = [OTHER; 256];
+    t[b'{' as usize] = OPEN_OBJECT;
+    t[b'[' as usize] = OPEN_ARRAY;
+    t[b'}' as usize] = CLOSE;
+    t[b']' as usize] = CLOSE;
+    t[b',' as usize] = COMMA;
+    t[b'"' as usize] = QUOTE;
+    t
+};
+
+/// A key of an open object: its hash and where its decoded bytes are.
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    hash: u64,
+    /// In the text (raw, no escapes), or in [`Scratch::decoded`] (it had escapes).
+    start: usize,
+    end: usize,
+    decoded: bool,
+}
 
 /// One open object or array.
-enum Frame<'t> {
+#[derive(Debug)]
+enum Frame {
     Object {
-        /// Where this object's keys start in [`Scanner::keys`].
+        /// Where this object's keys start in [`Scratch::keys`].
         start: usize,
-        /// Its keys once there are more than [`LINEAR_KEYS`].
-        many: Option<HashSet<Key<'t>>>,
+        /// Whether `Scratch::sets` holds a set of this object's key hashes (many keys).
+        many: bool,
         /// The key whose value is being read (for the path of a nested duplicate).
-        current: Option<Key<'t>>,
+        current: Option<Key>,
     },
     Array {
         index: usize,
     },
 }
 
-struct Scanner<'t> {
-    text: &'t [u8],
-    pos: usize,
+/// The state of scans, kept between them.
+#[derive(Default)]
+struct Scratch {
     /// The keys of every open object, innermost last.
-    keys: Vec<Key<'t>>,
-    frames: Vec<Frame<'t>>,
+    keys: Vec<Key>,
+    frames: Vec<Frame>,
+    /// Decoded bytes of keys that had escapes.
+    decoded: Vec<u8>,
+    /// Hash sets of objects with many keys, innermost last.
+    sets: Vec<HashSet<u64, BuildHasherDefault<Prehashed>>>,
 }
 
-impl<'t> Scanner<'t> {
-    fn run(mut self) -> Option<Duplicate> {
+impl Scratch {
+    fn scan(&mut self, text: &[u8]) -> Option<Duplicate> {
+        self.keys.clear();
+        self.frames.clear();
+        self.decoded.clear();
+        self.sets.clear();
+        self.run(text)
+    }
+
+    fn run(&mut self, text: &[u8]) -> Option<Duplicate> {
+        let mut pos = 0;
         // Whether the next string in the innermost object is a key.
         let mut expect_key = false;
         loop {
-            self.skip_whitespace();
-            let byte = *self.text.get(self.pos)?;
-            match byte {
-                b'{' => {
-                    self.pos += 1;
+            // Numbers, literals, whitespace and colons are skipped in a tight loop.
+            while pos < text.len() && CLASS[text[pos] as usize] == OTHER {
+                pos += 1;
+            }
+            let byte = *text.get(pos)?;
+            pos += 1;
+            match CLASS[byte as usize] {
+                OPEN_OBJECT => {
                     self.frames.push(Frame::Object {
                         start: self.keys.len(),
-                        many: None,
+                        many: false,
                         current: None,
                     });
                     expect_key = true;
                 }
-                b'[' => {
-                    self.pos += 1;
+                OPEN_ARRAY => {
                     self.frames.push(Frame::Array { index: 0 });
                     expect_key = false;
                 }
-                b'}' | b']' => {
-                    self.pos += 1;
-                    if let Some(Frame::Object { start, .. }) = self.frames.pop() {
+                CLOSE => {
+                    if let Some(Frame::Object { start, many, .. }) = self.frames.pop() {
                         self.keys.truncate(start);
+                        if many {
+                            self.sets.pop();
+                        }
                     }
                     expect_key = false;
                     if self.frames.is_empty() {
                         return None;
                     }
                 }
-                b',' => {
-                    self.pos += 1;
-                    match self.frames.last_mut()? {
-                        Frame::Object { .. } => expect_key = true,
-                        Frame::Array { index } => *index += 1,
-                    }
-                }
-                b':' => {
-                    self.pos += 1;
-                    expect_key = false;
-                }
-                b'"' if expect_key => {
-                    let key = self.string()?;
-                    if let Some(found) = self.add_key(key) {
-                        return Some(found);
-                    }
-                    expect_key = false;
-                }
-                b'"' => {
-                    self.string()?;
-                    if self.frames.is_empty() {
-                        return None;
-                    }
-                }
+                COMMA => match self.frames.last_mut()? {
+                    Frame::Object { .. } => expect_key = true,
+                    Frame::Array { index } => *index += 1,
+                },
                 _ => {
-                    self.scalar();
-                    if self.frames.is_empty() {
+                    // A string: find its end, stepping over escapes.
+                    let start = pos;
+                    let mut escaped = false;
+                    loop {
+                        let at = memchr::memchr2(b'"', b'\\', text.get(pos..)?)?;
+                        pos += at;
+                        if text[pos] == b'"' {
+                            break;
+                        }
+                        escaped = true;
+                        pos += 2;
+                    }
+                    let end = pos;
+                    pos += 1;
+                    if expect_key {
+                        expect_key = false;
+                        let key = self.key(text, start, end, escaped);
+                        if let Some(found) = self.add_key(text, key) {
+                            return Some(found);
+                        }
+                    } else if self.frames.is_empty() {
                         return None;
                     }
                 }
@@ -126,93 +172,76 @@ impl<'t> Scanner<'t> {
         }
     }
 
-    fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.text.get(self.pos) {
-            self.pos += 1;
+    /// The key whose content is `text[start..end]`.
+    fn key(&mut self, text: &[u8], start: usize, end: usize, escaped: bool) -> Key {
+        if !escaped {
+            return Key {
+                hash: fnv(&text[start..end]),
+                start,
+                end,
+                decoded: false,
+            };
+        }
+        let at = self.decoded.len();
+        unescape_into(&text[start..end], &mut self.decoded);
+        Key {
+            hash: fnv(&self.decoded[at..]),
+            start: at,
+            end: self.decoded.len(),
+            decoded: true,
         }
     }
 
-    /// Skips a number, `true`, `false` or `null`.
-    fn scalar(&mut self) {
-        let start = self.pos;
-        while let Some(&b) = self.text.get(self.pos) {
-            if matches!(
-                b,
-                b',' | b'}' | b']' | b':' | b'"' | b' ' | b'\t' | b'\n' | b'\r'
-            ) {
-                break;
-            }
-            self.pos += 1;
-        }
-        if self.pos == start {
-            // Not JSON at all (a stray byte): step over it rather than loop.
-            self.pos += 1;
-        }
-    }
-
-    /// Reads the string at `pos` (on its opening quote); returns its content as a key.
-    fn string(&mut self) -> Option<Key<'t>> {
-        let start = self.pos + 1;
-        let mut i = start;
-        let mut escaped = false;
-        loop {
-            let rest = self.text.get(i..)?;
-            let at = memchr::memchr2(b'"', b'\\', rest)?;
-            i += at;
-            if self.text[i] == b'"' {
-                break;
-            }
-            escaped = true;
-            i += 2;
-        }
-        self.pos = i + 1;
-        let raw = &self.text[start..i];
-        Some(Key(if escaped {
-            Cow::Owned(unescape(raw))
+    fn bytes<'a>(&'a self, text: &'a [u8], key: Key) -> &'a [u8] {
+        if key.decoded {
+            &self.decoded[key.start..key.end]
         } else {
-            Cow::Borrowed(raw)
-        }))
+            &text[key.start..key.end]
+        }
     }
 
     /// Adds `key` to the innermost object; the duplicate it makes, if it repeats one.
-    fn add_key(&mut self, key: Key<'t>) -> Option<Duplicate> {
-        let Some(Frame::Object {
-            start,
-            many,
-            current,
-        }) = self.frames.last_mut()
-        else {
+    fn add_key(&mut self, text: &[u8], key: Key) -> Option<Duplicate> {
+        let Some(Frame::Object { start, many, .. }) = self.frames.last() else {
             return None;
         };
-        let repeated = match many {
-            Some(set) => !set.insert(key.clone()),
-            None => {
-                let seen = &self.keys[*start..];
-                if seen.contains(&key) {
-                    true
-                } else if seen.len() >= LINEAR_KEYS {
-                    let mut set: HashSet<Key<'t>> = self.keys.drain(*start..).collect();
-                    set.insert(key.clone());
-                    *many = Some(set);
-                    false
-                } else {
-                    self.keys.push(key.clone());
-                    false
-                }
-            }
+        let (start, many) = (*start, *many);
+        let seen = &self.keys[start..];
+        let maybe_seen = if many {
+            !self.sets.last_mut()?.insert(key.hash)
+        } else {
+            seen.iter().any(|k| k.hash == key.hash)
         };
-        if repeated {
-            return Some(Duplicate {
-                key: String::from_utf8_lossy(&key.0).into_owned(),
-                path: self.pointer(),
-            });
+        if maybe_seen {
+            let new = self.bytes(text, key);
+            if seen
+                .iter()
+                .any(|k| k.hash == key.hash && self.bytes(text, *k) == new)
+            {
+                return Some(Duplicate {
+                    key: String::from_utf8_lossy(new).into_owned(),
+                    path: self.pointer(text),
+                });
+            }
         }
-        *current = Some(key);
+        // Past LINEAR_KEYS keys, the object's hashes go into a set (the new key's included).
+        let promote = !many && seen.len() >= LINEAR_KEYS;
+        if promote {
+            let mut set: HashSet<u64, BuildHasherDefault<Prehashed>> = HashSet::default();
+            set.extend(seen.iter().map(|k| k.hash));
+            set.insert(key.hash);
+            self.sets.push(set);
+        }
+        self.keys.push(key);
+        if let Some(Frame::Object { many, current, .. }) = self.frames.last_mut() {
+            *many |= promote;
+            *current = Some(key);
+        }
         None
     }
 
     /// The JSON Pointer of the innermost object.
-    fn pointer(&self) -> String {
+    fn pointer(&self, text: &[u8]) -> String {
         let mut path = String::new();
         let inner = self.frames.len().saturating_sub(1);
         for frame in &self.frames[..inner] {
@@ -221,7 +250,7 @@ impl<'t> Scanner<'t> {
                 Frame::Object {
                     current: Some(key), ..
                 } => {
-                    let token = String::from_utf8_lossy(&key.0);
+                    let token = String::from_utf8_lossy(self.bytes(text, *key));
                     path.push_str(&token.replace('~', "~0").replace('/', "~1"));
                 }
                 Frame::Object { current: None, .. } => {}
@@ -232,11 +261,36 @@ impl<'t> Scanner<'t> {
     }
 }
 
+/// FNV-1a: fast on the short keys JSON objects have; collisions are resolved by comparing bytes.
+fn fnv(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// A hasher for values that are hashes already.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = fnv(bytes);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
 /// Decodes a JSON string's content (without quotes). `\uXXXX` escapes become UTF-8, a
 /// surrogate pair one code point; a lone surrogate becomes its generalized UTF-8 (WTF-8)
 /// bytes, so that two spellings of the same code units compare equal.
-fn unescape(raw: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
+fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < raw.len() {
         let b = raw[i];
@@ -277,9 +331,8 @@ fn unescape(raw: &[u8]) -> Vec<u8> {
                 }
             }
         }
-        push_wtf8(&mut out, code);
+        push_wtf8(out, code);
     }
-    out
 }
 
 fn hex4(raw: &[u8], at: usize) -> Option<u16> {
