@@ -40,7 +40,7 @@ fn request_params(line: &str) -> Box<RawValue> {
 
 /// A call with 4 KiB of arguments at several depths: where a scan of every key would show.
 fn big_call_line() -> String {
-    let fields: Vec<String> = (0..48)
+    let fields: Vec<String> = (0..56)
         .map(|i| format!(r#""field_{i}":{{"text":"value number {i} of the call","n":[{i},2.50,1e3],"ok":true}}"#))
         .collect();
     format!(
@@ -140,10 +140,21 @@ fn hot_path(c: &mut Criterion) {
     g.bench_function("a_decode_request", |b| {
         b.iter(|| decode_call(black_box(CALL_LINE.as_bytes())))
     });
+    g.bench_function("a_decode_request_without_scan", |b| {
+        b.iter(|| decode(black_box(CALL_LINE.as_bytes())))
+    });
     let big = big_call_line();
     assert!(big.len() > 4096, "{}", big.len());
     g.bench_function("a_decode_request_4k_arguments", |b| {
         b.iter(|| decode_call(black_box(big.as_bytes())))
+    });
+    // Its parts: the decode an upstream's message gets (no scan), and the scan alone.
+    g.bench_function("a_decode_4k_without_scan", |b| {
+        b.iter(|| decode(black_box(big.as_bytes())))
+    });
+    let big_params = request_params(&big);
+    g.bench_function("a_scan_4k_params", |b| {
+        b.iter(|| manifold_protocol::dupes::find_duplicate(black_box(big_params.get().as_bytes())))
     });
     g.bench_function("b_rewrite_name", |b| {
         b.iter(|| rewrite_name(black_box(&params), black_box("echo")))

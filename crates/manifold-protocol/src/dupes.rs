@@ -95,15 +95,25 @@ struct Scratch {
 }
 
 impl Scratch {
+    /// The first repeated key; its path is worked out by a second scan, only when there is one,
+    /// so that the scan every message gets tracks no path.
     fn scan(&mut self, text: &[u8]) -> Option<Duplicate> {
+        self.reset();
+        let found = self.run::<false>(text)?;
+        self.reset();
+        Some(self.run::<true>(text).unwrap_or(found))
+    }
+
+    fn reset(&mut self) {
         self.keys.clear();
         self.frames.clear();
         self.decoded.clear();
         self.sets.clear();
-        self.run(text)
     }
 
-    fn run(&mut self, text: &[u8]) -> Option<Duplicate> {
+    /// Scans `text`; with `PATH`, keeps what [`Self::pointer`] needs (the current key of each
+    /// open object, the index in each open array).
+    fn run<const PATH: bool>(&mut self, text: &[u8]) -> Option<Duplicate> {
         let mut pos = 0;
         // Whether the next string in the innermost object is a key.
         let mut expect_key = false;
@@ -141,27 +151,21 @@ impl Scratch {
                 }
                 COMMA => match self.frames.last_mut()? {
                     Frame::Object { .. } => expect_key = true,
-                    Frame::Array { index } => *index += 1,
+                    Frame::Array { index } => {
+                        if PATH {
+                            *index += 1;
+                        }
+                    }
                 },
                 _ => {
                     // A string: find its end, stepping over escapes.
                     let start = pos;
-                    let mut escaped = false;
-                    loop {
-                        let at = memchr::memchr2(b'"', b'\\', text.get(pos..)?)?;
-                        pos += at;
-                        if text[pos] == b'"' {
-                            break;
-                        }
-                        escaped = true;
-                        pos += 2;
-                    }
-                    let end = pos;
-                    pos += 1;
+                    let (end, escaped) = string_end(text, pos)?;
+                    pos = end + 1;
                     if expect_key {
                         expect_key = false;
                         let key = self.key(text, start, end, escaped);
-                        if let Some(found) = self.add_key(text, key) {
+                        if let Some(found) = self.add_key::<PATH>(text, key) {
                             return Some(found);
                         }
                     } else if self.frames.is_empty() {
@@ -201,7 +205,7 @@ impl Scratch {
     }
 
     /// Adds `key` to the innermost object; the duplicate it makes, if it repeats one.
-    fn add_key(&mut self, text: &[u8], key: Key) -> Option<Duplicate> {
+    fn add_key<const PATH: bool>(&mut self, text: &[u8], key: Key) -> Option<Duplicate> {
         let Some(Frame::Object { start, many, .. }) = self.frames.last() else {
             return None;
         };
@@ -220,7 +224,11 @@ impl Scratch {
             {
                 return Some(Duplicate {
                     key: String::from_utf8_lossy(new).into_owned(),
-                    path: self.pointer(text),
+                    path: if PATH {
+                        self.pointer(text)
+                    } else {
+                        String::new()
+                    },
                 });
             }
         }
@@ -235,7 +243,9 @@ impl Scratch {
         self.keys.push(key);
         if let Some(Frame::Object { many, current, .. }) = self.frames.last_mut() {
             *many |= promote;
-            *current = Some(key);
+            if PATH {
+                *current = Some(key);
+            }
         }
         None
     }
@@ -258,6 +268,37 @@ impl Scratch {
             }
         }
         path
+    }
+}
+
+/// Strings up to this long are stepped through byte by byte; longer ones through `memchr`,
+/// whose call costs more than it saves on the short keys and values most messages have.
+const SHORT_STRING: usize = 24;
+
+/// Where the string whose content starts at `pos` ends (its closing quote), and whether it has
+/// escapes; `None` if it does not end within `text`.
+#[inline]
+fn string_end(text: &[u8], mut pos: usize) -> Option<(usize, bool)> {
+    let mut escaped = false;
+    let short_until = text.len().min(pos + SHORT_STRING);
+    while pos < short_until {
+        match text[pos] {
+            b'"' => return Some((pos, escaped)),
+            b'\\' => {
+                escaped = true;
+                pos += 2;
+            }
+            _ => pos += 1,
+        }
+    }
+    loop {
+        let at = memchr::memchr2(b'"', b'\\', text.get(pos..)?)?;
+        pos += at;
+        if text[pos] == b'"' {
+            return Some((pos, escaped));
+        }
+        escaped = true;
+        pos += 2;
     }
 }
 

@@ -280,9 +280,9 @@ fn decode_envelope(env: Envelope<'_>, source: Source) -> Result<Message, DecodeE
     let id = match env.id {
         None => IdField::Absent,
         Some(raw) if raw.get() == "null" => IdField::Null,
-        Some(raw) => match serde_json::from_str::<Id>(raw.get()) {
-            Ok(id) => IdField::Readable(id),
-            Err(_) => IdField::Unreadable,
+        Some(raw) => match read_id(raw) {
+            Some(id) => IdField::Readable(id),
+            None => IdField::Unreadable,
         },
     };
     let readable = match &id {
@@ -290,9 +290,9 @@ fn decode_envelope(env: Envelope<'_>, source: Source) -> Result<Message, DecodeE
         _ => None,
     };
     let method = match env.method {
-        Some(raw) => match serde_json::from_str::<Cow<'_, str>>(raw.get()) {
-            Ok(m) => Some(m),
-            Err(_) => return Err(invalid(readable, "method must be a string")),
+        Some(raw) => match read_str(raw) {
+            Some(m) => Some(m),
+            None => return Err(invalid(readable, "method must be a string")),
         },
         None => None,
     };
@@ -312,10 +312,7 @@ fn decode_envelope(env: Envelope<'_>, source: Source) -> Result<Message, DecodeE
     if matches!(id, IdField::Unreadable) {
         return Err(invalid(None, "id must be a string or an integer"));
     }
-    let jsonrpc_ok = env
-        .jsonrpc
-        .and_then(|raw| serde_json::from_str::<Cow<'_, str>>(raw.get()).ok())
-        .is_some_and(|v| v == "2.0");
+    let jsonrpc_ok = env.jsonrpc.and_then(read_str).is_some_and(|v| v == "2.0");
     if !jsonrpc_ok {
         return Err(invalid(readable, "jsonrpc must be \"2.0\""));
     }
@@ -368,6 +365,34 @@ fn decode_envelope(env: Envelope<'_>, source: Source) -> Result<Message, DecodeE
         IdField::Null if outcome.is_err() => Ok(Message::Response(Response { id: None, outcome })),
         _ => Err(invalid(None, "response without id")),
     }
+}
+
+/// A JSON string member's value: read in place when it has no escapes (nearly always), decoded
+/// otherwise; `None` if it is not a string.
+fn read_str(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        if !inner.contains('\\') {
+            return Some(Cow::Borrowed(inner));
+        }
+    }
+    serde_json::from_str(text).ok()
+}
+
+/// An `id` member's value, if it is a string or an integer that fits an `i64`.
+fn read_id(raw: &RawValue) -> Option<Id> {
+    let text = raw.get();
+    if text.starts_with('"') {
+        return read_str(raw).map(|s| Id::Str(s.as_ref().into()));
+    }
+    // An integer as JSON writes one (the text is valid JSON): parsed directly.
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        if let Ok(n) = text.parse::<i64>() {
+            return Some(Id::Num(n));
+        }
+    }
+    serde_json::from_str::<Id>(text).ok()
 }
 
 fn invalid(id: Option<Id>, reason: &str) -> DecodeError {
