@@ -133,8 +133,8 @@ async fn serve_stdio(config: PathBuf) -> u8 {
     for notice in &config.notices {
         tracing::info!("{notice}");
     }
-    let admin = manifold_router::admin::bind(&config).await;
-    match manifold_router::serve_stdio(
+    let admin = manifold_server::admin::bind(&config).await;
+    match manifold_server::serve_stdio(
         &config,
         stdio::input(),
         stdio::output(),
@@ -188,11 +188,11 @@ async fn serve_http(config: PathBuf, listen: Option<String>) -> u8 {
         config.listen.path
     ));
     tracing::info!(address = %bound, path = %config.listen.path, "Streamable HTTP face up");
-    let admin = manifold_router::admin::bind(&config).await;
+    let admin = manifold_server::admin::bind(&config).await;
     if let Some(a) = admin.as_ref().and_then(|l| l.local_addr().ok()) {
         announce(&format!("admin listening on http://{a}"));
     }
-    match manifold_router::serve_http(&config, listener, shutdown_signal(), admin).await {
+    match manifold_server::serve_http(&config, listener, shutdown_signal(), admin).await {
         Ok(()) => 0,
         Err(e) => {
             tracing::error!(error = %e, "HTTP face failed");

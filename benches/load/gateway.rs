@@ -3,7 +3,7 @@
 use std::path::Path;
 
 /// `LOAD_EXTRA=1` only: this executable, re-run as a gateway. It serves Manifold's router
-/// (`manifold_router::serve_stdio`, the code `manifold serve --stdio` runs) on stdin/stdout opened
+/// (`manifold_server::serve_stdio`, the code `manifold serve --stdio` runs) on stdin/stdout opened
 /// as non-blocking pipes (epoll) instead of `tokio::io::stdin()/stdout()` (a blocking-pool thread
 /// per read and per write), on a multi-thread or a current-thread runtime. An experiment to see
 /// where the gateway's time goes; not what users run.
@@ -31,7 +31,7 @@ pub(crate) fn serve_nonblocking(config: &Path, flavor: &str) -> ! {
             eprintln!("load gateway: stdin and stdout must be pipes");
             return 2;
         };
-        match manifold_router::serve_stdio(&config, reader, writer, std::future::pending(), None)
+        match manifold_server::serve_stdio(&config, reader, writer, std::future::pending(), None)
             .await
         {
             Ok(()) => 0,

@@ -1,20 +1,17 @@
-//! The heart of Manifold: the merged, namespaced catalog; dispatch of every client request to the
-//! upstream that owns it; rewriting of names, URIs and cursors; relaying of upstream notifications
-//! and server→client requests; and the downstream stdio face.
+//! Routing, the heart of Manifold: the merged, namespaced catalog; dispatch of every client request
+//! to the upstream that owns it; rewriting of names, URIs and cursors; relaying of upstream
+//! notifications and server→client requests back to the right client. The faces that clients
+//! reach it through are in `manifold-server`.
 
-pub mod admin;
 pub mod catalog;
 pub mod cursor;
 mod discovery;
 mod dispatch;
 pub mod downstream;
 mod events;
-mod face_http;
-mod face_stdio;
 mod forward;
 mod gateway;
 pub mod naming;
-mod reload;
 pub mod rewrite;
 #[cfg(test)]
 mod rewrite_check;
@@ -24,8 +21,6 @@ mod routes;
 mod session;
 mod subscriptions;
 
-pub use face_http::serve_http;
-pub use face_stdio::serve_stdio;
 pub use gateway::Gateway;
 pub use session::{Face, Session};
 

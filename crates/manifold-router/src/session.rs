@@ -253,7 +253,7 @@ impl Session {
     }
 
     /// A sender into the session's own queue (stdout, or the HTTP session's GET streams).
-    pub(crate) fn sink(&self) -> crate::downstream::Sink {
+    pub fn sink(&self) -> crate::downstream::Sink {
         self.inner.downstream.sender()
     }
 
@@ -268,7 +268,7 @@ impl Session {
 
     /// Queues one encoded message on `sink` as this session's link does (waiting on stdio,
     /// dropping when full on HTTP).
-    pub(crate) async fn send_via(&self, sink: &crate::downstream::Sink, text: String) {
+    pub async fn send_via(&self, sink: &crate::downstream::Sink, text: String) {
         self.inner.downstream.send_via(sink, text).await;
     }
 

@@ -29,10 +29,10 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::gateway::Gateway;
 use axum::Extension;
 use manifold_policy::auth::{AuthLayer, Authenticator, Principal, METADATA_PATH};
 use manifold_policy::Policy;
+use manifold_router::Gateway;
 pub(crate) use server::{serve as serve_connections, Limits};
 use store::Store;
 

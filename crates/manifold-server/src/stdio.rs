@@ -19,9 +19,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::Semaphore;
 use tokio::task::AbortHandle;
 
-use crate::downstream::{Sink, SinkReceiver};
-use crate::gateway::Gateway;
-use crate::session::{Face, Session};
+use manifold_router::downstream::{Sink, SinkReceiver};
+use manifold_router::Gateway;
+use manifold_router::{Face, Session};
 
 /// Outgoing queue depth: when the client reads slower than upstreams answer, work waits here.
 const OUT_CAPACITY: usize = 1024;
@@ -42,7 +42,8 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
     S: std::future::Future<Output = ()> + Send,
 {
-    let (out_tx, out_rx) = crate::downstream::sink(OUT_CAPACITY, config.gateway.client_queue_bytes);
+    let (out_tx, out_rx) =
+        manifold_router::downstream::sink(OUT_CAPACITY, config.gateway.client_queue_bytes);
     let in_flight_room = Arc::new(Semaphore::new(config.gateway.client_max_in_flight));
     let metrics = std::sync::Arc::new(manifold_metrics::Metrics::new());
     let policy = manifold_policy::Policy::new(config, metrics.clone())?;

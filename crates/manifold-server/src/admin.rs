@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::gateway::Gateway;
+use manifold_router::Gateway;
 
 /// Connections the admin listener serves at once (a scraper needs one or two).
 pub const ADMIN_CONNECTIONS: usize = 64;
@@ -23,7 +23,7 @@ struct Admin {
 
 /// Serves the admin endpoints on `listener` for as long as the task runs.
 pub fn spawn(listener: TcpListener, gateway: Gateway, config: &manifold_config::Config) {
-    let limits = crate::face_http::Limits {
+    let limits = crate::http::Limits {
         max_connections: ADMIN_CONNECTIONS,
         header_timeout: config.listen.header_timeout,
         idle_timeout: config.listen.idle_timeout,
@@ -42,8 +42,7 @@ pub fn spawn(listener: TcpListener, gateway: Gateway, config: &manifold_config::
     tokio::spawn(async move {
         // Never closing: the admin listener serves until the process ends.
         let (_open, closing) = tokio::sync::watch::channel(false);
-        if let Err(e) = crate::face_http::serve_connections(listener, router, limits, closing).await
-        {
+        if let Err(e) = crate::http::serve_connections(listener, router, limits, closing).await {
             tracing::warn!(error = %e, "admin listener stopped");
         }
     });

@@ -107,7 +107,7 @@ impl RequestLog {
 pub(crate) fn record(
     log: Arc<RequestLog>,
     first: Option<String>,
-    mut rx: crate::downstream::SinkReceiver,
+    mut rx: manifold_router::downstream::SinkReceiver,
     mut task: RequestTask,
     bound: Bound,
 ) {

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use manifold_protocol::Id;
 use tokio::task::AbortHandle;
 
-use crate::gateway::Gateway;
-use crate::session::{Face, Session};
+use manifold_router::Gateway;
+use manifold_router::{Face, Session};
 
 /// One HTTP session.
 pub(crate) struct HttpSession {
@@ -17,7 +17,7 @@ pub(crate) struct HttpSession {
     /// Upstream sessions of this session's own (`sharing = "per-session"`), ended with it.
     private: Option<Gateway>,
     /// Server-initiated messages for this session; each goes to exactly one GET stream.
-    pub(crate) outbox: tokio::sync::Mutex<crate::downstream::SinkReceiver>,
+    pub(crate) outbox: tokio::sync::Mutex<manifold_router::downstream::SinkReceiver>,
     /// Its GET streams and their replay buffers.
     pub(crate) streams: super::replay::Streams,
     /// Requests being served, so a client's `notifications/cancelled` can stop them.
@@ -75,7 +75,7 @@ impl Store {
         principal: Arc<str>,
     ) -> std::io::Result<(String, Arc<HttpSession>)> {
         let id = new_session_id()?;
-        let (tx, rx) = crate::downstream::sink(queue.0, queue.1);
+        let (tx, rx) = manifold_router::downstream::sink(queue.0, queue.1);
         let face = if private {
             Face::HttpPrivate
         } else {

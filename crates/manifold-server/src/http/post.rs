@@ -196,7 +196,7 @@ const REQUEST_STREAM_CAPACITY: usize = 64;
 async fn respond(app: &App, session: &Arc<HttpSession>, request: Request, sse: bool) -> Response {
     let replay = app.replay;
     let (sink, mut scoped) = if sse {
-        let (tx, rx) = crate::downstream::sink(REQUEST_STREAM_CAPACITY, app.queue.1);
+        let (tx, rx) = manifold_router::downstream::sink(REQUEST_STREAM_CAPACITY, app.queue.1);
         (tx, Some(rx))
     } else {
         (session.session.sink(), None)
@@ -242,7 +242,7 @@ async fn respond(app: &App, session: &Arc<HttpSession>, request: Request, sse: b
 pub(crate) fn spawn_request(
     session: &Arc<HttpSession>,
     request: Request,
-    sink: crate::downstream::Sink,
+    sink: manifold_router::downstream::Sink,
 ) -> RequestTask {
     let id = request.id.clone();
     let entry = session.clone();
