@@ -53,31 +53,12 @@ pub struct Call {
 pub type Outcome = &'static str;
 
 /// A request that did not produce a result: the error the client gets and its `outcome` label.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Failure {
     /// What the client receives.
     pub error: ErrorObject,
     /// The `outcome` label (`error`, `timeout`, `rate_limited`, `denied`, `unavailable`).
     pub outcome: Outcome,
-}
-
-impl From<ErrorObject> for Failure {
-    /// An error from routing or an upstream, labelled by its `data.reason`.
-    fn from(error: ErrorObject) -> Failure {
-        let outcome = error_outcome(&error);
-        Failure { error, outcome }
-    }
-}
-
-/// The `outcome` label of an error, from its `data.reason`.
-pub fn error_outcome(error: &ErrorObject) -> Outcome {
-    match error.data.as_deref().map(RawValue::get) {
-        Some(d) if d.contains("\"reason\":\"timeout\"") => "timeout",
-        Some(d) if d.contains("\"reason\":\"unavailable\"") => "unavailable",
-        Some(d) if d.contains("\"reason\":\"overloaded\"") => "unavailable",
-        Some(d) if d.contains("\"reason\":\"rate_limited\"") => "rate_limited",
-        _ => "error",
-    }
 }
 
 /// The answer to a [`Call`].
@@ -92,10 +73,17 @@ pub fn outcome(reply: &Reply) -> Outcome {
     }
 }
 
-/// A `CallToolResult` with `isError: true` (found without parsing the result).
+/// A `CallToolResult` whose top-level `isError` is `true`. The object is parsed only when its
+/// text could hold such a member (the name, or an escape that could spell it).
 pub fn is_tool_error(result: &RawValue) -> bool {
     let text = result.get();
-    text.contains("\"isError\":true") || text.contains("\"isError\": true")
+    if !text.contains("isError") && !text.contains("\\u") {
+        return false;
+    }
+    manifold_protocol::RawObject::parse(result)
+        .ok()
+        .and_then(|object| object.get("isError").map(|v| v.get() == "true"))
+        .unwrap_or(false)
 }
 
 /// The boxed future a layer answers with.
@@ -104,3 +92,27 @@ pub type BoxReply =
 
 /// Layers never fail as services: a refusal is a [`Reply`].
 pub use std::convert::Infallible;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(text: &str) -> Box<RawValue> {
+        RawValue::from_string(text.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_tool_error_is_read_from_the_top_level_member_only() {
+        assert!(is_tool_error(&raw(r#"{"content":[],"isError":true}"#)));
+        assert!(is_tool_error(&raw(r#"{ "isError" : true }"#)));
+        assert!(is_tool_error(&raw(r#"{"is\u0045rror":true}"#)));
+        assert!(!is_tool_error(&raw(r#"{"isError":false}"#)));
+        assert!(!is_tool_error(&raw(
+            r#"{"content":[{"type":"text","text":"\"isError\":true"}]}"#
+        )));
+        assert!(!is_tool_error(&raw(
+            r#"{"structuredContent":{"isError":true}}"#
+        )));
+        assert!(!is_tool_error(&raw(r#"{"content":[]}"#)));
+    }
+}

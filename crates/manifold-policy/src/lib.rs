@@ -29,8 +29,7 @@ use tower::{Service, ServiceBuilder};
 
 pub use access::View;
 pub use call::{
-    error_outcome, is_tool_error, outcome, BoxReply, Call, Failure, Infallible, ItemKind, Outcome,
-    Reply,
+    is_tool_error, outcome, BoxReply, Call, Failure, Infallible, ItemKind, Outcome, Reply,
 };
 pub use server::ServerPolicy;
 pub use validate::ArgumentSchema;
@@ -111,17 +110,19 @@ impl Policy {
             .clone()
     }
 
-    /// Audits a `tools/call` of a name no upstream serves, answered with `error`.
+    /// Audits a `tools/call` of a name no upstream serves (or whose upstream is down), answered
+    /// with `error` and counted as `outcome`.
     pub async fn audit_unknown_tool(
         &self,
         principal: &str,
         session: u64,
         tool: &str,
         arguments: Option<&manifold_protocol::RawValue>,
-        error: &manifold_protocol::ErrorObject,
+        outcome: Outcome,
+        error: manifold_protocol::ErrorObject,
     ) {
         let Some(log) = &self.audit else { return };
-        let failure = Failure::from(error.clone());
+        let failure = Failure { error, outcome };
         log.unknown_tool(principal, session, tool, arguments, failure)
             .await;
     }
@@ -136,8 +137,11 @@ impl Policy {
         error: &manifold_protocol::ErrorObject,
     ) {
         if let Some(log) = &self.audit {
-            log.refused(principal, session, reason, Failure::from(error.clone()))
-                .await;
+            let failure = Failure {
+                error: error.clone(),
+                outcome: "error",
+            };
+            log.refused(principal, session, reason, failure).await;
         }
     }
 

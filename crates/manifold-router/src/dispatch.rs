@@ -2,23 +2,23 @@
 //! routing of calls, reads, prompts and completions to the one upstream that owns the name.
 
 use manifold_protocol::object::empty_object;
-use manifold_protocol::{code, method, version, ErrorObject, RawObject, RawValue, Request};
+use manifold_protocol::{method, version, ErrorObject, RawObject, RawValue, Request};
 use manifold_upstream::{ClientIdentity, Health};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::catalog::{item_kind, Kind, Target};
+use crate::error::RouteError;
 use crate::forward::Route;
 use crate::gateway::{Gateway, Slot};
 use crate::naming::split_uri;
 use crate::session::{Scope, Session, SERVED_LOCALLY};
 use crate::{cursor, rewrite};
-use manifold_policy::access::unknown;
 use manifold_policy::{ItemKind, View};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-type Outcome = Result<Box<RawValue>, ErrorObject>;
+type Outcome = Result<Box<RawValue>, RouteError>;
 
 /// Capabilities of the client that Manifold relays to upstreams (server→client features).
 const RELAYED_CLIENT_CAPABILITIES: [&str; 3] = ["sampling", "elicitation", "roots"];
@@ -36,7 +36,7 @@ struct InitializeParams {
 impl Session {
     /// Answers one client request; its request-scoped messages (progress, relayed requests) go
     /// out with the session's other messages.
-    pub async fn handle(&self, request: &Request) -> Outcome {
+    pub async fn handle(&self, request: &Request) -> Result<Box<RawValue>, ErrorObject> {
         let sink = self.inner.downstream.sender();
         self.handle_scoped(request, &sink).await
     }
@@ -46,12 +46,11 @@ impl Session {
         &self,
         request: &Request,
         sink: &crate::downstream::Sink,
-    ) -> Outcome {
+    ) -> Result<Box<RawValue>, ErrorObject> {
         let scope = Scope {
             session: self,
             sink,
             served_by: AtomicUsize::new(SERVED_LOCALLY),
-            outcome: std::sync::OnceLock::new(),
         };
         let started = Instant::now();
         let outcome = self.dispatch(request, &scope).await;
@@ -61,9 +60,10 @@ impl Session {
             index => gateway.shared.slots[index].alias(),
         };
         let method = manifold_metrics::method_label(&request.method);
-        let label = match scope.outcome.get() {
-            Some(label) => label,
-            None => outcome_label(&outcome),
+        let label = match &outcome {
+            Ok(result) if manifold_policy::is_tool_error(result) => "tool_error",
+            Ok(_) => "ok",
+            Err(error) => error.outcome(),
         };
         let metrics = gateway.metrics();
         metrics
@@ -74,7 +74,8 @@ impl Session {
             .request_duration
             .with_label_values(&[method, server])
             .observe(started.elapsed().as_secs_f64());
-        outcome
+        // The one place a routing error becomes what the client receives.
+        outcome.map_err(RouteError::into_error_object)
     }
 
     async fn dispatch(&self, request: &Request, scope: &Scope<'_>) -> Outcome {
@@ -83,13 +84,7 @@ impl Session {
         match request.method.as_str() {
             method::INITIALIZE => self.initialize(params).await,
             method::PING => Ok(empty_object()),
-            _ if !initialized => Err(ErrorObject::new(
-                code::INVALID_REQUEST,
-                format!(
-                    "`{}` before initialize: send initialize first",
-                    request.method
-                ),
-            )),
+            _ if !initialized => Err(RouteError::NotInitialized(request.method.clone())),
             method::TOOLS_LIST => self.gateway().list(Kind::Tools, params, &self.view()),
             method::PROMPTS_LIST => self.gateway().list(Kind::Prompts, params, &self.view()),
             method::RESOURCES_LIST => self.gateway().list(Kind::Resources, params, &self.view()),
@@ -114,8 +109,10 @@ impl Session {
             method::RESOURCES_SUBSCRIBE | method::RESOURCES_UNSUBSCRIBE => {
                 let (_, uri) = routing_key(params, "uri")?;
                 if !self.view().allows(ItemKind::Resource, &uri) {
-                    let _ = scope.outcome.set("denied");
-                    return Err(not_found(&uri));
+                    return Err(RouteError::Denied {
+                        kind: ItemKind::Resource,
+                        name: uri,
+                    });
                 }
                 let (index, original) = self.gateway().resolve_uri(&uri)?;
                 scope.served_by.store(index, Ordering::Relaxed);
@@ -126,10 +123,7 @@ impl Session {
             }
             method::COMPLETION_COMPLETE => self.gateway().complete(params, &self.view()).await,
             method::LOGGING_SET_LEVEL => self.gateway().set_level(params).await,
-            other => Err(ErrorObject::new(
-                code::METHOD_NOT_FOUND,
-                format!("Method not found: {other}"),
-            )),
+            other => Err(RouteError::MethodNotFound(other.to_string())),
         }
     }
 
@@ -144,15 +138,12 @@ impl Session {
 
     async fn initialize(&self, params: Option<&RawValue>) -> Outcome {
         if self.client_initialized() {
-            return Err(ErrorObject::new(
-                code::INVALID_REQUEST,
-                "initialize was already received",
-            ));
+            return Err(RouteError::AlreadyInitialized);
         }
         let p: InitializeParams = params
             .and_then(|p| serde_json::from_str(p.get()).ok())
             .ok_or_else(|| {
-                ErrorObject::invalid_params(
+                RouteError::invalid_params(
                     "initialize needs protocolVersion, capabilities and clientInfo",
                 )
             })?;
@@ -259,7 +250,7 @@ impl Gateway {
                     cursor::decode(&c, items.len()).ok_or_else(invalid_cursor)?
                 }
             },
-            Some(Err(_)) => return Err(ErrorObject::invalid_params("params must be an object")),
+            Some(Err(_)) => return Err(RouteError::invalid_params("params must be an object")),
             None => 0,
         };
         let (range, next) = cursor::page(offset, self.shared.settings.page_size, items.len());
@@ -280,8 +271,7 @@ impl Gateway {
             out.push_str(&serde_json::to_string(&next).unwrap_or_default());
         }
         out.push('}');
-        RawValue::from_string(out)
-            .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()))
+        RawValue::from_string(out).map_err(|e| RouteError::Internal(e.to_string()))
     }
 
     pub(crate) async fn call_named(
@@ -304,7 +294,8 @@ impl Gateway {
                             session.inner.id,
                             &name,
                             obj.get("arguments"),
-                            &error,
+                            error.outcome(),
+                            error.clone().into_error_object(),
                         )
                         .await;
                 }
@@ -323,7 +314,7 @@ impl Gateway {
         self.forward(index, method, obj, route, scope).await
     }
 
-    fn resolve_name(&self, kind: Kind, name: &str) -> Result<Target, ErrorObject> {
+    fn resolve_name(&self, kind: Kind, name: &str) -> Result<Target, RouteError> {
         if let Some(target) = self.catalog().lookup(kind, name) {
             return Ok(target.clone());
         }
@@ -339,11 +330,14 @@ impl Gateway {
                 return Err(unavailable(slot));
             }
         }
-        Err(unknown(item_kind(kind), name))
+        Err(RouteError::Unknown {
+            kind: item_kind(kind),
+            name: name.to_string(),
+        })
     }
 
     /// Finds the upstream owning a downstream URI and the URI to send it.
-    pub(crate) fn resolve_uri(&self, uri: &str) -> Result<(usize, String), ErrorObject> {
+    pub(crate) fn resolve_uri(&self, uri: &str) -> Result<(usize, String), RouteError> {
         let slots = &self.shared.slots;
         if let Some((ns, rest)) = split_uri(uri) {
             if let Some(i) = slots.iter().position(|s| s.namespace == ns) {
@@ -394,18 +388,21 @@ impl Gateway {
     }
 
     pub(crate) async fn complete(&self, params: Option<&RawValue>, view: &View) -> Outcome {
-        let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
+        let params = params.ok_or_else(|| RouteError::invalid_params("missing params"))?;
         let mut obj = RawObject::parse(params)
-            .map_err(|_| ErrorObject::invalid_params("params must be an object"))?;
+            .map_err(|_| RouteError::invalid_params("params must be an object"))?;
         let reference = obj
             .get("ref")
             .and_then(|r| RawObject::parse(r).ok())
-            .ok_or_else(|| ErrorObject::invalid_params("params.ref is required"))?;
+            .ok_or_else(|| RouteError::invalid_params("params.ref is required"))?;
         let (index, field, original) = match reference.get_str("type").as_deref() {
             Some("ref/prompt") => {
                 let name = reference.get_str("name").unwrap_or_default();
                 if !view.allows(ItemKind::Prompt, &name) {
-                    return Err(unknown(ItemKind::Prompt, &name));
+                    return Err(RouteError::Unknown {
+                        kind: ItemKind::Prompt,
+                        name,
+                    });
                 }
                 let t = self.resolve_name(Kind::Prompts, &name)?;
                 (t.upstream, "name", t.original)
@@ -422,7 +419,7 @@ impl Gateway {
                 (i, "uri", original)
             }
             _ => {
-                return Err(ErrorObject::invalid_params(
+                return Err(RouteError::invalid_params(
                     "ref.type must be ref/prompt or ref/resource",
                 ))
             }
@@ -437,7 +434,7 @@ impl Gateway {
                 return serde_json::value::to_raw_value(
                     &json!({ "completion": { "values": [], "hasMore": false } }),
                 )
-                .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()));
+                .map_err(|e| RouteError::Internal(e.to_string()));
             }
         }
         let params = obj.to_raw();
@@ -448,11 +445,11 @@ impl Gateway {
                 Some(slot.policy.timeout(method::COMPLETION_COMPLETE)),
             )
             .await
-            .map_err(|e| e.to_error())
+            .map_err(RouteError::from)
     }
 
     pub(crate) async fn set_level(&self, params: Option<&RawValue>) -> Outcome {
-        let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
+        let params = params.ok_or_else(|| RouteError::invalid_params("missing params"))?;
         let mut calls = Vec::new();
         for slot in &self.shared.slots {
             if let Health::Up(info) = slot.upstream.health() {
@@ -478,48 +475,37 @@ impl Gateway {
 fn routing_key<'a>(
     params: Option<&'a RawValue>,
     key: &str,
-) -> Result<(RawObject<'a>, String), ErrorObject> {
-    let params = params.ok_or_else(|| ErrorObject::invalid_params("missing params"))?;
+) -> Result<(RawObject<'a>, String), RouteError> {
+    let params = params.ok_or_else(|| RouteError::invalid_params("missing params"))?;
     let obj = RawObject::parse(params)
-        .map_err(|_| ErrorObject::invalid_params("params must be an object"))?;
+        .map_err(|_| RouteError::invalid_params("params must be an object"))?;
     let value = obj
         .get_str(key)
-        .ok_or_else(|| ErrorObject::invalid_params(format!("params.{key} must be a string")))?;
+        .ok_or_else(|| RouteError::invalid_params(format!("params.{key} must be a string")))?;
     Ok((obj, value))
 }
 
-/// The `outcome` label of an answer (DESIGN.md § Interfaces).
-fn outcome_label(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Ok(result) if manifold_policy::is_tool_error(result) => "tool_error",
-        Ok(_) => "ok",
-        Err(e) => manifold_policy::error_outcome(e),
+fn not_found(uri: &str) -> RouteError {
+    RouteError::Unknown {
+        kind: ItemKind::Resource,
+        name: uri.to_string(),
     }
 }
 
-fn not_found(uri: &str) -> ErrorObject {
-    unknown(ItemKind::Resource, uri)
+fn invalid_cursor() -> RouteError {
+    RouteError::invalid_params("Invalid cursor")
 }
 
-fn invalid_cursor() -> ErrorObject {
-    ErrorObject::invalid_params("Invalid cursor")
-}
-
-fn unavailable(slot: &Slot) -> ErrorObject {
+fn unavailable(slot: &Slot) -> RouteError {
     let (reason, unhealthy) = match slot.upstream.health() {
         Health::Down { reason, unhealthy } => (reason, unhealthy),
         Health::Starting => ("starting".to_string(), false),
         Health::Stopped => ("stopped".to_string(), false),
         Health::Up(_) => ("up".to_string(), false),
     };
-    let state = if unhealthy {
-        "unhealthy"
-    } else {
-        "unavailable"
-    };
-    ErrorObject::with_data(
-        code::INTERNAL_ERROR,
-        format!("upstream `{}` is {state}: {reason}", slot.alias()),
-        json!({ "server": slot.alias(), "reason": "unavailable", "unhealthy": unhealthy }),
-    )
+    RouteError::Unavailable {
+        server: slot.alias().to_string(),
+        reason,
+        unhealthy,
+    }
 }

@@ -6,16 +6,17 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use manifold_policy::{ArgumentSchema, Call, Failure, Infallible, ItemKind, Reply};
-use manifold_protocol::{code, ErrorObject, RawObject, RawValue};
+use manifold_protocol::{RawObject, RawValue};
 use serde_json::Value;
 use tower::ServiceExt;
 
 use crate::catalog::ToolInfo;
+use crate::error::RouteError;
 use crate::gateway::{Gateway, Slot};
 use crate::routes::Prepared;
 use crate::session::{Scope, Session};
 
-type Outcome = Result<Box<RawValue>, ErrorObject>;
+type Outcome = Result<Box<RawValue>, RouteError>;
 
 impl Gateway {
     /// Sends a routed request upstream, through the policy stack, with its routing field set to
@@ -88,10 +89,7 @@ impl Gateway {
             timeout: slot.policy.timeout(method),
         };
         let Ok(reply) = self.shared.policy.stack(send).oneshot(call).await;
-        reply.map_err(|failure| {
-            let _ = scope.outcome.set(failure.outcome);
-            failure.error
-        })
+        reply.map_err(RouteError::Failed)
     }
 }
 
@@ -129,7 +127,10 @@ impl Sending {
             .upstream
             .request(call.method, Some(&self.params), Some(call.timeout))
             .await
-            .map_err(|e| Failure::from(e.to_error()))?;
+            .map_err(|e| Failure {
+                outcome: e.outcome(),
+                error: e.to_error(),
+            })?;
         Ok(match &self.rewrite {
             Some((rewrite, namespace)) => rewrite(result, namespace),
             None => result,
@@ -170,7 +171,7 @@ fn tool_arguments(
     name: &str,
     slot: &Slot,
     audited: bool,
-) -> Result<(Option<Value>, Option<Arc<ArgumentSchema>>), ErrorObject> {
+) -> Result<(Option<Value>, Option<Arc<ArgumentSchema>>), RouteError> {
     let validated = slot.policy.validate_arguments;
     if !tool.fixed.is_empty() {
         let pinned = pin_arguments(obj.get("arguments"), &tool.fixed)?;
@@ -183,7 +184,7 @@ fn tool_arguments(
     let arguments: Option<Value> = match obj.get("arguments") {
         Some(raw) => Some(
             serde_json::from_str(raw.get())
-                .map_err(|_| ErrorObject::invalid_params("params.arguments is not valid JSON"))?,
+                .map_err(|_| RouteError::invalid_params("params.arguments is not valid JSON"))?,
         ),
         None => None,
     };
@@ -195,15 +196,15 @@ fn tool_arguments(
 fn pin_arguments(
     arguments: Option<&RawValue>,
     fixed: &serde_json::Map<String, Value>,
-) -> Result<Box<RawValue>, ErrorObject> {
-    let not_object = || ErrorObject::invalid_params("params.arguments must be an object");
+) -> Result<Box<RawValue>, RouteError> {
+    let not_object = || RouteError::invalid_params("params.arguments must be an object");
     let mut args = match arguments.filter(|raw| raw.get() != "null") {
         Some(raw) => RawObject::parse(raw).map_err(|_| not_object())?,
         None => RawObject::default(),
     };
     for (key, value) in fixed {
         let raw = serde_json::value::to_raw_value(value)
-            .map_err(|e| ErrorObject::new(code::INTERNAL_ERROR, e.to_string()))?;
+            .map_err(|e| RouteError::Internal(e.to_string()))?;
         args.set(key, raw);
     }
     Ok(args.to_raw())

@@ -8,6 +8,7 @@ pub mod cursor;
 mod discovery;
 mod dispatch;
 pub mod downstream;
+pub mod error;
 mod events;
 mod forward;
 mod gateway;
@@ -21,6 +22,7 @@ mod routes;
 mod session;
 mod subscriptions;
 
+pub use error::RouteError;
 pub use gateway::Gateway;
 pub use session::{Face, Session};
 

@@ -58,8 +58,6 @@ pub(crate) struct Scope<'a> {
     pub(crate) sink: &'a crate::downstream::Sink,
     /// The upstream that served it, once one did (for the `server` metric label).
     pub(crate) served_by: std::sync::atomic::AtomicUsize,
-    /// The `outcome` label, when the policy decided it (a denial looks like an unknown name).
-    pub(crate) outcome: std::sync::OnceLock<&'static str>,
 }
 
 /// `served_by` before any upstream served the request.

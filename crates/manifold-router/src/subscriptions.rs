@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, Weak};
 
-use manifold_protocol::{method, ErrorObject, RawObject, RawValue};
+use manifold_protocol::{method, RawObject, RawValue};
 
 use crate::gateway::Gateway;
 use crate::session::{Session, SessionInner};
@@ -20,7 +20,7 @@ pub(crate) struct Subscriptions {
     table: Mutex<Table>,
 }
 
-type Outcome = Result<Box<RawValue>, ErrorObject>;
+type Outcome = Result<Box<RawValue>, crate::error::RouteError>;
 
 fn params_for(uri: &str) -> Box<RawValue> {
     let mut obj = RawObject::default();
@@ -113,7 +113,7 @@ impl Gateway {
                 }
             }
         }
-        outcome.map_err(|e| e.to_error())
+        outcome.map_err(crate::error::RouteError::from)
     }
 
     /// A session ended: drop its subscriptions, unsubscribing upstream where it was the last.
