@@ -30,4 +30,5 @@ mod lists;
 mod naming;
 mod pagination;
 mod schema_check;
+mod spans;
 mod stdio_upstream;

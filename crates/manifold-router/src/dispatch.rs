@@ -17,6 +17,7 @@ use crate::{cursor, rewrite};
 use manifold_policy::{ItemKind, View};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
+use tracing::Instrument;
 
 type Outcome = Result<Box<RawValue>, RouteError>;
 
@@ -53,7 +54,16 @@ impl Session {
             served_by: AtomicUsize::new(SERVED_LOCALLY),
         };
         let started = Instant::now();
-        let outcome = self.dispatch(request, &scope).await;
+        // The span of this client request: `mcp.upstream` spans of the calls it makes are its
+        // children; `server` is recorded once the request is routed.
+        let span = tracing::info_span!(
+            "mcp.request",
+            method = %request.method,
+            server = tracing::field::Empty,
+            session = self.inner.id,
+            request_id = %request.id
+        );
+        let outcome = self.dispatch(request, &scope).instrument(span).await;
         let gateway = self.gateway();
         let server = match scope.served_by.load(Ordering::Relaxed) {
             SERVED_LOCALLY => "manifold",
@@ -115,7 +125,7 @@ impl Session {
                     });
                 }
                 let (index, original) = self.gateway().resolve_uri(&uri)?;
-                scope.served_by.store(index, Ordering::Relaxed);
+                scope.served_by(&self.gateway().shared.slots[index], index);
                 let on = request.method == method::RESOURCES_SUBSCRIBE;
                 self.gateway()
                     .subscription(self, index, &original, on)

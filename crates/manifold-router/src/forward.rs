@@ -2,7 +2,6 @@
 //! and server→client requests find their client), then the policy stack around the upstream
 //! request itself.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use manifold_policy::{ArgumentSchema, Call, Failure, Infallible, ItemKind, Reply};
@@ -32,8 +31,8 @@ impl Gateway {
         if route.original != route.downstream {
             obj.set_str(route.key, route.original);
         }
-        scope.served_by.store(index, Ordering::Relaxed);
         let slot = &self.shared.slots[index];
+        scope.served_by(slot, index);
         let (arguments, schema) = match (&route.tool, route.kind) {
             (Some(tool), ItemKind::Tool) => {
                 let audited = self.shared.policy.audits_arguments();

@@ -60,6 +60,16 @@ pub(crate) struct Scope<'a> {
     pub(crate) served_by: std::sync::atomic::AtomicUsize,
 }
 
+impl Scope<'_> {
+    /// Records that the upstream in `slot` (at `index`) serves this request: for the `server`
+    /// metric label and on the request's `mcp.request` span.
+    pub(crate) fn served_by(&self, slot: &crate::gateway::Slot, index: usize) {
+        self.served_by
+            .store(index, std::sync::atomic::Ordering::Relaxed);
+        tracing::Span::current().record("server", tracing::field::display(slot.alias()));
+    }
+}
+
 /// `served_by` before any upstream served the request.
 pub(crate) const SERVED_LOCALLY: usize = usize::MAX;
 

@@ -106,7 +106,14 @@ impl Upstream {
         params: Option<&RawValue>,
         timeout: Option<Duration>,
     ) -> Result<Box<RawValue>, CallError> {
-        self.call(method, params, timeout, true).await
+        // A child of the client request's `mcp.request` span when there is one.
+        let span = tracing::info_span!(
+            "mcp.upstream",
+            server = %self.alias(),
+            %method,
+            id = tracing::field::Empty
+        );
+        tracing::Instrument::instrument(self.call(method, params, timeout, true), span).await
     }
 
     pub(crate) async fn call(
@@ -122,6 +129,7 @@ impl Upstream {
             let _ = tokio::time::timeout(deadline, resumed.wait_for(|p| !*p)).await;
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        tracing::Span::current().record("id", id);
         let text = encode_request(&Id::Num(id), method, params);
         let (tx, rx) = oneshot::channel();
         let sender = {
@@ -160,9 +168,11 @@ impl Upstream {
             lock(&self.inner.live).pending.remove(&id);
             return Err(self.failed("connection closed"));
         }
+        tracing::debug!("request sent upstream");
         match tokio::time::timeout(deadline, rx).await {
             Ok(Ok(outcome)) => {
                 guard.armed = false;
+                tracing::debug!(ok = outcome.is_ok(), "upstream answered");
                 outcome
             }
             Ok(Err(_)) => {
