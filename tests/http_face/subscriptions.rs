@@ -91,3 +91,64 @@ async fn three_subscribers_one_upstream_subscription() {
         );
     }
 }
+
+/// Two sessions subscribe to one URI on a shared upstream that refuses subscriptions (slowly);
+/// the second asks while the first one's upstream subscribe is still in flight. Each is told the
+/// upstream's refusal (the second is not answered `Ok` ahead of it), each asked upstream in turn,
+/// and neither is left subscribed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_subscription_is_refused_to_every_subscriber() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("r.jsonl").display().to_string();
+    // Answers stay plain JSON however long the upstream takes (no switch to an SSE stream).
+    let face = Face::start(
+        "[listen]\nsse_after_ms = 60000",
+        &common::testkit_server(
+            "r",
+            &["--refuse-subscribe-ms", "1000", "--record", &record],
+            "sharing = \"shared\"",
+        ),
+    )
+    .await;
+    let (first_sid, second_sid) = (face.open_session().await, face.open_session().await);
+    let uri = "r+testkit://r/res/0";
+    let upstream_subscribes = || {
+        std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|m| m["method"] == "resources/subscribe")
+            .count()
+    };
+    let first = face.call(&first_sid, 1, "resources/subscribe", json!({ "uri": uri }));
+    let second = async {
+        // Sent once the upstream holds the first subscribe (it answers a second later).
+        while upstream_subscribes() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        face.call(&second_sid, 1, "resources/subscribe", json!({ "uri": uri }))
+            .await
+    };
+    let ((s1, r1), (s2, r2)) = tokio::join!(first, second);
+    for (status, answer) in [(s1, &r1), (s2, &r2)] {
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("subscriptions are refused")),
+            "the upstream's refusal: {answer}"
+        );
+    }
+    assert_eq!(
+        upstream_subscribes(),
+        2,
+        "each subscriber's request went upstream"
+    );
+    // Nobody is subscribed: a third session's subscribe goes upstream again.
+    let third_sid = face.open_session().await;
+    let (_, r3) = face
+        .call(&third_sid, 1, "resources/subscribe", json!({ "uri": uri }))
+        .await;
+    assert!(r3["error"].is_object(), "{r3}");
+    assert_eq!(upstream_subscribes(), 3);
+}

@@ -4,15 +4,31 @@
 //! Kept by the gateway that runs the upstream (for a borrowed one, the shared gateway).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 use manifold_protocol::{method, RawObject, RawValue};
 
 use crate::gateway::Gateway;
 use crate::session::{Session, SessionInner};
 
-/// (upstream index, upstream URI) → subscribed sessions, by id.
-type Table = HashMap<(usize, String), HashMap<u64, Weak<SessionInner>>>;
+/// One subscribed (upstream, URI): who is subscribed, and whether the upstream is.
+#[derive(Default)]
+struct Topic {
+    /// Held while the upstream is asked to subscribe or unsubscribe, so that a second
+    /// subscriber waits for the first one's answer instead of being told `Ok` before it; the
+    /// value says whether the upstream holds the subscription.
+    upstream: tokio::sync::Mutex<bool>,
+    sessions: Mutex<HashMap<u64, Weak<SessionInner>>>,
+}
+
+impl Topic {
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Weak<SessionInner>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// (upstream index, upstream URI) → its topic.
+type Table = HashMap<(usize, String), Arc<Topic>>;
 
 /// The subscriptions of the upstreams one gateway runs.
 #[derive(Default)]
@@ -33,18 +49,47 @@ impl Subscriptions {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The topic of `key`, made if there is none.
+    fn topic(&self, key: &(usize, String)) -> Arc<Topic> {
+        self.lock().entry(key.clone()).or_default().clone()
+    }
+
+    /// Whether `topic` is still the one the table holds for `key` (it is dropped from the table
+    /// when its last subscriber leaves).
+    fn is_current(&self, key: &(usize, String), topic: &Arc<Topic>) -> bool {
+        self.lock().get(key).is_some_and(|t| Arc::ptr_eq(t, topic))
+    }
+
+    /// Drops `key`'s topic if it is `topic` and nobody is subscribed to it.
+    fn drop_if_empty(&self, key: &(usize, String), topic: &Arc<Topic>) {
+        let mut table = self.lock();
+        if table.get(key).is_some_and(|t| Arc::ptr_eq(t, topic)) && topic.sessions().is_empty() {
+            table.remove(key);
+        }
+    }
+
     /// The sessions subscribed to `uri` on `upstream` (exactly, or to a resource it is part of).
     pub(crate) fn subscribers(&self, upstream: usize, uri: &str) -> Vec<Session> {
-        let table = self.lock();
-        table
+        let topics: Vec<Arc<Topic>> = self
+            .lock()
             .iter()
             .filter(|((i, u), _)| *i == upstream && (u == uri || uri.starts_with(u.as_str())))
-            .flat_map(|(_, sessions)| sessions.values().filter_map(Weak::upgrade))
+            .map(|(_, topic)| topic.clone())
+            .collect();
+        topics
+            .iter()
+            .flat_map(|topic| {
+                topic
+                    .sessions()
+                    .values()
+                    .filter_map(Weak::upgrade)
+                    .collect::<Vec<_>>()
+            })
             .map(|inner| Session { inner })
             .collect()
     }
 
-    /// Every URI subscribed on `upstream` (to subscribe again after a restart).
+    /// Every URI with subscribers on `upstream` (to subscribe again after a restart).
     pub(crate) fn uris(&self, upstream: usize) -> Vec<String> {
         self.lock()
             .keys()
@@ -56,7 +101,8 @@ impl Subscriptions {
 
 impl Gateway {
     /// `resources/subscribe` (`on`) or `unsubscribe` for `session`: upstream only on the first
-    /// subscriber and after the last.
+    /// subscriber and after the last. Requests for one URI take turns while the upstream is
+    /// asked, so every subscriber's answer is the upstream's: a refusal reaches each of them.
     pub(crate) async fn subscription(
         &self,
         session: &Session,
@@ -66,82 +112,84 @@ impl Gateway {
     ) -> Outcome {
         let (owner, j) = self.shared.slots[index].owner(self, index);
         let key = (j, uri.to_string());
+        let table = &owner.shared.subscriptions;
         let id = session.inner.id;
-        let first_or_last = {
-            let mut table = owner.shared.subscriptions.lock();
-            if on {
-                let entry = table.entry(key.clone()).or_default();
-                entry.retain(|_, s| s.strong_count() > 0);
-                let first = entry.is_empty();
-                entry.insert(id, std::sync::Arc::downgrade(&session.inner));
-                first
-            } else {
-                let last = match table.get_mut(&key) {
-                    Some(entry) => {
-                        let removed = entry.remove(&id).is_some();
-                        entry.retain(|_, s| s.strong_count() > 0);
-                        removed && entry.is_empty()
-                    }
-                    None => false,
-                };
-                if last {
-                    table.remove(&key);
-                }
-                last
-            }
-        };
-        if !first_or_last {
-            return Ok(manifold_protocol::object::empty_object());
-        }
         let slot = &owner.shared.slots[j];
-        let m = if on {
-            method::RESOURCES_SUBSCRIBE
-        } else {
-            method::RESOURCES_UNSUBSCRIBE
+        let params = params_for(uri);
+        let request = |m: &'static str| {
+            slot.upstream
+                .request(m, Some(&params), Some(slot.policy.timeout(m)))
         };
-        let outcome = slot
-            .upstream
-            .request(m, Some(&params_for(uri)), Some(slot.policy.timeout(m)))
-            .await;
-        if outcome.is_err() && on {
-            // The upstream refused: this session is not subscribed after all.
-            let mut table = owner.shared.subscriptions.lock();
-            if let Some(entry) = table.get_mut(&key) {
-                entry.remove(&id);
-                if entry.is_empty() {
-                    table.remove(&key);
-                }
+        loop {
+            let topic = table.topic(&key);
+            let mut subscribed = topic.upstream.lock().await;
+            if !table.is_current(&key, &topic) {
+                // Emptied and dropped while this request waited its turn: start again.
+                continue;
             }
+            if on {
+                if !*subscribed {
+                    if let Err(e) = request(method::RESOURCES_SUBSCRIBE).await {
+                        drop(subscribed);
+                        table.drop_if_empty(&key, &topic);
+                        return Err(e.into());
+                    }
+                    *subscribed = true;
+                }
+                let mut sessions = topic.sessions();
+                sessions.retain(|_, s| s.strong_count() > 0);
+                sessions.insert(id, Arc::downgrade(&session.inner));
+                return Ok(manifold_protocol::object::empty_object());
+            }
+            let emptied = {
+                let mut sessions = topic.sessions();
+                let removed = sessions.remove(&id).is_some();
+                sessions.retain(|_, s| s.strong_count() > 0);
+                removed && sessions.is_empty()
+            };
+            let outcome = if emptied && *subscribed {
+                *subscribed = false;
+                request(method::RESOURCES_UNSUBSCRIBE).await
+            } else {
+                Ok(manifold_protocol::object::empty_object())
+            };
+            drop(subscribed);
+            table.drop_if_empty(&key, &topic);
+            return outcome.map_err(crate::error::RouteError::from);
         }
-        outcome.map_err(crate::error::RouteError::from)
     }
 
     /// A session ended: drop its subscriptions, unsubscribing upstream where it was the last.
     pub(crate) async fn forget_subscriber(&self, id: u64) {
-        let emptied: Vec<(usize, String)> = {
-            let mut table = self.shared.subscriptions.lock();
-            let mut emptied = Vec::new();
-            table.retain(|key, sessions| {
+        let table = &self.shared.subscriptions;
+        let topics: Vec<((usize, String), Arc<Topic>)> = table
+            .lock()
+            .iter()
+            .filter(|(_, topic)| topic.sessions().contains_key(&id))
+            .map(|(key, topic)| (key.clone(), topic.clone()))
+            .collect();
+        for (key, topic) in topics {
+            let mut subscribed = topic.upstream.lock().await;
+            let emptied = {
+                let mut sessions = topic.sessions();
                 sessions.remove(&id);
                 sessions.retain(|_, s| s.strong_count() > 0);
-                let keep = !sessions.is_empty();
-                if !keep {
-                    emptied.push(key.clone());
-                }
-                keep
-            });
-            emptied
-        };
-        for (j, uri) in emptied {
-            let slot = &self.shared.slots[j];
-            let _ = slot
-                .upstream
-                .request(
-                    method::RESOURCES_UNSUBSCRIBE,
-                    Some(&params_for(&uri)),
-                    Some(slot.policy.timeout(method::RESOURCES_UNSUBSCRIBE)),
-                )
-                .await;
+                sessions.is_empty()
+            };
+            if emptied && *subscribed {
+                *subscribed = false;
+                let slot = &self.shared.slots[key.0];
+                let _ = slot
+                    .upstream
+                    .request(
+                        method::RESOURCES_UNSUBSCRIBE,
+                        Some(&params_for(&key.1)),
+                        Some(slot.policy.timeout(method::RESOURCES_UNSUBSCRIBE)),
+                    )
+                    .await;
+            }
+            drop(subscribed);
+            table.drop_if_empty(&key, &topic);
         }
     }
 

@@ -53,6 +53,11 @@ pub(crate) async fn execute(
             catalog::paginate(catalog::templates(opts), params, page, "resourceTemplates")
         }
         "resources/read" => read_resource(session, params),
+        "resources/subscribe" if opts.refuse_subscribe_ms.is_some() => {
+            let ms = opts.refuse_subscribe_ms.unwrap_or_default();
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            Err(RpcError::internal("subscriptions are refused here"))
+        }
         "resources/subscribe" | "resources/unsubscribe" => {
             let uri = str_param(params, "uri")?;
             session.subscribe(uri, method == "resources/subscribe");

@@ -85,6 +85,11 @@ pub struct Options {
     #[arg(long)]
     pub ignore_ping: bool,
 
+    /// Refuse every `resources/subscribe` with an error, after this many milliseconds (an
+    /// upstream that takes its time to say no).
+    #[arg(long, value_name = "MS")]
+    pub refuse_subscribe_ms: Option<u64>,
+
     /// Offer `sample` and send sampling requests even to a client that did not declare sampling
     /// (a misbehaving server, to test how a gateway refuses what it cannot route).
     #[arg(long)]
