@@ -13,6 +13,8 @@ use tokio::net::TcpListener;
 
 use manifold_router::Gateway;
 
+use crate::background::Background;
+
 /// Connections the admin listener serves at once (a scraper needs one or two).
 pub const ADMIN_CONNECTIONS: usize = 64;
 
@@ -21,8 +23,13 @@ struct Admin {
     min_upstreams: usize,
 }
 
-/// Serves the admin endpoints on `listener` for as long as the task runs.
-pub fn spawn(listener: TcpListener, gateway: Gateway, config: &manifold_config::Config) {
+/// Serves the admin endpoints on `listener` until `background` shuts down.
+pub(crate) fn spawn(
+    listener: TcpListener,
+    gateway: Gateway,
+    config: &manifold_config::Config,
+    background: &Background,
+) {
     let limits = crate::http::Limits {
         max_connections: ADMIN_CONNECTIONS,
         header_timeout: config.listen.header_timeout,
@@ -39,10 +46,20 @@ pub fn spawn(listener: TcpListener, gateway: Gateway, config: &manifold_config::
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .with_state(state);
-    tokio::spawn(async move {
-        // Never closing: the admin listener serves until the process ends.
-        let (_open, closing) = tokio::sync::watch::channel(false);
-        if let Err(e) = crate::http::serve_connections(listener, router, limits, closing).await {
+    let stop = background.stopping();
+    background.spawn(async move {
+        let (close, closing) = tokio::sync::watch::channel(false);
+        let serving = crate::http::serve_connections(listener, router, limits, closing);
+        tokio::pin!(serving);
+        let served = tokio::select! {
+            served = &mut serving => served,
+            () = stop.cancelled() => {
+                // Stop accepting; a scrape in progress finishes, idle connections close.
+                let _ = close.send(true);
+                serving.await
+            }
+        };
+        if let Err(e) = served {
             tracing::warn!(error = %e, "admin listener stopped");
         }
     });

@@ -5,6 +5,7 @@
 //! `manifold-router`.
 
 pub mod admin;
+mod background;
 mod http;
 mod reload;
 mod stdio;

@@ -7,8 +7,11 @@ use std::future::Future;
 
 use manifold_config::Config;
 
-/// Calls `apply` with the reloaded config on every SIGHUP (when `config` came from a file).
-pub(crate) fn on_sighup<F, Fut>(config: &Config, apply: F)
+use crate::background::Background;
+
+/// Calls `apply` with the reloaded config on every SIGHUP (when `config` came from a file),
+/// until `background` shuts down.
+pub(crate) fn on_sighup<F, Fut>(config: &Config, background: &Background, apply: F)
 where
     F: Fn(Config) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send,
@@ -21,8 +24,13 @@ where
         tracing::warn!("cannot listen for SIGHUP; reloading is off");
         return;
     };
-    tokio::spawn(async move {
-        while hangup.recv().await.is_some() {
+    let stop = background.stopping();
+    background.spawn(async move {
+        loop {
+            tokio::select! {
+                signal = hangup.recv() => if signal.is_none() { break },
+                () = stop.cancelled() => break,
+            }
             let loaded = {
                 let path = path.clone();
                 tokio::task::spawn_blocking(move || manifold_config::load(&path)).await

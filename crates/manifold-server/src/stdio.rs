@@ -19,6 +19,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::Semaphore;
 use tokio::task::AbortHandle;
 
+use crate::background::Background;
+
 use manifold_router::downstream::{Sink, SinkReceiver};
 use manifold_router::Gateway;
 use manifold_router::{Face, Session};
@@ -48,13 +50,14 @@ where
     let metrics = std::sync::Arc::new(manifold_metrics::Metrics::new());
     let policy = manifold_policy::Policy::new(config, metrics.clone())?;
     let gateway = Gateway::start_with(config, metrics, std::sync::Arc::new(policy));
+    let background = Background::default();
     if let Some(listener) = admin {
-        crate::admin::spawn(listener, gateway.clone(), config);
+        crate::admin::spawn(listener, gateway.clone(), config, &background);
     }
     let session = Session::open(&gateway, out_tx.clone(), Face::Stdio);
     {
         let session = session.clone();
-        crate::reload::on_sighup(config, move |new| {
+        crate::reload::on_sighup(config, &background, move |new| {
             let session = session.clone();
             async move {
                 session.gateway().policy().reload(&new);
@@ -72,6 +75,7 @@ where
     };
     let result = read_loop(&client, reader, config.gateway.max_message_bytes, shutdown).await;
     session.close();
+    background.shutdown().await;
     gateway.shutdown().await;
     gateway.policy().flush().await;
     // Flush what is queued, then stop: clones of the sender may outlive this call.
@@ -287,5 +291,47 @@ async fn on_batch(session: &Session, items: Vec<Box<manifold_protocol::RawValue>
     }
     if !answers.is_empty() {
         let _ = out.send(format!("[{}]", answers.join(","))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::serve_stdio;
+
+    /// The admin listener is one of the face's background tasks: it answers while the client is
+    /// connected, and is gone once `serve_stdio` has returned.
+    #[tokio::test]
+    async fn ending_the_client_stops_the_admin_listener() {
+        let config = manifold_config::load_str("", manifold_config::Format::Toml).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = listener.local_addr().unwrap();
+        let (client, ours) = tokio::io::duplex(4096);
+        let (reader, writer) = tokio::io::split(ours);
+        let serving = tokio::spawn(async move {
+            serve_stdio(
+                &config,
+                reader,
+                writer,
+                std::future::pending(),
+                Some(listener),
+            )
+            .await
+        });
+        let mut tcp = TcpStream::connect(admin).await.unwrap();
+        tcp.write_all(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        drop(client);
+        serving.await.unwrap().unwrap();
+        assert!(
+            TcpStream::connect(admin).await.is_err(),
+            "the admin listener outlived the face"
+        );
     }
 }

@@ -33,6 +33,8 @@ use axum::Extension;
 use manifold_policy::auth::{AuthLayer, Authenticator, Principal, METADATA_PATH};
 use manifold_policy::Policy;
 use manifold_router::Gateway;
+
+use crate::background::Background;
 pub(crate) use server::{serve as serve_connections, Limits};
 use store::Store;
 
@@ -93,8 +95,9 @@ where
     let policy = Arc::new(Policy::new(config, metrics.clone())?);
     let gateway = Gateway::start_with(&shared_config, metrics, policy);
     let auth = Arc::new(Authenticator::new(config));
+    let background = Background::default();
     if let Some(listener) = admin {
-        crate::admin::spawn(listener, gateway.clone(), config);
+        crate::admin::spawn(listener, gateway.clone(), config, &background);
     }
     // Shared upstreams serve every HTTP session: they are told about Manifold itself, with no
     // client capabilities it could not route.
@@ -131,7 +134,7 @@ where
     let sweeper = tokio::spawn(expire_idle(app.clone(), config.listen.session_idle));
     {
         let app = app.clone();
-        crate::reload::on_sighup(config, move |new| {
+        crate::reload::on_sighup(config, &background, move |new| {
             let app = app.clone();
             async move {
                 app.gateway.policy().reload(&new);
@@ -198,6 +201,7 @@ where
         }
     };
     sweeper.abort();
+    background.shutdown().await;
     app.store.clear();
     gateway.shutdown().await;
     gateway.policy().flush().await;
