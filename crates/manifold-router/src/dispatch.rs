@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::catalog::{item_kind, Kind, Target};
 use crate::error::RouteError;
-use crate::forward::Route;
+use crate::forward::Forwarding;
 use crate::gateway::{Gateway, Slot};
 use crate::naming::split_uri;
 use crate::session::{Scope, Session, SERVED_LOCALLY};
@@ -313,7 +313,7 @@ impl Gateway {
             }
         };
         let index = target.upstream;
-        let route = Route {
+        let route = Forwarding {
             key: "name",
             downstream: &name,
             original: &target.original,
@@ -386,7 +386,7 @@ impl Gateway {
             // Filtered out: answered exactly as a resource that does not exist.
             return Err(not_found(&uri));
         }
-        let route = Route {
+        let route = Forwarding {
             key: "uri",
             downstream: &uri,
             original: &original,

@@ -14,7 +14,7 @@ use crate::discovery::fetch_all;
 use crate::downstream::send_to;
 use crate::gateway::Gateway;
 use crate::naming::downstream_uri;
-use crate::routes::Owner;
+use crate::return_path::Owner;
 use manifold_transport::queue::TrySendError;
 
 /// (upstream index, upstream id) → (relaying task, (session, downstream id) once sent).
@@ -157,7 +157,7 @@ impl Gateway {
         };
         // Log messages and the rest belong to the client whose requests are in flight there (or
         // the only client); with several candidates they are not delivered rather than guessed.
-        let session = match self.shared.routes.owner(index) {
+        let session = match self.shared.return_path.owner(index) {
             Owner::One(route) => route.session.clone(),
             Owner::Nobody => match self.sole_session() {
                 Some(s) => s,
@@ -250,7 +250,7 @@ impl Gateway {
         };
         // The request belongs to the one client whose call is in flight there (SEP-2260: such
         // requests are always caused by a client request); it travels on that call's stream.
-        let (session, sink) = match self.shared.routes.owner(index) {
+        let (session, sink) = match self.shared.return_path.owner(index) {
             Owner::One(route) => (route.session.clone(), route.sink.clone()),
             Owner::Nobody => match self.sole_session() {
                 Some(s) => {
@@ -336,7 +336,7 @@ pub(crate) fn progress_inline(gateway: &Gateway, index: usize, n: &Notification)
     let Some(token) = obj.get("progressToken").map(|t| t.get().to_string()) else {
         return true;
     };
-    let Some(route) = gateway.shared.routes.by_token(index, &token) else {
+    let Some(route) = gateway.shared.return_path.by_token(index, &token) else {
         tracing::debug!(%token, "progress for no request in flight; dropped");
         return true;
     };

@@ -12,7 +12,7 @@ use tower::ServiceExt;
 use crate::catalog::ToolInfo;
 use crate::error::RouteError;
 use crate::gateway::{Gateway, Slot};
-use crate::routes::Prepared;
+use crate::return_path::Prepared;
 use crate::session::{Scope, Session};
 
 type Outcome = Result<Box<RawValue>, RouteError>;
@@ -25,7 +25,7 @@ impl Gateway {
         index: usize,
         method: &'static str,
         mut obj: RawObject<'_>,
-        route: Route<'_>,
+        route: Forwarding<'_>,
         scope: &Scope<'_>,
     ) -> Outcome {
         if route.original != route.downstream {
@@ -50,7 +50,7 @@ impl Gateway {
         let (owner, owner_index) = slot.owner(self, index);
         let borrowed = !Arc::ptr_eq(&owner.shared, &self.shared);
         let shared_upstream = scope.session.shares_upstreams() || borrowed;
-        let prepared = owner.shared.routes.prepare(&mut obj, shared_upstream);
+        let prepared = owner.shared.return_path.prepare(&mut obj, shared_upstream);
         let sending = Arc::new(Sending {
             upstream: slot.upstream.clone(),
             inflight: self
@@ -116,7 +116,7 @@ impl Sending {
         self.inflight.inc();
         let _inflight = DecOnDrop(self.inflight.clone());
         // While in flight, the upstream's progress and requests can be traced back to this client.
-        let _tracked = self.owner.shared.routes.register(
+        let _tracked = self.owner.shared.return_path.register(
             self.owner_index,
             self.prepared.clone(),
             &self.session,
@@ -147,7 +147,7 @@ impl Drop for DecOnDrop {
 }
 
 /// Where a routed request goes and what it names.
-pub(crate) struct Route<'a> {
+pub(crate) struct Forwarding<'a> {
     /// The params field holding the name (`name` or `uri`).
     pub(crate) key: &'static str,
     /// The name as the client sent it.

@@ -94,7 +94,7 @@ pub(crate) struct Shared {
     next_session: AtomicU64,
     pub(crate) relayed: crate::events::Relayed,
     /// In-flight requests, for routing what shared upstreams send back.
-    pub(crate) routes: crate::routes::Routes,
+    pub(crate) return_path: crate::return_path::ReturnPath,
     /// Resource subscriptions of the upstreams this gateway runs.
     pub(crate) subscriptions: crate::subscriptions::Subscriptions,
     pub(crate) metrics: Arc<Metrics>,
@@ -312,7 +312,7 @@ impl Gateway {
                 sessions: Mutex::new(HashMap::new()),
                 next_session: AtomicU64::new(1),
                 relayed: Default::default(),
-                routes: Default::default(),
+                return_path: Default::default(),
                 subscriptions: Default::default(),
                 metrics,
                 policy,

@@ -13,12 +13,12 @@ mod events;
 mod forward;
 mod gateway;
 pub mod naming;
+mod return_path;
 pub mod rewrite;
 #[cfg(test)]
 mod rewrite_check;
 #[cfg(test)]
 mod rewrite_props;
-mod routes;
 mod session;
 mod subscriptions;
 

@@ -1,4 +1,4 @@
-//! Which client a message from a shared upstream belongs to. Every forwarded request is tracked
+//! The return path: which client a message from a shared upstream belongs to. Every forwarded request is tracked
 //! while it is in flight, with the sink its request-scoped messages go to (the stdio output, or
 //! the request's own SSE stream on HTTP). Progress tokens are rewritten to tokens unique per
 //! upstream (mcp-spec.md §3.5) and mapped back. A server→client request goes to the one session
@@ -12,7 +12,7 @@ use manifold_protocol::{RawObject, RawValue};
 use crate::session::Session;
 
 /// Where one in-flight request's messages go.
-pub(crate) struct Route {
+pub(crate) struct InFlight {
     pub(crate) session: Session,
     pub(crate) sink: crate::downstream::Sink,
     /// The client's own progress token, when the request carried one.
@@ -22,8 +22,8 @@ pub(crate) struct Route {
 #[derive(Default)]
 struct Table {
     next: u64,
-    tokens: HashMap<(usize, String), Arc<Route>>,
-    in_flight: HashMap<usize, HashMap<u64, Arc<Route>>>,
+    tokens: HashMap<(usize, String), Arc<InFlight>>,
+    in_flight: HashMap<usize, HashMap<u64, Arc<InFlight>>>,
 }
 
 /// Who a message from an upstream belongs to.
@@ -31,7 +31,7 @@ pub(crate) enum Owner {
     /// No request is in flight there.
     Nobody,
     /// Requests of exactly one session are in flight there.
-    One(Arc<Route>),
+    One(Arc<InFlight>),
     /// Requests of several sessions are: the message cannot be attributed.
     Several,
 }
@@ -44,15 +44,15 @@ pub(crate) struct Prepared {
     token: Option<String>,
 }
 
-/// The gateway's table of in-flight requests.
+/// The return path of one gateway: its table of in-flight requests.
 #[derive(Default)]
-pub(crate) struct Routes {
+pub(crate) struct ReturnPath {
     table: Mutex<Table>,
 }
 
 /// Removes a request's entries when it ends, however it ends.
 pub(crate) struct Tracked<'a> {
-    routes: &'a Routes,
+    routes: &'a ReturnPath,
     upstream: usize,
     key: u64,
     token: Option<String>,
@@ -73,12 +73,12 @@ impl Drop for Tracked<'_> {
     }
 }
 
-impl Routes {
+impl ReturnPath {
     fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Tracks a request about to go to `upstream` ([`Routes::prepare`] then [`Routes::register`]).
+    /// Tracks a request about to go to `upstream` ([`ReturnPath::prepare`] then [`ReturnPath::register`]).
     #[cfg(test)]
     pub(crate) fn track<'a>(
         &'a self,
@@ -137,7 +137,7 @@ impl Routes {
             original_token,
             token,
         } = prepared;
-        let route = Arc::new(Route {
+        let route = Arc::new(InFlight {
             session: session.clone(),
             sink: sink.clone(),
             original_token,
@@ -162,7 +162,7 @@ impl Routes {
     }
 
     /// The request a progress token (its JSON text) from `upstream` belongs to.
-    pub(crate) fn by_token(&self, upstream: usize, token: &str) -> Option<Arc<Route>> {
+    pub(crate) fn by_token(&self, upstream: usize, token: &str) -> Option<Arc<InFlight>> {
         self.lock()
             .tokens
             .get(&(upstream, token.to_string()))
@@ -205,7 +205,7 @@ fn rewrite_token(params: &mut RawObject<'_>, token: &str) {
 mod tests {
     use manifold_protocol::{RawObject, RawValue};
 
-    use super::{Owner, Routes};
+    use super::{Owner, ReturnPath};
     use crate::gateway::Gateway;
     use crate::session::{Face, Session};
 
@@ -221,7 +221,7 @@ mod tests {
             Session::open(&gateway, tx.clone(), Face::Http),
             Session::open(&gateway, tx.clone(), Face::Http),
         );
-        let routes = Routes::default();
+        let routes = ReturnPath::default();
         assert!(matches!(routes.owner(0), Owner::Nobody));
 
         let raw = params(r#"{"name":"x","_meta":{"progressToken":"p","k":1}}"#);
