@@ -41,14 +41,7 @@ async fn three_subscribers_one_upstream_subscription() {
         assert_eq!(status, StatusCode::OK);
         assert!(r["result"].is_object(), "{r}");
     }
-    let upstream = |method: &str| {
-        std::fs::read_to_string(&record)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["method"] == method)
-            .count()
-    };
+    let upstream = |method: &str| received(&record, method);
     assert_eq!(
         upstream("resources/subscribe"),
         1,
@@ -112,14 +105,7 @@ async fn a_refused_subscription_is_refused_to_every_subscriber() {
     .await;
     let (first_sid, second_sid) = (face.open_session().await, face.open_session().await);
     let uri = "r+testkit://r/res/0";
-    let upstream_subscribes = || {
-        std::fs::read_to_string(&record)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["method"] == "resources/subscribe")
-            .count()
-    };
+    let upstream_subscribes = || received(&record, "resources/subscribe");
     let first = face.call(&first_sid, 1, "resources/subscribe", json!({ "uri": uri }));
     let second = async {
         // Sent once the upstream holds the first subscribe (it answers a second later).
@@ -151,4 +137,14 @@ async fn a_refused_subscription_is_refused_to_every_subscriber() {
         .await;
     assert!(r3["error"].is_object(), "{r3}");
     assert_eq!(upstream_subscribes(), 3);
+}
+
+/// How many `method` messages the testkit recorded in `record`.
+fn received(record: &str, method: &str) -> usize {
+    std::fs::read_to_string(record)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["method"] == method)
+        .count()
 }

@@ -74,16 +74,27 @@ pub fn outcome(reply: &Reply) -> Outcome {
 }
 
 /// A `CallToolResult` whose top-level `isError` is `true`. The object is parsed only when its
-/// text could hold such a member (the name, or an escape that could spell it).
+/// text could hold such a member: the name as written, or spelled with an escape of one of its
+/// letters (encoders escape non-ASCII text, which never needs the parse).
 pub fn is_tool_error(result: &RawValue) -> bool {
     let text = result.get();
-    if !text.contains("isError") && !text.contains("\\u") {
+    if !text.contains("isError") && !has_escaped_letter_of_is_error(text) {
         return false;
     }
     manifold_protocol::RawObject::parse(result)
         .ok()
         .and_then(|object| object.get("isError").map(|v| v.get() == "true"))
         .unwrap_or(false)
+}
+
+/// Whether `text` has a `\uXXXX` escape of a letter of `isError` (`i s E r o`).
+fn has_escaped_letter_of_is_error(text: &str) -> bool {
+    text.match_indices("\\u").any(|(at, _)| {
+        text.get(at + 2..at + 6)
+            .and_then(|hex| u32::from_str_radix(hex, 16).ok())
+            .and_then(char::from_u32)
+            .is_some_and(|c| "isEro".contains(c))
+    })
 }
 
 /// The boxed future a layer answers with.
@@ -114,5 +125,11 @@ mod tests {
             r#"{"structuredContent":{"isError":true}}"#
         )));
         assert!(!is_tool_error(&raw(r#"{"content":[]}"#)));
+        assert!(is_tool_error(&raw(r#"{"\u0069sErr\u006Fr":true}"#)));
+        // Escaped text that cannot spell the name is not parsed for it.
+        assert!(!has_escaped_letter_of_is_error(
+            r#"{"content":[{"text":"caf\u00e9 \u2014"}]}"#
+        ));
+        assert!(has_escaped_letter_of_is_error(r#"{"\u0045":1}"#));
     }
 }

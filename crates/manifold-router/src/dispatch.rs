@@ -125,7 +125,7 @@ impl Session {
                     });
                 }
                 let (index, original) = self.gateway().resolve_uri(&uri)?;
-                scope.served_by(&self.gateway().shared.slots[index], index);
+                scope.routed_to(&self.gateway().shared.slots[index], index);
                 let on = request.method == method::RESOURCES_SUBSCRIBE;
                 self.gateway()
                     .subscription(self, index, &original, on)

@@ -32,7 +32,7 @@ impl Gateway {
             obj.set_str(route.key, route.original);
         }
         let slot = &self.shared.slots[index];
-        scope.served_by(slot, index);
+        scope.routed_to(slot, index);
         let (arguments, schema) = match (&route.tool, route.kind) {
             (Some(tool), ItemKind::Tool) => {
                 let audited = self.shared.policy.audits_arguments();

@@ -63,7 +63,7 @@ pub(crate) struct Scope<'a> {
 impl Scope<'_> {
     /// Records that the upstream in `slot` (at `index`) serves this request: for the `server`
     /// metric label and on the request's `mcp.request` span.
-    pub(crate) fn served_by(&self, slot: &crate::gateway::Slot, index: usize) {
+    pub(crate) fn routed_to(&self, slot: &crate::gateway::Slot, index: usize) {
         self.served_by
             .store(index, std::sync::atomic::Ordering::Relaxed);
         tracing::Span::current().record("server", tracing::field::display(slot.alias()));
