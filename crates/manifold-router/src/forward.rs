@@ -11,94 +11,87 @@ use tower::ServiceExt;
 
 use crate::catalog::ToolInfo;
 use crate::error::RouteError;
-use crate::gateway::{Gateway, Slot};
+use crate::pool::Slot;
 use crate::return_path::Prepared;
 use crate::session::{Scope, Session};
 
 type Outcome = Result<Box<RawValue>, RouteError>;
 
-impl Gateway {
-    /// Sends a routed request upstream, through the policy stack, with its routing field set to
-    /// the upstream's own value and any pinned arguments set.
-    pub(crate) async fn forward(
-        &self,
-        index: usize,
-        method: &'static str,
-        mut obj: RawObject<'_>,
-        route: Forwarding<'_>,
-        scope: &Scope<'_>,
-    ) -> Outcome {
-        if route.original != route.downstream {
-            obj.set_str(route.key, route.original);
-        }
-        let slot = &self.shared.slots[index];
-        scope.routed_to(slot, index);
-        let (arguments, schema) = match (&route.tool, route.kind) {
-            (Some(tool), ItemKind::Tool) => {
-                let audited = self.shared.policy.audits_arguments();
-                tool_arguments(&mut obj, tool, route.downstream, slot, audited)?
-            }
-            _ => (None, None),
-        };
-        // The audit log records the arguments as they are sent, numbers as written.
-        let arguments_text = (route.kind == ItemKind::Tool
-            && self.shared.policy.audits_arguments())
+/// Sends a routed request to `slot`'s upstream, through the policy stack, with its routing field
+/// set to the upstream's own value and any pinned arguments set.
+pub(crate) async fn forward(
+    slot: &Arc<Slot>,
+    method: &'static str,
+    mut obj: RawObject<'_>,
+    route: Forwarding<'_>,
+    scope: &Scope<'_>,
+) -> Outcome {
+    if route.original != route.downstream {
+        obj.set_str(route.key, route.original);
+    }
+    let session = scope.session;
+    let gateway = session.gateway();
+    let policy = gateway.policy();
+    scope.routed_to(slot);
+    let (arguments, schema) = match (&route.tool, route.kind) {
+        (Some(tool), ItemKind::Tool) => tool_arguments(
+            &mut obj,
+            tool,
+            route.downstream,
+            slot,
+            policy.audits_arguments(),
+        )?,
+        _ => (None, None),
+    };
+    // The audit log records the arguments as they are sent, numbers as written.
+    let arguments_text = (route.kind == ItemKind::Tool && policy.audits_arguments())
         .then(|| obj.get("arguments").map(|raw| raw.to_owned()))
         .flatten();
-        // Progress tokens are rewritten now; the request counts as in flight (for metrics, and
-        // for routing what the upstream sends back) only once it is really sent.
-        let (owner, owner_index) = slot.owner(self, index);
-        let borrowed = !Arc::ptr_eq(&owner.shared, &self.shared);
-        let shared_upstream = scope.session.shares_upstreams() || borrowed;
-        let prepared = owner.shared.return_path.prepare(&mut obj, shared_upstream);
-        let sending = Arc::new(Sending {
-            upstream: slot.upstream.clone(),
-            inflight: self
-                .shared
-                .metrics
-                .inflight
-                .with_label_values(&[slot.alias()]),
-            owner,
-            owner_index,
-            prepared,
-            session: scope.session.clone(),
-            sink: scope.sink.clone(),
-            params: obj.to_raw(),
-            rewrite: route
-                .rewrite
-                .filter(|_| !slot.namespace.is_empty())
-                .map(|f| (f, slot.namespace.clone())),
-        });
-        // The innermost service: the upstream request itself, under the deadline the stack set.
-        let send = tower::service_fn(move |call: Call| {
-            let sending = sending.clone();
-            async move { Ok::<Reply, Infallible>(sending.send(&call).await) }
-        });
-        let call = Call {
-            principal: scope.session.principal().clone(),
-            session: scope.session.inner.id,
-            view: scope.session.view(),
-            method,
-            kind: route.kind,
-            name: route.downstream.to_string(),
-            server: slot.policy.clone(),
-            arguments_text,
-            arguments,
-            schema,
-            timeout: slot.policy.timeout(method),
-        };
-        let Ok(reply) = self.shared.policy.stack(send).oneshot(call).await;
-        reply.map_err(RouteError::Failed)
-    }
+    // Progress tokens are rewritten now; the request counts as in flight (for metrics, and
+    // for routing what the upstream sends back) only once it is really sent.
+    let prepared = slot.return_path.prepare(&mut obj, session.shares(slot));
+    let sending = Arc::new(Sending {
+        slot: slot.clone(),
+        inflight: gateway
+            .metrics()
+            .inflight
+            .with_label_values(&[slot.alias()]),
+        prepared,
+        session: session.clone(),
+        sink: scope.sink.clone(),
+        params: obj.to_raw(),
+        rewrite: route
+            .rewrite
+            .filter(|_| !slot.server.namespace.is_empty())
+            .map(|f| (f, slot.server.namespace.clone())),
+    });
+    // The innermost service: the upstream request itself, under the deadline the stack set.
+    let send = tower::service_fn(move |call: Call| {
+        let sending = sending.clone();
+        async move { Ok::<Reply, Infallible>(sending.send(&call).await) }
+    });
+    let call = Call {
+        principal: session.principal().clone(),
+        session: session.inner.id,
+        view: session.view(),
+        method,
+        kind: route.kind,
+        name: route.downstream.to_string(),
+        server: slot.server.policy.clone(),
+        arguments_text,
+        arguments,
+        schema,
+        timeout: slot.server.policy.timeout(method),
+    };
+    let Ok(reply) = policy.stack(send).oneshot(call).await;
+    reply.map_err(RouteError::Failed)
 }
 
 /// Everything the innermost service needs to send one request upstream.
 struct Sending {
-    upstream: manifold_upstream::Upstream,
+    /// The upstream session it goes to (whose return path tracks it while in flight).
+    slot: Arc<Slot>,
     inflight: manifold_metrics::IntGauge,
-    /// The gateway receiving the upstream's events, and the slot's index there.
-    owner: Gateway,
-    owner_index: usize,
     prepared: Prepared,
     session: Session,
     sink: crate::downstream::Sink,
@@ -116,13 +109,12 @@ impl Sending {
         self.inflight.inc();
         let _inflight = DecOnDrop(self.inflight.clone());
         // While in flight, the upstream's progress and requests can be traced back to this client.
-        let _tracked = self.owner.shared.return_path.register(
-            self.owner_index,
-            self.prepared.clone(),
-            &self.session,
-            &self.sink,
-        );
+        let _tracked =
+            self.slot
+                .return_path
+                .register(self.prepared.clone(), &self.session, &self.sink);
         let result = self
+            .slot
             .upstream
             .request(call.method, Some(&self.params), Some(call.timeout))
             .await
@@ -171,7 +163,7 @@ fn tool_arguments(
     slot: &Slot,
     audited: bool,
 ) -> Result<(Option<Value>, Option<Arc<ArgumentSchema>>), RouteError> {
-    let validated = slot.policy.validate_arguments;
+    let validated = slot.server.policy.validate_arguments;
     if !tool.fixed.is_empty() {
         let pinned = pin_arguments(obj.get("arguments"), &tool.fixed)?;
         obj.set("arguments", pinned);

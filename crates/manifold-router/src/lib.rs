@@ -12,33 +12,24 @@ pub mod error;
 mod events;
 mod forward;
 mod gateway;
+mod handshake;
+mod lists;
 pub mod naming;
+mod pool;
+mod progress;
+mod relay;
 mod return_path;
 pub mod rewrite;
 #[cfg(test)]
 mod rewrite_check;
 #[cfg(test)]
 mod rewrite_props;
+mod routed;
+mod server;
 mod session;
+mod set;
 mod subscriptions;
 
 pub use error::RouteError;
-pub use gateway::Gateway;
+pub use gateway::{Clients, Gateway};
 pub use session::{Face, Session};
-
-impl Gateway {
-    /// Forwards a client notification to every upstream this gateway runs that is up (borrowed,
-    /// shared upstreams were not told about this client).
-    pub async fn broadcast(&self, method: &str, params: Option<&manifold_protocol::RawValue>) {
-        let counter = self
-            .metrics()
-            .notifications
-            .with_label_values(&[manifold_metrics::method_label(method), "to_upstream"]);
-        for slot in self.shared.slots.iter().filter(|s| s.borrowed.is_none()) {
-            if slot.is_up() {
-                slot.upstream.notify(method, params).await;
-                counter.inc();
-            }
-        }
-    }
-}

@@ -1,10 +1,11 @@
-//! The return path: which client a message from a shared upstream belongs to. Every forwarded request is tracked
-//! while it is in flight, with the sink its request-scoped messages go to (the stdio output, or
-//! the request's own SSE stream on HTTP). Progress tokens are rewritten to tokens unique per
+//! The return path: which client a message from a shared upstream belongs to. Every forwarded
+//! request is tracked, in its upstream session's own table, while it is in flight, with the sink
+//! its request-scoped messages go to (the stdio output, or the request's own SSE stream on HTTP). Progress tokens are rewritten to tokens unique per
 //! upstream (mcp-spec.md §3.5) and mapped back. A server→client request goes to the one session
 //! with a request in flight on that upstream; when several have, it is refused, never guessed.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use manifold_protocol::{RawObject, RawValue};
@@ -21,9 +22,9 @@ pub(crate) struct InFlight {
 
 #[derive(Default)]
 struct Table {
-    next: u64,
-    tokens: HashMap<(usize, String), Arc<InFlight>>,
-    in_flight: HashMap<usize, HashMap<u64, Arc<InFlight>>>,
+    /// By the progress token's JSON text, as the upstream sends it back.
+    tokens: HashMap<String, Arc<InFlight>>,
+    in_flight: HashMap<u64, Arc<InFlight>>,
 }
 
 /// Who a message from an upstream belongs to.
@@ -44,16 +45,17 @@ pub(crate) struct Prepared {
     token: Option<String>,
 }
 
-/// The return path of one gateway: its table of in-flight requests.
+/// The return path of one upstream session: its table of in-flight requests (each upstream
+/// session has its own, so calls to different upstreams never meet on a lock).
 #[derive(Default)]
 pub(crate) struct ReturnPath {
+    next: AtomicU64,
     table: Mutex<Table>,
 }
 
 /// Removes a request's entries when it ends, however it ends.
 pub(crate) struct Tracked<'a> {
     routes: &'a ReturnPath,
-    upstream: usize,
     key: u64,
     token: Option<String>,
 }
@@ -61,14 +63,9 @@ pub(crate) struct Tracked<'a> {
 impl Drop for Tracked<'_> {
     fn drop(&mut self) {
         let mut table = self.routes.lock();
-        if let Some(map) = table.in_flight.get_mut(&self.upstream) {
-            map.remove(&self.key);
-            if map.is_empty() {
-                table.in_flight.remove(&self.upstream);
-            }
-        }
+        table.in_flight.remove(&self.key);
         if let Some(token) = self.token.take() {
-            table.tokens.remove(&(self.upstream, token));
+            table.tokens.remove(&token);
         }
     }
 }
@@ -78,34 +75,29 @@ impl ReturnPath {
         self.table.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Tracks a request about to go to `upstream` ([`ReturnPath::prepare`] then [`ReturnPath::register`]).
+    /// Tracks a request about to be sent ([`ReturnPath::prepare`] then [`ReturnPath::register`]).
     #[cfg(test)]
     pub(crate) fn track<'a>(
         &'a self,
-        upstream: usize,
         session: &Session,
         sink: &crate::downstream::Sink,
         params: &mut RawObject<'_>,
         rewrite: bool,
     ) -> Tracked<'a> {
         let prepared = self.prepare(params, rewrite);
-        self.register(upstream, prepared, session, sink)
+        self.register(prepared, session, sink)
     }
 
     /// Readies a request's route before it waits for its turn. If its params carry
-    /// `_meta.progressToken` and the upstream is shared by several sessions (`rewrite`), the
-    /// token is replaced in `params` by one unique on that upstream; otherwise it travels
-    /// unchanged.
+    /// `_meta.progressToken` and the upstream session is shared by several clients (`rewrite`),
+    /// the token is replaced in `params` by one unique on that upstream session; otherwise it
+    /// travels unchanged.
     pub(crate) fn prepare(&self, params: &mut RawObject<'_>, rewrite: bool) -> Prepared {
         let original_token = params
             .get("_meta")
             .and_then(|m| RawObject::parse(m).ok())
             .and_then(|m| m.get("progressToken").map(|t| t.to_owned()));
-        let key = {
-            let mut table = self.lock();
-            table.next += 1;
-            table.next
-        };
+        let key = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         // Keyed by the token's JSON text, as the upstream will send it back.
         let token = match (&original_token, rewrite) {
             (Some(_), true) => {
@@ -123,11 +115,10 @@ impl ReturnPath {
         }
     }
 
-    /// Registers a prepared request as in flight to `upstream` (when it is really sent: a request
-    /// still waiting for a concurrency slot must not make routing ambiguous).
+    /// Registers a prepared request as in flight (when it is really sent: a request still
+    /// waiting for a concurrency slot must not make routing ambiguous).
     pub(crate) fn register<'a>(
         &'a self,
-        upstream: usize,
         prepared: Prepared,
         session: &Session,
         sink: &crate::downstream::Sink,
@@ -144,38 +135,25 @@ impl ReturnPath {
         });
         let mut table = self.lock();
         if let Some(token) = &token {
-            table
-                .tokens
-                .insert((upstream, token.clone()), route.clone());
+            table.tokens.insert(token.clone(), route.clone());
         }
-        table
-            .in_flight
-            .entry(upstream)
-            .or_default()
-            .insert(key, route);
+        table.in_flight.insert(key, route);
         Tracked {
             routes: self,
-            upstream,
             key,
             token,
         }
     }
 
-    /// The request a progress token (its JSON text) from `upstream` belongs to.
-    pub(crate) fn by_token(&self, upstream: usize, token: &str) -> Option<Arc<InFlight>> {
-        self.lock()
-            .tokens
-            .get(&(upstream, token.to_string()))
-            .cloned()
+    /// The request a progress token (its JSON text) belongs to.
+    pub(crate) fn by_token(&self, token: &str) -> Option<Arc<InFlight>> {
+        self.lock().tokens.get(token).cloned()
     }
 
-    /// Whose requests are in flight on `upstream`.
-    pub(crate) fn owner(&self, upstream: usize) -> Owner {
+    /// Whose requests are in flight.
+    pub(crate) fn owner(&self) -> Owner {
         let table = self.lock();
-        let Some(map) = table.in_flight.get(&upstream) else {
-            return Owner::Nobody;
-        };
-        let mut routes = map.values();
+        let mut routes = table.in_flight.values();
         let Some(first) = routes.next() else {
             return Owner::Nobody;
         };
@@ -221,12 +199,12 @@ mod tests {
             Session::open(&gateway, tx.clone(), Face::Http),
             Session::open(&gateway, tx.clone(), Face::Http),
         );
-        let routes = ReturnPath::default();
-        assert!(matches!(routes.owner(0), Owner::Nobody));
+        let (routes, other) = (ReturnPath::default(), ReturnPath::default());
+        assert!(matches!(routes.owner(), Owner::Nobody));
 
         let raw = params(r#"{"name":"x","_meta":{"progressToken":"p","k":1}}"#);
         let mut obj = RawObject::parse(&raw).unwrap();
-        let first = routes.track(0, &one, &tx, &mut obj, true);
+        let first = routes.track(&one, &tx, &mut obj, true);
         // The token upstream is Manifold's own; the client's is kept for the way back.
         let sent = obj.to_raw();
         assert!(
@@ -239,34 +217,34 @@ mod tests {
             "other _meta fields kept: {}",
             sent.get()
         );
-        let route = routes.by_token(0, r#""mf-1""#).expect("tracked token");
+        let route = routes.by_token(r#""mf-1""#).expect("tracked token");
         assert_eq!(
             route.original_token.as_deref().map(RawValue::get),
             Some(r#""p""#)
         );
-        assert!(matches!(routes.owner(0), Owner::One(r) if r.session.inner.id == one.inner.id));
+        assert!(matches!(routes.owner(), Owner::One(r) if r.session.inner.id == one.inner.id));
 
         // A second session with a request on the same upstream: nothing can be attributed.
         let raw = params(r#"{"name":"y","_meta":{"progressToken":"p"}}"#);
         let mut obj = RawObject::parse(&raw).unwrap();
-        let second = routes.track(0, &two, &tx, &mut obj, true);
-        assert!(matches!(routes.owner(0), Owner::Several));
+        let second = routes.track(&two, &tx, &mut obj, true);
+        assert!(matches!(routes.owner(), Owner::Several));
         assert!(
-            matches!(routes.owner(1), Owner::Nobody),
-            "other upstreams unaffected"
+            matches!(other.owner(), Owner::Nobody),
+            "other upstream sessions unaffected"
         );
 
         // Unrewritten (one client, nothing shared): keyed by the client's own token.
         drop(second);
         let raw = params(r#"{"name":"z","_meta":{"progressToken":7}}"#);
         let mut obj = RawObject::parse(&raw).unwrap();
-        let third = routes.track(1, &one, &tx, &mut obj, false);
+        let third = other.track(&one, &tx, &mut obj, false);
         assert!(obj.to_raw().get().contains(r#""progressToken":7"#));
-        assert!(routes.by_token(1, "7").is_some());
+        assert!(other.by_token("7").is_some());
         drop((first, third));
-        assert!(matches!(routes.owner(0), Owner::Nobody));
+        assert!(matches!(routes.owner(), Owner::Nobody));
         assert!(
-            routes.by_token(0, r#""mf-1""#).is_none(),
+            routes.by_token(r#""mf-1""#).is_none(),
             "entries end with their request"
         );
     }

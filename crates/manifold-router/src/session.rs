@@ -1,14 +1,17 @@
 //! One downstream client session: what the client declared and negotiated, whether it is ready
 //! for notifications, and the link its messages go out on. The stdio face has exactly one; the
-//! HTTP face one per `Mcp-Session-Id`. Upstreams and the catalog belong to the [`Gateway`].
+//! HTTP face one per `Mcp-Session-Id`. The upstream sessions it routes to, and their catalog, are
+//! its [`UpstreamSet`]: the gateway's shared one, or its own with per-session servers.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use manifold_protocol::{DecodeError, ErrorObject, RawValue, Response};
+use manifold_protocol::{DecodeError, ErrorObject, RawValue, Request, Response};
 
 use crate::catalog::Kind;
 use crate::downstream::Downstream;
 use crate::gateway::Gateway;
+use crate::pool::{Scope as SlotScope, Slot};
+use crate::set::UpstreamSet;
 
 /// What Manifold knows of one downstream client.
 #[derive(Debug, Default)]
@@ -45,6 +48,8 @@ pub(crate) struct SessionInner {
     client: Mutex<ClientState>,
     pub(crate) downstream: Downstream,
     face: Face,
+    /// The upstream sessions this client routes to.
+    upstreams: Arc<UpstreamSet>,
     /// Who the client is (the stdio principal, or what its bearer token stands for).
     pub(crate) principal: Arc<str>,
     /// What the principal may see (replaced when a reload changes it).
@@ -61,11 +66,11 @@ pub(crate) struct Scope<'a> {
 }
 
 impl Scope<'_> {
-    /// Records that the upstream in `slot` (at `index`) serves this request: for the `server`
-    /// metric label and on the request's `mcp.request` span.
-    pub(crate) fn routed_to(&self, slot: &crate::gateway::Slot, index: usize) {
+    /// Records that `slot` serves this request: for the `server` metric label and on the
+    /// request's `mcp.request` span.
+    pub(crate) fn routed_to(&self, slot: &Slot) {
         self.served_by
-            .store(index, std::sync::atomic::Ordering::Relaxed);
+            .store(slot.server.index, std::sync::atomic::Ordering::Relaxed);
         tracing::Span::current().record("server", tracing::field::display(slot.alias()));
     }
 }
@@ -98,10 +103,16 @@ impl Session {
         principal: Arc<str>,
     ) -> Session {
         let view = gateway.policy().view(&principal);
+        let id = gateway.next_session_id();
+        let upstreams = match face {
+            Face::HttpPrivate => gateway.private_set(id),
+            Face::Stdio | Face::Http => gateway.shared.shared.clone(),
+        };
         let session = Session {
             inner: Arc::new(SessionInner {
                 gateway: gateway.clone(),
-                id: gateway.next_session_id(),
+                id,
+                upstreams,
                 client: Mutex::new(ClientState::default()),
                 downstream: Downstream::new(
                     out,
@@ -123,6 +134,31 @@ impl Session {
         session
     }
 
+    /// Answers one client request; its request-scoped messages (progress, relayed requests) go
+    /// out with the session's other messages.
+    pub async fn handle(&self, request: &Request) -> Result<Box<RawValue>, ErrorObject> {
+        let sink = self.inner.downstream.sender();
+        self.handle_scoped(request, &sink).await
+    }
+
+    /// Answers one client request, sending its request-scoped messages to `sink`.
+    pub async fn handle_scoped(
+        &self,
+        request: &Request,
+        sink: &crate::downstream::Sink,
+    ) -> Result<Box<RawValue>, ErrorObject> {
+        crate::dispatch::serve(self, request, sink).await
+    }
+
+    pub(crate) fn client_initialized(&self) -> bool {
+        self.client().initialized
+    }
+
+    /// The negotiated protocol version ("" before initialize).
+    pub fn negotiated_version(&self) -> String {
+        self.client().version.clone()
+    }
+
     /// Ends the session: it gets no more messages, and requests relayed to it fail.
     pub fn close(&self) {
         if self
@@ -137,10 +173,10 @@ impl Session {
             .sessions
             .with_label_values(&[self.transport()])
             .dec();
-        self.inner.gateway.unregister(self.inner.id);
-        let (gateway, id) = (self.inner.gateway.clone(), self.inner.id);
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move { gateway.forget_everywhere(id).await });
+        let gateway = &self.inner.gateway;
+        gateway.unregister(self.inner.id);
+        if tokio::runtime::Handle::try_current().is_ok() {
+            gateway.session_ended(self.inner.id, self.inner.upstreams.clone());
         }
         self.inner.downstream.fail_all();
     }
@@ -175,7 +211,7 @@ impl Session {
             &mut *self.inner.view.write().unwrap_or_else(|e| e.into_inner()),
             new.clone(),
         );
-        let catalog = self.gateway().catalog();
+        let catalog = self.inner.upstreams.catalog();
         let changed: Vec<Kind> = Kind::ALL
             .into_iter()
             .filter(|k| {
@@ -203,9 +239,42 @@ impl Session {
         matches!(self.inner.face, Face::Stdio | Face::HttpPrivate)
     }
 
-    /// Whether other sessions use the same upstream sessions (progress tokens are then rewritten).
-    pub(crate) fn shares_upstreams(&self) -> bool {
-        self.inner.face == Face::Http
+    /// Whether other clients use `slot` too (progress tokens are then rewritten).
+    pub(crate) fn shares(&self, slot: &Slot) -> bool {
+        slot.scope == SlotScope::Shared && self.inner.face != Face::Stdio
+    }
+
+    /// The upstream sessions this client routes to, and their catalog.
+    pub(crate) fn upstreams(&self) -> &Arc<UpstreamSet> {
+        &self.inner.upstreams
+    }
+
+    /// Sets the identity the upstream sessions initialized for this client get (its own, or,
+    /// on stdio, the shared ones).
+    pub(crate) fn set_identity(&self, identity: manifold_upstream::ClientIdentity) {
+        self.inner.upstreams.identity.send_replace(Some(identity));
+    }
+
+    /// Forwards a client notification to every upstream session initialized with this client's
+    /// identity that is up (the stdio client's shared ones, an HTTP client's own): shared
+    /// upstream sessions of the HTTP face were not told about any one client.
+    pub async fn broadcast(&self, method: &str, params: Option<&RawValue>) {
+        let counter = self
+            .gateway()
+            .metrics()
+            .notifications
+            .with_label_values(&[manifold_metrics::method_label(method), "to_upstream"]);
+        let own: Vec<&Arc<Slot>> = match self.inner.face {
+            Face::Stdio => self.inner.upstreams.slots().collect(),
+            Face::HttpPrivate => self.inner.upstreams.own().collect(),
+            Face::Http => Vec::new(),
+        };
+        for slot in own {
+            if slot.is_up() {
+                slot.upstream.notify(method, params).await;
+                counter.inc();
+            }
+        }
     }
 
     /// A client message that could not be decoded: the error to answer it with. A `tools/call`

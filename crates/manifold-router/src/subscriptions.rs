@@ -1,14 +1,14 @@
 //! Resource subscriptions, reference-counted across sessions: one upstream subscription per
 //! (upstream, URI) however many sessions subscribed; `notifications/resources/updated` goes to
 //! exactly those sessions, with the namespaced URI; a restarted upstream is subscribed again.
-//! Kept by the gateway that runs the upstream (for a borrowed one, the shared gateway).
+//! Each upstream session (a [`Slot`]) keeps its own.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use manifold_protocol::{method, RawObject, RawValue};
 
-use crate::gateway::Gateway;
+use crate::pool::Slot;
 use crate::session::{Session, SessionInner};
 
 /// One subscribed (upstream, URI): who is subscribed, and whether the upstream is.
@@ -27,10 +27,10 @@ impl Topic {
     }
 }
 
-/// (upstream index, upstream URI) → its topic.
-type Table = HashMap<(usize, String), Arc<Topic>>;
+/// Upstream URI → its topic.
+type Table = HashMap<String, Arc<Topic>>;
 
-/// The subscriptions of the upstreams one gateway runs.
+/// The subscriptions of one upstream session.
 #[derive(Default)]
 pub(crate) struct Subscriptions {
     table: Mutex<Table>,
@@ -50,30 +50,30 @@ impl Subscriptions {
     }
 
     /// The topic of `key`, made if there is none.
-    fn topic(&self, key: &(usize, String)) -> Arc<Topic> {
-        self.lock().entry(key.clone()).or_default().clone()
+    fn topic(&self, key: &str) -> Arc<Topic> {
+        self.lock().entry(key.to_string()).or_default().clone()
     }
 
     /// Whether `topic` is still the one the table holds for `key` (it is dropped from the table
     /// when its last subscriber leaves).
-    fn is_current(&self, key: &(usize, String), topic: &Arc<Topic>) -> bool {
+    fn is_current(&self, key: &str, topic: &Arc<Topic>) -> bool {
         self.lock().get(key).is_some_and(|t| Arc::ptr_eq(t, topic))
     }
 
     /// Drops `key`'s topic if it is `topic` and nobody is subscribed to it.
-    fn drop_if_empty(&self, key: &(usize, String), topic: &Arc<Topic>) {
+    fn drop_if_empty(&self, key: &str, topic: &Arc<Topic>) {
         let mut table = self.lock();
         if table.get(key).is_some_and(|t| Arc::ptr_eq(t, topic)) && topic.sessions().is_empty() {
             table.remove(key);
         }
     }
 
-    /// The sessions subscribed to `uri` on `upstream` (exactly, or to a resource it is part of).
-    pub(crate) fn subscribers(&self, upstream: usize, uri: &str) -> Vec<Session> {
+    /// The sessions subscribed to `uri` (exactly, or to a resource it is part of).
+    pub(crate) fn subscribers(&self, uri: &str) -> Vec<Session> {
         let topics: Vec<Arc<Topic>> = self
             .lock()
             .iter()
-            .filter(|((i, u), _)| *i == upstream && (u == uri || uri.starts_with(u.as_str())))
+            .filter(|(u, _)| *u == uri || uri.starts_with(u.as_str()))
             .map(|(_, topic)| topic.clone())
             .collect();
         topics
@@ -89,144 +89,109 @@ impl Subscriptions {
             .collect()
     }
 
-    /// Every URI with subscribers on `upstream` (to subscribe again after a restart).
-    pub(crate) fn uris(&self, upstream: usize) -> Vec<String> {
-        self.lock()
-            .keys()
-            .filter(|(i, _)| *i == upstream)
-            .map(|(_, u)| u.clone())
-            .collect()
+    /// Every URI with subscribers (to subscribe again after a restart).
+    fn uris(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
     }
 }
 
-impl Gateway {
-    /// `resources/subscribe` (`on`) or `unsubscribe` for `session`: upstream only on the first
-    /// subscriber and after the last. Requests for one URI take turns while the upstream is
-    /// asked, so every subscriber's answer is the upstream's: a refusal reaches each of them.
-    pub(crate) async fn subscription(
-        &self,
-        session: &Session,
-        index: usize,
-        uri: &str,
-        on: bool,
-    ) -> Outcome {
-        let (owner, j) = self.shared.slots[index].owner(self, index);
-        let key = (j, uri.to_string());
-        let table = &owner.shared.subscriptions;
-        let id = session.inner.id;
-        let slot = &owner.shared.slots[j];
-        let params = params_for(uri);
-        let request = |m: &'static str| {
-            slot.upstream
-                .request(m, Some(&params), Some(slot.policy.timeout(m)))
-        };
-        loop {
-            let topic = table.topic(&key);
-            let mut subscribed = topic.upstream.lock().await;
-            if !table.is_current(&key, &topic) {
-                // Emptied and dropped while this request waited its turn: start again.
-                continue;
-            }
-            if on {
-                if !*subscribed {
-                    if let Err(e) = request(method::RESOURCES_SUBSCRIBE).await {
-                        drop(subscribed);
-                        table.drop_if_empty(&key, &topic);
-                        return Err(e.into());
-                    }
-                    *subscribed = true;
+/// `resources/subscribe` (`on`) or `unsubscribe` for `session` on `slot`: upstream only on the
+/// first subscriber and after the last. Requests for one URI take turns while the upstream is
+/// asked, so every subscriber's answer is the upstream's: a refusal reaches each of them.
+pub(crate) async fn change(slot: &Slot, session: &Session, uri: &str, on: bool) -> Outcome {
+    let table = &slot.subscriptions;
+    let id = session.inner.id;
+    let params = params_for(uri);
+    let request = |m: &'static str| {
+        slot.upstream
+            .request(m, Some(&params), Some(slot.server.policy.timeout(m)))
+    };
+    loop {
+        let topic = table.topic(uri);
+        let mut subscribed = topic.upstream.lock().await;
+        if !table.is_current(uri, &topic) {
+            // Emptied and dropped while this request waited its turn: start again.
+            continue;
+        }
+        if on {
+            if !*subscribed {
+                if let Err(e) = request(method::RESOURCES_SUBSCRIBE).await {
+                    drop(subscribed);
+                    table.drop_if_empty(uri, &topic);
+                    return Err(e.into());
                 }
-                let mut sessions = topic.sessions();
-                sessions.retain(|_, s| s.strong_count() > 0);
-                sessions.insert(id, Arc::downgrade(&session.inner));
-                return Ok(manifold_protocol::object::empty_object());
+                *subscribed = true;
             }
-            let emptied = {
-                let mut sessions = topic.sessions();
-                let removed = sessions.remove(&id).is_some();
-                sessions.retain(|_, s| s.strong_count() > 0);
-                removed && sessions.is_empty()
-            };
-            let outcome = if emptied && *subscribed {
-                *subscribed = false;
-                request(method::RESOURCES_UNSUBSCRIBE).await
-            } else {
-                Ok(manifold_protocol::object::empty_object())
-            };
-            drop(subscribed);
-            table.drop_if_empty(&key, &topic);
-            return outcome.map_err(crate::error::RouteError::from);
+            let mut sessions = topic.sessions();
+            sessions.retain(|_, s| s.strong_count() > 0);
+            sessions.insert(id, Arc::downgrade(&session.inner));
+            return Ok(manifold_protocol::object::empty_object());
         }
+        let emptied = {
+            let mut sessions = topic.sessions();
+            let removed = sessions.remove(&id).is_some();
+            sessions.retain(|_, s| s.strong_count() > 0);
+            removed && sessions.is_empty()
+        };
+        let outcome = if emptied && *subscribed {
+            *subscribed = false;
+            request(method::RESOURCES_UNSUBSCRIBE).await
+        } else {
+            Ok(manifold_protocol::object::empty_object())
+        };
+        drop(subscribed);
+        table.drop_if_empty(uri, &topic);
+        return outcome.map_err(crate::error::RouteError::from);
     }
+}
 
-    /// A session ended: drop its subscriptions, unsubscribing upstream where it was the last.
-    pub(crate) async fn forget_subscriber(&self, id: u64) {
-        let table = &self.shared.subscriptions;
-        let topics: Vec<((usize, String), Arc<Topic>)> = table
-            .lock()
-            .iter()
-            .filter(|(_, topic)| topic.sessions().contains_key(&id))
-            .map(|(key, topic)| (key.clone(), topic.clone()))
-            .collect();
-        for (key, topic) in topics {
-            let mut subscribed = topic.upstream.lock().await;
-            let emptied = {
-                let mut sessions = topic.sessions();
-                sessions.remove(&id);
-                sessions.retain(|_, s| s.strong_count() > 0);
-                sessions.is_empty()
-            };
-            if emptied && *subscribed {
-                *subscribed = false;
-                let slot = &self.shared.slots[key.0];
-                let _ = slot
-                    .upstream
-                    .request(
-                        method::RESOURCES_UNSUBSCRIBE,
-                        Some(&params_for(&key.1)),
-                        Some(slot.policy.timeout(method::RESOURCES_UNSUBSCRIBE)),
-                    )
-                    .await;
-            }
-            drop(subscribed);
-            table.drop_if_empty(&key, &topic);
-        }
-    }
-
-    /// A session ended: forget its subscriptions here and in every gateway it borrowed from.
-    pub(crate) async fn forget_everywhere(&self, id: u64) {
-        self.forget_subscriber(id).await;
-        let mut lenders: Vec<Gateway> = Vec::new();
-        for (i, slot) in self.shared.slots.iter().enumerate() {
-            let (owner, _) = slot.owner(self, i);
-            let known = std::sync::Arc::ptr_eq(&owner.shared, &self.shared)
-                || lenders
-                    .iter()
-                    .any(|l| std::sync::Arc::ptr_eq(&l.shared, &owner.shared));
-            if !known {
-                lenders.push(owner);
-            }
-        }
-        for lender in lenders {
-            lender.forget_subscriber(id).await;
-        }
-    }
-
-    /// After `index` came back up: subscribe again to what its subscribers still want.
-    pub(crate) async fn resubscribe(&self, index: usize) {
-        let slot = &self.shared.slots[index];
-        for uri in self.shared.subscriptions.uris(index) {
-            if let Err(e) = slot
+/// A session ended: drop its subscriptions on `slot`, unsubscribing upstream where it was the
+/// last subscriber.
+pub(crate) async fn forget(slot: &Slot, id: u64) {
+    let table = &slot.subscriptions;
+    let topics: Vec<(String, Arc<Topic>)> = table
+        .lock()
+        .iter()
+        .filter(|(_, topic)| topic.sessions().contains_key(&id))
+        .map(|(key, topic)| (key.clone(), topic.clone()))
+        .collect();
+    for (uri, topic) in topics {
+        let mut subscribed = topic.upstream.lock().await;
+        let emptied = {
+            let mut sessions = topic.sessions();
+            sessions.remove(&id);
+            sessions.retain(|_, s| s.strong_count() > 0);
+            sessions.is_empty()
+        };
+        if emptied && *subscribed {
+            *subscribed = false;
+            let _ = slot
                 .upstream
                 .request(
-                    method::RESOURCES_SUBSCRIBE,
+                    method::RESOURCES_UNSUBSCRIBE,
                     Some(&params_for(&uri)),
-                    Some(slot.policy.timeout(method::RESOURCES_SUBSCRIBE)),
+                    Some(slot.server.policy.timeout(method::RESOURCES_UNSUBSCRIBE)),
                 )
-                .await
-            {
-                tracing::warn!(server = slot.alias(), %uri, error = %e, "re-subscribing after restart failed");
-            }
+                .await;
+        }
+        drop(subscribed);
+        table.drop_if_empty(&uri, &topic);
+    }
+}
+
+/// After `slot`'s upstream came back up: subscribe again to what its subscribers still want.
+pub(crate) async fn resubscribe(slot: &Slot) {
+    for uri in slot.subscriptions.uris() {
+        if let Err(e) = slot
+            .upstream
+            .request(
+                method::RESOURCES_SUBSCRIBE,
+                Some(&params_for(&uri)),
+                Some(slot.server.policy.timeout(method::RESOURCES_SUBSCRIBE)),
+            )
+            .await
+        {
+            tracing::warn!(server = slot.alias(), %uri, error = %e, "re-subscribing after restart failed");
         }
     }
 }

@@ -49,7 +49,12 @@ where
     let in_flight_room = Arc::new(Semaphore::new(config.gateway.client_max_in_flight));
     let metrics = std::sync::Arc::new(manifold_metrics::Metrics::new());
     let policy = manifold_policy::Policy::new(config, metrics.clone())?;
-    let gateway = Gateway::start_with(config, metrics, std::sync::Arc::new(policy));
+    let gateway = Gateway::start_with(
+        config,
+        metrics,
+        std::sync::Arc::new(policy),
+        manifold_router::Clients::One,
+    );
     let background = Background::default();
     if let Some(listener) = admin {
         crate::admin::spawn(listener, gateway.clone(), config, &background);
@@ -245,12 +250,7 @@ async fn on_message(client: &Client<'_>, message: Message) {
                     }
                 }
             }
-            method::ROOTS_LIST_CHANGED => {
-                session
-                    .gateway()
-                    .broadcast(&n.method, n.params.as_deref())
-                    .await
-            }
+            method::ROOTS_LIST_CHANGED => session.broadcast(&n.method, n.params.as_deref()).await,
             _ => tracing::debug!(method = %n.method, "ignoring client notification"),
         },
         Message::Response(response) => session.complete(response),

@@ -105,11 +105,22 @@ pub enum Health {
     Stopped,
 }
 
+/// What an [`InlineHook`] did with a notification.
+pub enum Inline {
+    /// Not its business: the notification is queued as an event.
+    Pass,
+    /// Handled.
+    Done,
+    /// Handled once this completes; the connection reads nothing further until then, so what
+    /// the upstream sent after the notification (the response it precedes) cannot overtake it.
+    Wait(std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>),
+}
+
 /// A notification handler run by the connection itself, in order with responses: what it
-/// handles (returns `true` for) is never queued as an event. Used for request-scoped notifications
-/// such as progress, which must reach the client before the response they precede. It must not
-/// block.
-pub type InlineHook = Arc<dyn Fn(usize, &Notification) -> bool + Send + Sync>;
+/// handles is never queued as an event. Used for request-scoped notifications such as progress,
+/// which must reach the client before the response they precede. It must not block; it returns
+/// [`Inline::Wait`] when it must wait (a stdio client reading slowly).
+pub type InlineHook = Arc<dyn Fn(usize, &Notification) -> Inline + Send + Sync>;
 
 /// Events an upstream reports to the router, tagged with the upstream's index.
 #[derive(Debug)]

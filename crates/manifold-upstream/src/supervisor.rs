@@ -231,13 +231,13 @@ async fn pump(up: Upstream, mut inbound: InboundStream, reinit: mpsc::UnboundedS
                     .await;
             }
             Inbound::Message(Message::Notification(n)) => {
-                if up
-                    .inner
-                    .inline
-                    .as_ref()
-                    .is_some_and(|hook| hook(up.index(), &n))
-                {
-                    continue;
+                match up.inner.inline.as_ref().map(|hook| hook(up.index(), &n)) {
+                    None | Some(crate::Inline::Pass) => {}
+                    Some(crate::Inline::Done) => continue,
+                    Some(crate::Inline::Wait(queued)) => {
+                        queued.await;
+                        continue;
+                    }
                 }
                 let _ = up
                     .inner

@@ -22,7 +22,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post as post_route;
 use axum::Router;
-use manifold_config::{Config, Sharing};
+use manifold_config::Config;
 use manifold_protocol::version;
 use manifold_upstream::ClientIdentity;
 use serde_json::json;
@@ -32,7 +32,7 @@ use tokio::sync::watch;
 use axum::Extension;
 use manifold_policy::auth::{AuthLayer, Authenticator, Principal, METADATA_PATH};
 use manifold_policy::Policy;
-use manifold_router::Gateway;
+use manifold_router::{Clients, Gateway};
 
 use crate::background::Background;
 pub(crate) use server::{serve as serve_connections, Limits};
@@ -45,9 +45,8 @@ pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
 pub(crate) struct App {
     /// Upstreams shared by every session (all of them unless every server is per-session).
     pub(crate) gateway: Gateway,
-    /// With per-session servers: each session gets a gateway of its own, running those and
-    /// borrowing the shared ones.
-    pub(crate) private: Option<Arc<Config>>,
+    /// Sessions get upstream sessions of their own (some server is per-session).
+    pub(crate) private: bool,
     pub(crate) store: Store,
     allowed_hosts: Vec<String>,
     /// Bounds of each session's queue of server-initiated messages, and of each POST's SSE
@@ -74,26 +73,11 @@ pub async fn serve_http<S>(
 where
     S: Future<Output = ()> + Send + 'static,
 {
-    // Shared servers run once, in the gateway every session uses or borrows from; per-session
-    // servers run once per session, in the session's own gateway.
-    let per_session = config
-        .servers
-        .iter()
-        .any(|s| s.sharing == Sharing::PerSession);
-    let shared_config = Config {
-        servers: config
-            .servers
-            .iter()
-            .filter(|s| s.sharing == Sharing::Shared)
-            .cloned()
-            .collect(),
-        ..config.clone()
-    };
-    // One policy for the process: limits and concurrency slots count across every session, and
-    // it knows every server (per-session ones too).
+    // One gateway and one policy for the process: shared servers run once for every session,
+    // per-session servers once for each session; limits and concurrency slots count across all.
     let metrics = Arc::new(manifold_metrics::Metrics::new());
     let policy = Arc::new(Policy::new(config, metrics.clone())?);
-    let gateway = Gateway::start_with(&shared_config, metrics, policy);
+    let gateway = Gateway::start_with(config, metrics, policy, Clients::Many);
     let auth = Arc::new(Authenticator::new(config));
     let background = Background::default();
     if let Some(listener) = admin {
@@ -115,7 +99,7 @@ where
     let (closing_tx, closing) = watch::channel(false);
     let app = Arc::new(App {
         gateway: gateway.clone(),
-        private: per_session.then(|| Arc::new(config.clone())),
+        private: gateway.has_private_servers(),
         store: Store::default(),
         allowed_hosts: config.listen.allowed_hosts.clone(),
         queue: (
@@ -234,18 +218,13 @@ pub(crate) fn refuse(status: StatusCode, why: impl Into<String>) -> Refusal {
 }
 
 impl App {
-    /// Opens a session: on the shared gateway, or, with per-session servers, on a gateway of its
-    /// own that borrows the shared upstreams.
+    /// Opens a session; with per-session servers, it gets upstream sessions of its own.
     pub(crate) fn new_session(
         &self,
         principal: &Principal,
     ) -> std::io::Result<(String, Arc<store::HttpSession>)> {
-        let (gateway, private) = match &self.private {
-            Some(config) => (Gateway::start_session(config, &self.gateway), true),
-            None => (self.gateway.clone(), false),
-        };
         self.store
-            .create(gateway, private, self.queue, principal.0.clone())
+            .create(&self.gateway, self.private, self.queue, principal.0.clone())
     }
 
     /// The `Host`/`Origin` check every request passes first.

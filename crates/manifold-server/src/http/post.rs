@@ -305,8 +305,10 @@ pub(crate) async fn on_message(session: &HttpSession, message: Message) {
             }
             // Only upstreams initialized with this client's identity hear about its roots.
             method::ROOTS_LIST_CHANGED if session.session.owns_identity() => {
-                let gateway = session.session.gateway();
-                gateway.broadcast(&n.method, n.params.as_deref()).await;
+                session
+                    .session
+                    .broadcast(&n.method, n.params.as_deref())
+                    .await;
             }
             _ => tracing::debug!(method = %n.method, "ignoring client notification"),
         },

@@ -14,8 +14,6 @@ use manifold_router::{Face, Session};
 /// One HTTP session.
 pub(crate) struct HttpSession {
     pub(crate) session: Session,
-    /// Upstream sessions of this session's own (`sharing = "per-session"`), ended with it.
-    private: Option<Gateway>,
     /// Server-initiated messages for this session; each goes to exactly one GET stream.
     pub(crate) outbox: tokio::sync::Mutex<manifold_router::downstream::SinkReceiver>,
     /// Its GET streams and their replay buffers.
@@ -30,16 +28,13 @@ impl HttpSession {
         self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Closes the session and ends its private upstreams (in the background).
+    /// Closes the session (the gateway ends its own upstream sessions in the background).
     fn end(&self) {
         // Whatever it still has in flight is cancelled upstream (each task's drop does it).
         for (_, task) in self.in_flight().drain() {
             task.abort();
         }
         self.session.close();
-        if let Some(gateway) = self.private.clone() {
-            tokio::spawn(async move { gateway.shutdown().await });
-        }
     }
 
     pub(crate) fn touch(&self) {
@@ -65,11 +60,11 @@ impl Store {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Opens a session with a fresh id, on the shared `gateway` or, for `private`, on a gateway of
-    /// its own whose upstreams it alone uses.
+    /// Opens a session with a fresh id on `gateway`; a `private` one gets upstream sessions of its
+    /// own for the per-session servers.
     pub(crate) fn create(
         &self,
-        gateway: Gateway,
+        gateway: &Gateway,
         private: bool,
         queue: (usize, usize),
         principal: Arc<str>,
@@ -82,8 +77,7 @@ impl Store {
             Face::Http
         };
         let entry = Arc::new(HttpSession {
-            session: Session::open_as(&gateway, tx, face, principal),
-            private: private.then_some(gateway),
+            session: Session::open_as(gateway, tx, face, principal),
             outbox: tokio::sync::Mutex::new(rx),
             streams: Default::default(),
             in_flight: Mutex::new(HashMap::new()),
