@@ -1,5 +1,5 @@
 //! Micro-benchmarks of the policy layers' CPU work for one `tools/call` (no I/O): argument
-//! parsing and validation, a rate-limit check, a view check, and the whole `Policy::stack` around
+//! parsing and validation, a rate-limit check, a view check, and the whole stack (`Policy::call`) around
 //! an upstream that answers at once, with every layer on (audit to a file) and with them off.
 //!
 //! ```text
@@ -14,10 +14,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use manifold_config::{Config, Format};
 use manifold_metrics::Metrics;
 use manifold_policy::rate_limit::Limiter;
-use manifold_policy::{ArgumentSchema, Call, Infallible, ItemKind, Policy, Reply};
+use manifold_policy::{ArgumentSchema, Call, ItemKind, Policy};
 use manifold_protocol::RawValue;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 const ARGS: &str = r#"{"text":"hello, manifold","api_key":"k"}"#;
 const RESULT: &str = r#"{"content":[{"type":"text","text":"hello, manifold"}]}"#;
@@ -46,7 +45,10 @@ fn call(policy: &Policy, schema: Option<Arc<ArgumentSchema>>) -> Call {
         arguments: Some(serde_json::from_str(ARGS).unwrap()),
         arguments_text: Some(serde_json::value::RawValue::from_string(ARGS.to_string()).unwrap()),
         schema,
-        timeout: Duration::from_secs(60),
+        timeout: Some(Duration::from_secs(60)),
+        forward: Some(Box::new(|_call: &Call| {
+            Box::pin(async { Ok(RawValue::from_string(RESULT.to_string()).unwrap()) })
+        })),
     }
 }
 
@@ -88,10 +90,6 @@ fn layers(c: &mut Criterion) {
     g.bench_function("view_allows", |b| {
         b.iter(|| view.allows(ItemKind::Tool, black_box("t__echo")))
     });
-    let upstream = tower::service_fn(|_call: Call| async {
-        let result = RawValue::from_string(RESULT.to_string()).unwrap();
-        Ok::<Reply, Infallible>(Ok(result))
-    });
     for (label, policy, validated) in [
         ("stack_off", &policy_off, false),
         ("stack_on", &policy_on, true),
@@ -100,7 +98,7 @@ fn layers(c: &mut Criterion) {
         g.bench_function(label, |b| {
             b.iter(|| {
                 let call = call(policy, validated.then(|| schema.clone()));
-                rt.block_on(policy.stack(upstream).oneshot(call))
+                rt.block_on(policy.call(call))
             })
         });
     }

@@ -45,6 +45,53 @@ async fn sessions_list_and_call_through_the_http_face() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn ending_a_session_leaves_the_shared_upstreams_to_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("a.jsonl").display().to_string();
+    let face = Face::start(
+        "",
+        &testkit("alpha", &["--name", "alpha", "--record", &record]),
+    )
+    .await;
+    let (leaving, staying) = (face.open_session().await, face.open_session().await);
+    let r = face
+        .http
+        .delete(&face.url)
+        .header("mcp-session-id", &leaving)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // A call that is in flight while the gateway ends the other session's state.
+    let (status, body) = face
+        .call(
+            &staying,
+            1,
+            "tools/call",
+            json!({"name": "alpha__sleep", "arguments": {"ms": 300}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("result").is_some(), "{body}");
+    let (_, body) = face
+        .call(
+            &staying,
+            2,
+            "tools/call",
+            json!({"name": "alpha__echo", "arguments": {"text": "still here"}}),
+        )
+        .await;
+    assert!(body.to_string().contains("still here"), "{body}");
+    // The shared upstream was never restarted: it was initialized once.
+    let initializes = std::fs::read_to_string(&record)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(r#""method":"initialize""#))
+        .count();
+    assert_eq!(initializes, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn session_header_rules_and_delete() {
     let face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
     let sid = face.open_session().await;

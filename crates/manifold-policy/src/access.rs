@@ -61,6 +61,18 @@ pub fn unknown(kind: ItemKind, name: &str) -> ErrorObject {
 }
 
 /// Refuses requests for what the caller's view hides.
+/// The access check of every routed request, in the stack and outside it (completions,
+/// subscriptions): what `view` hides fails exactly as an unknown name, counted as `denied`.
+pub fn check(view: &View, kind: ItemKind, name: &str) -> Result<(), Failure> {
+    if view.allows(kind, name) {
+        return Ok(());
+    }
+    Err(Failure {
+        error: unknown(kind, name),
+        outcome: "denied",
+    })
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AccessLayer;
 
@@ -90,14 +102,10 @@ where
     }
 
     fn call(&mut self, call: Call) -> Self::Future {
-        if call.view.allows(call.kind, &call.name) {
-            return Either::Right(self.inner.call(call));
+        match check(&call.view, call.kind, &call.name) {
+            Ok(()) => Either::Right(self.inner.call(call)),
+            Err(failure) => Either::Left(std::future::ready(Ok(Err(failure)))),
         }
-        let failure = Failure {
-            error: unknown(call.kind, &call.name),
-            outcome: "denied",
-        };
-        Either::Left(std::future::ready(Ok(Err(failure))))
     }
 }
 

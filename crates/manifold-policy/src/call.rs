@@ -45,9 +45,19 @@ pub struct Call {
     pub arguments_text: Option<Box<RawValue>>,
     /// The tool's `inputSchema`, compiled; `None` when not validated.
     pub schema: Option<Arc<ArgumentSchema>>,
-    /// The deadline of the upstream request (set by the timeout layer).
-    pub timeout: Duration,
+    /// The deadline of the upstream request: set by the timeout layer, the one place it is
+    /// decided (`None` before; the upstream's default then).
+    pub timeout: Option<Duration>,
+    /// What the innermost service does with the call once every layer let it through: send it
+    /// upstream. Taken by that service.
+    pub forward: Option<Forward>,
 }
+
+/// Sends a call the layers let through upstream, under the deadline the stack set.
+pub type Forward = Box<dyn FnOnce(&Call) -> BoxFuture + Send>;
+
+/// The future of a [`Forward`].
+pub type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send>>;
 
 /// How a request ended, for metrics and the audit log (DESIGN.md § Interfaces).
 pub type Outcome = &'static str;

@@ -25,14 +25,19 @@ use std::time::Duration;
 
 use manifold_config::{AccessRule, Config};
 use manifold_metrics::Metrics;
-use tower::{Service, ServiceBuilder};
+use tower::util::BoxCloneSyncService;
+use tower::{Service, ServiceBuilder, ServiceExt};
 
 pub use access::View;
 pub use call::{
-    is_tool_error, outcome, BoxReply, Call, Failure, Infallible, ItemKind, Outcome, Reply,
+    is_tool_error, outcome, BoxFuture, BoxReply, Call, Failure, Forward, Infallible, ItemKind,
+    Outcome, Reply,
 };
 pub use server::ServerPolicy;
 pub use validate::ArgumentSchema;
+
+/// The policy stack around the innermost service that forwards a call upstream.
+pub type Stack = BoxCloneSyncService<Call, Reply, Infallible>;
 
 /// Principals whose views are remembered before the cache starts over.
 const VIEW_CACHE: usize = 10_000;
@@ -43,6 +48,9 @@ pub struct Policy {
     metrics: Arc<Metrics>,
     /// Replaced whole by a reload (buckets start full again).
     limiter: RwLock<Arc<rate_limit::Limiter>>,
+    /// The layers every routed call passes, built once (and again, with the new limits, by a
+    /// reload; calls in flight finish on the stack they started on).
+    stack: RwLock<Stack>,
     audit: Option<audit::AuditLog>,
     /// Replaced whole by a reload.
     access: RwLock<Arc<Vec<AccessRule>>>,
@@ -68,12 +76,12 @@ impl Policy {
     /// thread; fails only when the audit file cannot be opened. JWT keys, if any, are loaded by
     /// the [`auth::Authenticator`], which needs the Tokio runtime.
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> std::io::Result<Policy> {
+        let limiter = Arc::new(rate_limit::Limiter::new(&config.limits, metrics.clone()));
+        let audit = audit::AuditLog::open(&config.audit)?;
         Ok(Policy {
-            limiter: RwLock::new(Arc::new(rate_limit::Limiter::new(
-                &config.limits,
-                metrics.clone(),
-            ))),
-            audit: audit::AuditLog::open(&config.audit)?,
+            stack: RwLock::new(build_stack(&metrics, audit.clone(), limiter.clone())),
+            limiter: RwLock::new(limiter),
+            audit,
             access: RwLock::new(Arc::new(config.access.clone())),
             views: Mutex::new(HashMap::new()),
             servers: config
@@ -88,12 +96,25 @@ impl Policy {
     }
 
     /// Takes `[[access]]` and `[[limits]]` from a reloaded `config` (rate-limit buckets start
-    /// full again). Other sections need a restart.
+    /// full again): the stack is rebuilt and swapped in whole. Other sections need a restart.
     pub fn reload(&self, config: &Config) {
-        let limiter = rate_limit::Limiter::new(&config.limits, self.metrics.clone());
-        *self.limiter.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(limiter);
+        let limiter = Arc::new(rate_limit::Limiter::new(
+            &config.limits,
+            self.metrics.clone(),
+        ));
+        let stack = build_stack(&self.metrics, self.audit.clone(), limiter.clone());
+        *self.limiter.write().unwrap_or_else(|e| e.into_inner()) = limiter;
+        *self.stack.write().unwrap_or_else(|e| e.into_inner()) = stack;
         *self.access.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config.access.clone());
         self.views.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// Runs `call` through the policy stack; its [`Call::forward`] sends it upstream if every
+    /// layer lets it through.
+    pub async fn call(&self, call: Call) -> Reply {
+        let stack = self.stack.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let Ok(reply) = stack.oneshot(call).await;
+        reply
     }
 
     fn limiter(&self) -> Arc<rate_limit::Limiter> {
@@ -185,35 +206,65 @@ impl Policy {
         views.insert(principal.into(), view.clone());
         view
     }
+}
 
-    /// The policy stack around `inner` (which forwards the call upstream). Outermost first, so
-    /// each layer sees what the ones before it let through:
-    pub fn stack<S>(
-        &self,
-        inner: S,
-    ) -> impl Service<Call, Response = Reply, Error = Infallible, Future: Send + 'static>
-    where
-        S: Service<Call, Response = Reply, Error = Infallible> + Clone + Send + 'static,
-        S::Future: Send + 'static,
-    {
-        let limiter = self.limiter();
-        ServiceBuilder::new()
-            // 1. Every tool call is counted, refused ones too.
-            .layer(observe::ObserveLayer::new(self.metrics.clone()))
-            // 2. Every tool call is audited with what was asked and how it ended.
-            .option_layer(self.audit.clone().map(audit::AuditLayer::new))
-            // 3. What the principal's view hides fails as if it did not exist.
-            .layer(access::AccessLayer)
-            // 4. Rate limits, before anything is spent on the call.
-            .option_layer((!limiter.is_empty()).then(|| rate_limit::RateLimitLayer::new(limiter)))
-            // 5. Arguments against the tool's inputSchema; invalid ones never leave.
-            .layer(validate::ValidateLayer)
-            // 6. The deadline the upstream session enforces (and cancels upstream at).
-            .layer(timeout::TimeoutLayer)
-            // 7. A slot of the server's concurrency limit, waited for a bounded time.
-            .layer(concurrency::ConcurrencyLayer)
-            // 8. The size of what comes back.
-            .layer(result_size::ResultSizeLayer)
-            .service(inner)
+/// The policy stack around the service that forwards a call upstream. Outermost first, so each
+/// layer sees what the ones before it let through:
+fn build_stack(
+    metrics: &Arc<Metrics>,
+    audit: Option<audit::AuditLog>,
+    limiter: Arc<rate_limit::Limiter>,
+) -> Stack {
+    let stack = ServiceBuilder::new()
+        // 1. Every tool call is counted, refused ones too.
+        .layer(observe::ObserveLayer::new(metrics.clone()))
+        // 2. Every tool call is audited with what was asked and how it ended.
+        .option_layer(audit.map(audit::AuditLayer::new))
+        // 3. What the principal's view hides fails as if it did not exist.
+        .layer(access::AccessLayer)
+        // 4. Rate limits, before anything is spent on the call.
+        .option_layer((!limiter.is_empty()).then(|| rate_limit::RateLimitLayer::new(limiter)))
+        // 5. Arguments against the tool's inputSchema; invalid ones never leave.
+        .layer(validate::ValidateLayer)
+        // 6. The deadline the upstream session enforces (and cancels upstream at).
+        .layer(timeout::TimeoutLayer)
+        // 7. A slot of the server's concurrency limit, waited for a bounded time.
+        .layer(concurrency::ConcurrencyLayer)
+        // 8. The size of what comes back.
+        .layer(result_size::ResultSizeLayer)
+        .service(Forwarder);
+    BoxCloneSyncService::new(stack)
+}
+
+/// The innermost service: hands the call to its [`Call::forward`].
+#[derive(Debug, Clone, Copy)]
+struct Forwarder;
+
+impl Service<Call> for Forwarder {
+    type Response = Reply;
+    type Error = Infallible;
+    type Future = BoxReply;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut call: Call) -> BoxReply {
+        let forward = call.forward.take();
+        Box::pin(async move {
+            Ok(match forward {
+                Some(forward) => forward(&call).await,
+                None => Err(Failure {
+                    error: manifold_protocol::ErrorObject::new(
+                        manifold_protocol::code::INTERNAL_ERROR,
+                        "a routed call with nothing to send upstream",
+                    ),
+                    outcome: "error",
+                }),
+            })
+        })
     }
 }

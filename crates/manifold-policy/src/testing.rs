@@ -20,6 +20,7 @@ pub(crate) fn call(principal: &str, session: u64, name: &str) -> Call {
         arguments: None,
         arguments_text: None,
         schema: None,
-        timeout: Duration::from_secs(1),
+        timeout: None,
+        forward: None,
     }
 }

@@ -39,7 +39,7 @@ where
     }
 
     fn call(&mut self, mut call: Call) -> Self::Future {
-        call.timeout = call.server.timeout(call.method);
+        call.timeout = Some(call.server.timeout(call.method));
         self.inner.call(call)
     }
 }

@@ -16,9 +16,18 @@ pub type Sink = QueueSender<String>;
 /// The receiving end of a [`Sink`].
 pub type SinkReceiver = QueueReceiver<String>;
 
+/// The receiving end of a [`shared_sink`], which several streams take from at once.
+pub type SharedSinkReceiver = manifold_transport::queue::SharedReceiver<String>;
+
 /// A sink and its receiver, bounded at `messages` and `bytes`.
 pub fn sink(messages: usize, bytes: usize) -> (Sink, SinkReceiver) {
     manifold_transport::queue::queue(messages, bytes)
+}
+
+/// A sink whose messages several consumers take (an HTTP session's GET streams: each message
+/// goes to exactly one of them), bounded at `messages` and `bytes`.
+pub fn shared_sink(messages: usize, bytes: usize) -> (Sink, SharedSinkReceiver) {
+    manifold_transport::queue::shared_queue(messages, bytes)
 }
 
 type Reply = oneshot::Sender<Result<Box<RawValue>, ErrorObject>>;

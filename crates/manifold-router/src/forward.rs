@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use manifold_policy::{ArgumentSchema, Call, Failure, Infallible, ItemKind, Reply};
+use manifold_policy::{ArgumentSchema, Call, Failure, ItemKind, Reply};
 use manifold_protocol::{RawObject, RawValue};
 use serde_json::Value;
-use tower::ServiceExt;
 
 use crate::catalog::ToolInfo;
 use crate::error::RouteError;
@@ -50,7 +49,7 @@ pub(crate) async fn forward(
     // Progress tokens are rewritten now; the request counts as in flight (for metrics, and
     // for routing what the upstream sends back) only once it is really sent.
     let prepared = slot.return_path.prepare(&mut obj, session.shares(slot));
-    let sending = Arc::new(Sending {
+    let sending = Box::new(Sending {
         slot: slot.clone(),
         inflight: gateway
             .metrics()
@@ -65,11 +64,6 @@ pub(crate) async fn forward(
             .filter(|_| !slot.server.namespace.is_empty())
             .map(|f| (f, slot.server.namespace.clone())),
     });
-    // The innermost service: the upstream request itself, under the deadline the stack set.
-    let send = tower::service_fn(move |call: Call| {
-        let sending = sending.clone();
-        async move { Ok::<Reply, Infallible>(sending.send(&call).await) }
-    });
     let call = Call {
         principal: session.principal().clone(),
         session: session.inner.id,
@@ -81,10 +75,14 @@ pub(crate) async fn forward(
         arguments_text,
         arguments,
         schema,
-        timeout: slot.server.policy.timeout(method),
+        timeout: None,
+        // The innermost service: the upstream request itself, under the deadline the stack set.
+        forward: Some(Box::new(move |call: &Call| {
+            let (method, timeout) = (call.method, call.timeout);
+            Box::pin(async move { sending.send(method, timeout).await })
+        })),
     };
-    let Ok(reply) = policy.stack(send).oneshot(call).await;
-    reply.map_err(RouteError::Failed)
+    policy.call(call).await.map_err(RouteError::Failed)
 }
 
 /// Everything the innermost service needs to send one request upstream.
@@ -105,7 +103,7 @@ struct Sending {
 pub(crate) type ResultRewrite = fn(Box<RawValue>, &str) -> Box<RawValue>;
 
 impl Sending {
-    async fn send(&self, call: &Call) -> Reply {
+    async fn send(self, method: &'static str, timeout: Option<std::time::Duration>) -> Reply {
         self.inflight.inc();
         let _inflight = DecOnDrop(self.inflight.clone());
         // While in flight, the upstream's progress and requests can be traced back to this client.
@@ -116,7 +114,7 @@ impl Sending {
         let result = self
             .slot
             .upstream
-            .request(call.method, Some(&self.params), Some(call.timeout))
+            .request(method, Some(&self.params), timeout)
             .await
             .map_err(|e| Failure {
                 outcome: e.outcome(),

@@ -292,7 +292,9 @@ impl Gateway {
     pub(crate) fn session_ended(&self, id: u64, set: Arc<UpstreamSet>) {
         let gateway = self.clone();
         self.spawn(async move {
-            let (own, shared): (Vec<_>, Vec<_>) = set.slots().partition(|s| s.scope == set.scope);
+            // Only a session's own set has slots of its own; the shared set's belong to all.
+            let (own, shared): (Vec<_>, Vec<_>) =
+                set.slots().partition(|s| s.scope == Scope::Session(id));
             for slot in &shared {
                 crate::subscriptions::forget(slot, id).await;
             }

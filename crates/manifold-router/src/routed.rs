@@ -1,9 +1,10 @@
 //! The routed methods: each finds the one upstream session that owns the name or URI in the
 //! client's set, and hands the request to `forward` (`tools/call`, `prompts/get`,
-//! `resources/read`), or asks that upstream itself (`completion/complete`, subscriptions);
-//! `logging/setLevel` goes to every upstream that logs.
+//! `resources/read`), or asks that upstream itself (`completion/complete`, subscriptions) after
+//! the same access check the stack makes (`manifold_policy::access::check`); `logging/setLevel`
+//! goes to every upstream that logs.
 
-use manifold_policy::ItemKind;
+use manifold_policy::{access, ItemKind};
 use manifold_protocol::object::empty_object;
 use manifold_protocol::{method, RawObject, RawValue};
 use manifold_upstream::Health;
@@ -94,12 +95,7 @@ pub(crate) async fn subscription(
 ) -> Outcome {
     let session = scope.session;
     let (_, uri) = routing_key(params, "uri")?;
-    if !session.view().allows(ItemKind::Resource, &uri) {
-        return Err(RouteError::Denied {
-            kind: ItemKind::Resource,
-            name: uri,
-        });
-    }
+    allowed(&session.view(), ItemKind::Resource, &uri)?;
     let upstreams = session.upstreams();
     let (index, original) = upstreams.resolve_uri(&uri)?;
     let slot = upstreams.resolved(index)?;
@@ -122,20 +118,13 @@ pub(crate) async fn complete(session: &Session, params: Option<&RawValue>) -> Ou
     let (index, field, original) = match reference.get_str("type").as_deref() {
         Some("ref/prompt") => {
             let name = reference.get_str("name").unwrap_or_default();
-            if !view.allows(ItemKind::Prompt, &name) {
-                return Err(RouteError::Unknown {
-                    kind: ItemKind::Prompt,
-                    name,
-                });
-            }
+            allowed(&view, ItemKind::Prompt, &name)?;
             let t = upstreams.resolve_name(Kind::Prompts, &name)?;
             (t.upstream, "name", t.original)
         }
         Some("ref/resource") => {
             let uri = reference.get_str("uri").unwrap_or_default();
-            if !view.allows(ItemKind::Resource, &uri) {
-                return Err(not_found(&uri));
-            }
+            allowed(&view, ItemKind::Resource, &uri)?;
             let (i, original) = match upstreams.catalog().lookup(Kind::Templates, &uri) {
                 Some(t) => (t.upstream, t.original.clone()),
                 None => upstreams.resolve_uri(&uri)?,
@@ -194,6 +183,15 @@ pub(crate) async fn set_level(session: &Session, params: Option<&RawValue>) -> O
         }
     }
     Ok(empty_object())
+}
+
+/// The stack's access check for a request that does not pass the stack: what the view hides is
+/// [`RouteError::Denied`] (answered as an unknown name).
+fn allowed(view: &manifold_policy::View, kind: ItemKind, name: &str) -> Result<(), RouteError> {
+    access::check(view, kind, name).map_err(|_| RouteError::Denied {
+        kind,
+        name: name.to_string(),
+    })
 }
 
 /// Parses `params` as an object and reads the string field that decides where it goes.

@@ -3,6 +3,8 @@
 //! messages, a client's outgoing ones) is one of these. [`QueueSender::send`] waits for room
 //! (backpressure); [`QueueSender::try_send`] refuses when full (for queues that must drop
 //! rather than stall). A message larger than the whole byte budget still passes, alone.
+//! [`shared_queue`] makes one that several consumers take from at once (each item goes to
+//! exactly one of them), with no lock held while they wait.
 
 use std::sync::Arc;
 
@@ -30,12 +32,81 @@ pub fn queue<T: Weigh>(items: usize, bytes: usize) -> (QueueSender<T>, QueueRece
     let room = Arc::new(Semaphore::new(budget));
     (
         QueueSender {
-            tx,
+            tx: Channel::One(tx),
             room: room.clone(),
             budget,
         },
         QueueReceiver { rx, room },
     )
+}
+
+/// A queue of at most `items` messages and `bytes` bytes that several consumers take from: its
+/// receiver is cloned, one per consumer.
+pub fn shared_queue<T: Weigh>(items: usize, bytes: usize) -> (QueueSender<T>, SharedReceiver<T>) {
+    let budget = bytes.clamp(1, MAX_BUDGET);
+    let (tx, rx) = async_channel::bounded(items.max(1));
+    let room = Arc::new(Semaphore::new(budget));
+    (
+        QueueSender {
+            tx: Channel::Many(tx),
+            room: room.clone(),
+            budget,
+        },
+        SharedReceiver { rx, room },
+    )
+}
+
+/// The channel under a queue: one consumer, or several.
+#[derive(Debug)]
+enum Channel<T> {
+    One(mpsc::Sender<(T, u32)>),
+    Many(async_channel::Sender<(T, u32)>),
+}
+
+impl<T> Clone for Channel<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Channel::One(tx) => Channel::One(tx.clone()),
+            Channel::Many(tx) => Channel::Many(tx.clone()),
+        }
+    }
+}
+
+impl<T> Channel<T> {
+    async fn send(&self, item: (T, u32)) -> Result<(), (T, u32)> {
+        match self {
+            Channel::One(tx) => tx.send(item).await.map_err(|e| e.0),
+            Channel::Many(tx) => tx.send(item).await.map_err(|e| e.0),
+        }
+    }
+
+    fn try_send(&self, item: (T, u32)) -> Result<(), TrySendError<(T, u32)>> {
+        match self {
+            Channel::One(tx) => tx.try_send(item).map_err(|e| match e {
+                mpsc::error::TrySendError::Full(item) => TrySendError::Full(item),
+                mpsc::error::TrySendError::Closed(item) => TrySendError::Closed(item),
+            }),
+            Channel::Many(tx) => tx.try_send(item).map_err(|e| match e {
+                async_channel::TrySendError::Full(item) => TrySendError::Full(item),
+                async_channel::TrySendError::Closed(item) => TrySendError::Closed(item),
+            }),
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        match self {
+            Channel::One(tx) => tx.is_closed(),
+            Channel::Many(tx) => tx.is_closed(),
+        }
+    }
+
+    fn same_channel(&self, other: &Channel<T>) -> bool {
+        match (self, other) {
+            (Channel::One(a), Channel::One(b)) => a.same_channel(b),
+            (Channel::Many(a), Channel::Many(b)) => a.same_channel(b),
+            _ => false,
+        }
+    }
 }
 
 /// Why [`QueueSender::try_send`] did not queue an item.
@@ -50,7 +121,7 @@ pub enum TrySendError<T> {
 /// The sending half; cheap to clone.
 #[derive(Debug)]
 pub struct QueueSender<T> {
-    tx: mpsc::Sender<(T, u32)>,
+    tx: Channel<T>,
     room: Arc<Semaphore>,
     budget: usize,
 }
@@ -77,9 +148,9 @@ impl<T: Weigh> QueueSender<T> {
             Ok(permit) => permit.forget(),
             Err(_) => return Err(item),
         }
-        self.tx.send((item, cost)).await.map_err(|e| {
+        self.tx.send((item, cost)).await.map_err(|(item, _)| {
             self.room.add_permits(cost as usize);
-            e.0 .0
+            item
         })
     }
 
@@ -96,8 +167,8 @@ impl<T: Weigh> QueueSender<T> {
         self.tx.try_send((item, cost)).map_err(|e| {
             self.room.add_permits(cost as usize);
             match e {
-                mpsc::error::TrySendError::Full((item, _)) => TrySendError::Full(item),
-                mpsc::error::TrySendError::Closed((item, _)) => TrySendError::Closed(item),
+                TrySendError::Full((item, _)) => TrySendError::Full(item),
+                TrySendError::Closed((item, _)) => TrySendError::Closed(item),
             }
         })
     }
@@ -151,6 +222,48 @@ impl<T> Drop for QueueReceiver<T> {
     }
 }
 
+/// The receiving half of a [`shared_queue`]: clone it for each consumer; each item goes to
+/// exactly one of them.
+#[derive(Debug)]
+pub struct SharedReceiver<T> {
+    rx: async_channel::Receiver<(T, u32)>,
+    room: Arc<Semaphore>,
+}
+
+impl<T> Clone for SharedReceiver<T> {
+    fn clone(&self) -> Self {
+        SharedReceiver {
+            rx: self.rx.clone(),
+            room: self.room.clone(),
+        }
+    }
+}
+
+impl<T> SharedReceiver<T> {
+    /// The next item; `None` once every sender is gone and the queue is empty.
+    pub async fn recv(&self) -> Option<T> {
+        let (item, cost) = self.rx.recv().await.ok()?;
+        self.room.add_permits(cost as usize);
+        Some(item)
+    }
+
+    /// The next item if one is queued.
+    pub fn try_recv(&self) -> Option<T> {
+        let (item, cost) = self.rx.try_recv().ok()?;
+        self.room.add_permits(cost as usize);
+        Some(item)
+    }
+}
+
+impl<T> Drop for SharedReceiver<T> {
+    fn drop(&mut self) {
+        // The last consumer gone: senders waiting for room give up rather than wait forever.
+        if self.rx.receiver_count() == 1 {
+            self.room.close();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +309,28 @@ mod tests {
             Err(TrySendError::Closed(_))
         ));
         assert_eq!(tx.send("e".into()).await, Err("e".to_string()));
+    }
+
+    #[tokio::test]
+    async fn shared_consumers_wait_together_and_each_item_goes_to_one() {
+        let (tx, rx) = shared_queue::<String>(8, 1000);
+        let (a, b) = (rx.clone(), rx);
+        // Both wait at once; neither holds anything the other needs.
+        let first = tokio::spawn(async move { a.recv().await });
+        let second = tokio::spawn(async move { b.recv().await });
+        tokio::task::yield_now().await;
+        tx.send("x".into()).await.unwrap();
+        tx.send("y".into()).await.unwrap();
+        let mut got = vec![
+            first.await.unwrap().unwrap(),
+            second.await.unwrap().unwrap(),
+        ];
+        got.sort();
+        assert_eq!(got, ["x", "y"]);
+        // Every consumer gone: the queue is closed to senders.
+        assert!(matches!(
+            tx.try_send("z".into()),
+            Err(TrySendError::Closed(_))
+        ));
     }
 }

@@ -50,12 +50,9 @@ pub(crate) async fn open(
     let live = futures::stream::unfold(
         (entry, closing, guard),
         |(entry, mut closing, guard)| async move {
-            let message = {
-                let mut outbox = entry.outbox.lock().await;
-                tokio::select! {
-                    m = outbox.recv() => m,
-                    _ = closing.wait_for(|c| *c) => None,
-                }
+            let message = tokio::select! {
+                m = entry.outbox.recv() => m,
+                _ = closing.wait_for(|c| *c) => None,
             }?;
             entry.touch();
             let event = Event::default().event("message").data(message);

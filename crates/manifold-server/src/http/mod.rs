@@ -315,12 +315,9 @@ async fn stream(
     let live = futures::stream::unfold(
         (session, closing, replay),
         move |(session, mut closing, replay)| async move {
-            let message = {
-                let mut outbox = session.outbox.lock().await;
-                tokio::select! {
-                    m = outbox.recv() => m,
-                    _ = closing.wait_for(|c| *c) => None,
-                }
+            let message = tokio::select! {
+                m = session.outbox.recv() => m,
+                _ = closing.wait_for(|c| *c) => None,
             }?;
             session.touch();
             // Recorded before it is sent: if the connection drops, a reconnect gets it again.

@@ -14,8 +14,9 @@ use manifold_router::{Face, Session};
 /// One HTTP session.
 pub(crate) struct HttpSession {
     pub(crate) session: Session,
-    /// Server-initiated messages for this session; each goes to exactly one GET stream.
-    pub(crate) outbox: tokio::sync::Mutex<manifold_router::downstream::SinkReceiver>,
+    /// Server-initiated messages for this session; each goes to exactly one GET stream (they
+    /// wait on it together, none holding anything the others need).
+    pub(crate) outbox: manifold_router::downstream::SharedSinkReceiver,
     /// Its GET streams and their replay buffers.
     pub(crate) streams: super::replay::Streams,
     /// Requests being served, so a client's `notifications/cancelled` can stop them.
@@ -70,7 +71,7 @@ impl Store {
         principal: Arc<str>,
     ) -> std::io::Result<(String, Arc<HttpSession>)> {
         let id = new_session_id()?;
-        let (tx, rx) = manifold_router::downstream::sink(queue.0, queue.1);
+        let (tx, rx) = manifold_router::downstream::shared_sink(queue.0, queue.1);
         let face = if private {
             Face::HttpPrivate
         } else {
@@ -78,7 +79,7 @@ impl Store {
         };
         let entry = Arc::new(HttpSession {
             session: Session::open_as(gateway, tx, face, principal),
-            outbox: tokio::sync::Mutex::new(rx),
+            outbox: rx,
             streams: Default::default(),
             in_flight: Mutex::new(HashMap::new()),
             last_used: Mutex::new(Instant::now()),
