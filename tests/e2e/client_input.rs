@@ -7,7 +7,7 @@
 //! 2025-11-25 schema, so those tests read stdout with [`Raw`], a bare JSON-lines client that
 //! also keeps each line's exact text; the others use the shared (schema-checking) harness.
 
-use crate::common;
+use crate::common::{self, eventually};
 
 use std::path::Path;
 use std::process::Stdio;
@@ -462,19 +462,15 @@ async fn invalid_cursor_is_invalid_params() {
 
 /// Waits until the record file has a line containing `needle`; returns that line.
 async fn recorded_line(path: &Path, needle: &str) -> String {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
+    let what = format!("a line containing {needle:?} in {}", path.display());
+    eventually(&what, Duration::from_secs(5), async || {
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        if let Some(line) = text.lines().find(|l| l.contains(needle)) {
-            return line.to_string();
+        match text.lines().find(|l| l.contains(needle)) {
+            Some(line) => Ok(line.to_string()),
+            None => Err(format!("it holds:\n{text}")),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no line containing {needle:?} in {}:\n{text}",
-            path.display()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]

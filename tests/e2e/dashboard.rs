@@ -2,7 +2,10 @@
 //! through the `${DS_PROMETHEUS}` data source variable, every metric it queries is one a running
 //! `manifold serve` exports on `/metrics`, and every exported metric has a panel.
 
-use crate::common;
+use crate::common::{
+    self, eventually,
+    http::{Answer, HttpGateway},
+};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -100,82 +103,42 @@ fn types(exposition: &str) -> BTreeMap<String, String> {
 /// `manifold serve` on HTTP with the admin listener, after an initialize and two tool calls, one
 /// of them reporting progress (a relayed notification); returns `/metrics`.
 async fn live_exposition() -> String {
-    let (_dir, path) = common::write_config(&format!(
+    let mut gateway = HttpGateway::start(&format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\n{}",
         common::testkit_server("alpha", &["--name", "alpha"], "")
-    ));
-    let (_child, mcp, mut rest) = common::serve_http(&path).await;
-    let line = tokio::time::timeout(common::RECV_TIMEOUT, rest.recv())
-        .await
-        .expect("the admin address")
-        .expect("a second line");
-    let admin = line
-        .strip_prefix("admin listening on ")
-        .unwrap_or_else(|| panic!("{line}"))
-        .to_string();
-    let client = reqwest::Client::new();
-    let post = |sid: Option<String>, body: Value| {
-        let mut req = client
-            .post(&mcp)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body.to_string());
-        if let Some(sid) = sid {
-            req = req.header("mcp-session-id", sid);
-        }
-        async move {
-            let r = req.send().await.expect("POST /mcp");
-            assert!(r.status().is_success(), "POST /mcp: {}", r.status());
-            let sid = r
-                .headers()
-                .get("mcp-session-id")
-                .map(|v| v.to_str().expect("ascii session id").to_string());
-            // Read the whole answer (an SSE stream when progress is reported) before going on.
-            r.text().await.expect("POST /mcp body");
-            sid
-        }
-    };
-    let sid = post(
-        None,
-        json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "dashboard", "version": "1"}}}),
-    )
-    .await
-    .expect("a session id");
-    post(
-        Some(sid.clone()),
-        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-    )
+    ))
     .await;
+    let admin = gateway.admin_url().await;
+    let sid = gateway.open_session().await;
     for params in [
         json!({"name": "alpha__echo", "arguments": {"text": "x"}}),
         json!({"name": "alpha__sleep", "arguments": {"ms": 30}, "_meta": {"progressToken": "p"}}),
     ] {
-        post(
-            Some(sid.clone()),
-            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}),
-        )
-        .await;
+        let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
+        // The whole answer is read (an SSE stream when progress is reported) before going on.
+        let answer = Answer::send(gateway.post(call).header("mcp-session-id", &sid)).await;
+        assert!(answer.status.is_success(), "POST /mcp: {}", answer.status);
     }
     // Should the progress notifications be counted after the answer, give them a moment.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = client
-            .get(format!("{admin}/metrics"))
-            .send()
-            .await
-            .expect("GET /metrics")
-            .text()
-            .await
-            .expect("metrics body");
-        if types(&text).contains_key("manifold_notifications_total")
-            || tokio::time::Instant::now() >= deadline
-        {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let client = reqwest::Client::new();
+    eventually(
+        "manifold_notifications_total on /metrics",
+        Duration::from_secs(5),
+        async || {
+            let text = client
+                .get(format!("{admin}/metrics"))
+                .send()
+                .await
+                .expect("GET /metrics")
+                .text()
+                .await
+                .expect("metrics body");
+            types(&text)
+                .contains_key("manifold_notifications_total")
+                .then_some(text)
+        },
+    )
+    .await
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! shared stdio upstream; every answer must be the right one. Manifold's RSS is printed before and
 //! after (figures, not assertions; benches/ measures).
 
-use crate::common;
+use crate::common::{self, http, http::Answer};
 
 use std::sync::Arc;
 
@@ -25,21 +25,8 @@ async fn post(
     sid: Option<&str>,
     body: Value,
 ) -> (Option<String>, Value) {
-    let mut req = http
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string());
-    if let Some(sid) = sid {
-        req = req.header("mcp-session-id", sid);
-    }
-    let r = req.send().await.expect("request");
-    let sid = r
-        .headers()
-        .get("mcp-session-id")
-        .map(|v| v.to_str().unwrap().to_string());
-    let text = r.text().await.expect("body");
-    (sid, serde_json::from_str(&text).unwrap_or(Value::Null))
+    let answer = Answer::send(http::on_session(http::post(http, url, body), sid)).await;
+    (answer.session.clone(), answer.json_or_null())
 }
 
 #[tokio::test(flavor = "multi_thread")]

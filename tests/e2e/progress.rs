@@ -2,7 +2,7 @@
 //! with its own token, before the response it precedes, and the upstream sees the token unchanged
 //! (one client, nothing shared); a client's roots change reaches its upstream.
 
-use crate::common;
+use crate::common::{self, eventually};
 
 use serde_json::{json, Value};
 
@@ -76,16 +76,12 @@ async fn a_clients_roots_change_reaches_its_upstreams() {
         .await;
     // A ping round trip orders the notification before the check.
     gw.request(1, "ping", json!({})).await;
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !std::fs::read_to_string(&record)
-        .unwrap_or_default()
-        .contains("notifications/roots/list_changed")
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the roots change never reached the upstream"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let what = "the roots change at the upstream";
+    eventually(what, std::time::Duration::from_secs(10), async || {
+        let text = std::fs::read_to_string(&record).unwrap_or_default();
+        text.contains("notifications/roots/list_changed")
+            .then_some(())
+    })
+    .await;
     assert!(gw.close().await.success());
 }

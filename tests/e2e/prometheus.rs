@@ -2,7 +2,10 @@
 //! and sees exactly the tool calls made through the gateway; the same server checks that every
 //! query of the Grafana dashboard `config/grafana/manifold.json` is valid PromQL.
 
-use crate::common;
+use crate::common::{
+    self, eventually, http,
+    http::{Answer, HttpGateway},
+};
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -92,19 +95,16 @@ impl Prometheus {
             log,
             _dir: dir,
         };
-        let deadline = tokio::time::Instant::now() + PROMETHEUS_TIMEOUT;
-        loop {
+        eventually("Prometheus ready", PROMETHEUS_TIMEOUT, async || {
             let ready = reqwest::get(format!("{}/-/ready", prometheus.url)).await;
             if ready.is_ok_and(|r| r.status().is_success()) {
-                return prometheus;
+                Ok(())
+            } else {
+                Err(format!("its log:\n{}", prometheus.log()))
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "Prometheus did not become ready; its log:\n{}",
-                prometheus.log()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        })
+        .await;
+        prometheus
     }
 
     fn log(&self) -> String {
@@ -123,68 +123,51 @@ impl Prometheus {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{query}: not JSON ({e}): {text}"))
     }
 
-    /// Polls `query` until one sample of its result vector has the value `want`; returns the
-    /// last answer either way.
-    async fn wait_for_value(&self, query: &str, want: &str) -> (bool, Value) {
-        let deadline = tokio::time::Instant::now() + PROMETHEUS_TIMEOUT;
-        loop {
+    /// Polls `query` until one sample of its result vector has the value `want`; panics saying
+    /// `what` never happened, with the last answer and Prometheus's log, if none does in time.
+    async fn wait_for_value(&self, query: &str, want: &str, what: &str) {
+        eventually(what, PROMETHEUS_TIMEOUT, async || {
             let answer = self.query(query).await;
             let found = answer["data"]["result"]
                 .as_array()
                 .is_some_and(|samples| samples.iter().any(|s| s["value"][1] == want));
-            if found || tokio::time::Instant::now() >= deadline {
-                return (found, answer);
+            if found {
+                Ok(())
+            } else {
+                Err(format!("last answer: {answer}\nits log:\n{}", self.log()))
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+        })
+        .await;
     }
 }
 
 /// `manifold serve` on HTTP with a testkit upstream `alpha` and the admin listener on a free
-/// port; returns (child, MCP url, admin `host:port`, config dir).
-async fn start_manifold() -> (Child, String, String, tempfile::TempDir) {
-    let (dir, path) = common::write_config(&format!(
+/// port; returns the gateway and the admin `host:port`.
+async fn start_manifold() -> (HttpGateway, String) {
+    let mut gateway = HttpGateway::start(&format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\n{}",
         common::testkit_server("alpha", &["--name", "alpha"], "")
-    ));
-    let (child, mcp, mut rest) = common::serve_http(&path).await;
-    let line = tokio::time::timeout(common::RECV_TIMEOUT, rest.recv())
-        .await
-        .expect("the admin address")
-        .expect("a second line");
-    let admin = line
-        .strip_prefix("admin listening on ")
-        .unwrap_or_else(|| panic!("{line}"));
-    let admin = admin.strip_prefix("http://").unwrap_or(admin);
-    (child, mcp, admin.trim_end_matches('/').to_string(), dir)
+    ))
+    .await;
+    let admin = gateway.admin_url().await;
+    let admin = admin.strip_prefix("http://").unwrap_or(&admin);
+    let admin = admin.trim_end_matches('/').to_string();
+    (gateway, admin)
 }
 
 /// POSTs one JSON-RPC message to the Streamable HTTP endpoint; returns the session id header
 /// and the JSON body (`Null` for a notification's empty answer).
-async fn post(url: &str, sid: Option<&str>, body: Value) -> (Option<String>, Value) {
-    let mut req = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string());
-    if let Some(sid) = sid {
-        req = req.header("mcp-session-id", sid);
-    }
-    let r = req.send().await.expect("POST /mcp");
-    assert!(r.status().is_success(), "POST {body}: {}", r.status());
-    let sid = r
-        .headers()
-        .get("mcp-session-id")
-        .map(|v| v.to_str().expect("ascii session id").to_string());
-    let text = r.text().await.expect("body");
-    (sid, serde_json::from_str(&text).unwrap_or(Value::Null))
+async fn post(gateway: &HttpGateway, sid: Option<&str>, body: Value) -> (Option<String>, Value) {
+    let answer = Answer::send(http::on_session(gateway.post(&body), sid)).await;
+    assert!(answer.status.is_success(), "POST {body}: {}", answer.status);
+    (answer.session.clone(), answer.json_or_null())
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prometheus_scrapes_the_tool_calls_made() {
-    let (_manifold, mcp, admin, _dir) = start_manifold().await;
+    let (manifold, admin) = start_manifold().await;
     let (sid, init) = post(
-        &mcp,
+        &manifold,
         None,
         json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {},
@@ -194,14 +177,14 @@ async fn prometheus_scrapes_the_tool_calls_made() {
     assert!(init["result"].is_object(), "initialize: {init}");
     let sid = sid.expect("a session id");
     post(
-        &mcp,
+        &manifold,
         Some(&sid),
         json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
     )
     .await;
     for id in 1..=CALLS {
         let (_, answer) = post(
-            &mcp,
+            &manifold,
             Some(&sid),
             json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
                    "params": {"name": "alpha__echo", "arguments": {"text": "hi"}}}),
@@ -217,18 +200,11 @@ async fn prometheus_scrapes_the_tool_calls_made() {
     let want = CALLS.to_string();
     // The request counter first: it proves the scrape itself works.
     let requests = r#"manifold_requests_total{method="tools/call",server="alpha",outcome="ok"}"#;
-    let (found, answer) = prometheus.wait_for_value(requests, &want).await;
-    assert!(
-        found,
-        "Prometheus never showed {requests} = {want}; last answer: {answer}\nits log:\n{}",
-        prometheus.log()
-    );
+    let what = format!("Prometheus showing {requests} = {want}");
+    prometheus.wait_for_value(requests, &want, &what).await;
     let tool_calls = r#"manifold_tool_calls_total{server="alpha",tool="alpha__echo",outcome="ok"}"#;
-    let (found, answer) = prometheus.wait_for_value(tool_calls, &want).await;
-    assert!(
-        found,
-        "Prometheus scrapes Manifold but never showed {tool_calls} = {want}; last answer: {answer}"
-    );
+    let what = format!("Prometheus, which scrapes Manifold, showing {tool_calls} = {want}");
+    prometheus.wait_for_value(tool_calls, &want, &what).await;
 }
 
 /// Grafana's variables in the dashboard's queries, with values Prometheus accepts.

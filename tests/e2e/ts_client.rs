@@ -112,11 +112,9 @@ async fn typescript_sdk_client_through_the_http_face() {
     );
     // The SDK terminated its session with DELETE: the id is now unknown.
     let sid = out["sessionId"].as_str().expect("a session id");
-    let r = reqwest::Client::new()
-        .post(&url)
-        .header("content-type", "application/json")
+    let ping = json!({"jsonrpc": "2.0", "id": 1, "method": "ping"});
+    let r = common::http::post(&reqwest::Client::new(), &url, ping)
         .header("mcp-session-id", sid)
-        .body(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}).to_string())
         .send()
         .await
         .unwrap();

@@ -5,7 +5,8 @@
 //! JWT tests are in `jwt`. The RSA keys under `tests/fixtures/auth/` are test-only keys
 //! generated for this repository.
 
-use crate::common;
+use crate::common::http::{self, HttpGateway, SseReader};
+use crate::common::{self, eventually};
 mod jwt;
 
 use jwt::{jwks_file, jwt_auth};
@@ -41,24 +42,16 @@ fn fixture(name: &str) -> PathBuf {
 
 /// `manifold serve --listen 127.0.0.1:0` with alice's token in its environment.
 fn manifold(config: &Path) -> Command {
-    let mut cmd = Command::new(common::manifold_bin());
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .env(ALICE_ENV, ALICE)
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-        );
-    cmd
+    http::serve_command(config, &[(ALICE_ENV, ALICE)])
 }
 
 /// Writes the config (and `bob.token` beside it, padded to show it is trimmed) and serves it;
 /// returns the child, the MCP URL and the directory guard.
 async fn serve(toml: &str) -> (Child, String, tempfile::TempDir) {
-    let (dir, path) = common::write_config(toml);
-    std::fs::write(dir.path().join("bob.token"), format!("  {BOB}\n")).unwrap();
-    let (child, url, _) = common::spawn_listening(manifold(&path)).await;
-    (child, url, dir)
+    let bob = format!("  {BOB}\n");
+    let files = [("bob.token", bob.as_str())];
+    let gateway = HttpGateway::start_with(toml, &files, &[(ALICE_ENV, ALICE)]).await;
+    (gateway.child, gateway.url, gateway.dir)
 }
 
 /// `http://127.0.0.1:PORT` of an MCP URL ending in `/mcp`.
@@ -68,43 +61,25 @@ fn origin(url: &str) -> &str {
 
 /// A POST of one JSON-RPC message, as `token` on session `sid` when given.
 fn post(url: &str, token: Option<&str>, sid: Option<&str>, body: &Value) -> RequestBuilder {
-    let mut req = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string());
+    let mut req = http::post(&reqwest::Client::new(), url, body);
     if let Some(token) = token {
         req = req.bearer_auth(token);
     }
     if let Some(sid) = sid {
         req = req
             .header("mcp-session-id", sid)
-            .header("mcp-protocol-version", "2025-11-25");
+            .header("mcp-protocol-version", http::VERSION);
     }
     req
 }
 
 fn initialize() -> Value {
-    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "auth-e2e", "version": "1"}}})
+    http::initialize("auth-e2e")
 }
 
 /// `initialize` + `notifications/initialized` as `token`; the session id.
 async fn open_session(url: &str, token: &str) -> String {
-    let r = post(url, Some(token), None, &initialize())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
-    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-    let r = post(url, Some(token), Some(&sid), &initialized)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::ACCEPTED);
-    sid
+    http::open_session("auth-e2e", |sid, body| post(url, Some(token), sid, body)).await
 }
 
 /// `tools/call up__echo {text}` as `token` on session `sid`: the status, and the echoed text.
@@ -340,24 +315,6 @@ async fn the_client_token_reaches_neither_the_upstream_nor_the_log() {
     assert!(!log.contains(ALICE) && !log.contains(wrong), "{log}");
 }
 
-/// Reads `r`, a legacy SSE stream, up to its first event; that event's `data`.
-async fn first_event_data(r: &mut reqwest::Response) -> String {
-    let mut text = String::new();
-    while !text.contains("\n\n") {
-        let chunk = tokio::time::timeout(common::RECV_TIMEOUT, r.chunk())
-            .await
-            .expect("the first SSE event in time")
-            .unwrap()
-            .expect("the stream ended before its first event");
-        text.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
-    text.lines()
-        .find_map(|l| l.strip_prefix("data:"))
-        .expect("a data line")
-        .trim()
-        .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn legacy_sse_needs_a_token_and_binds_its_session() {
     let up = common::testkit_server("up", &[], "");
@@ -375,9 +332,11 @@ async fn legacy_sse_needs_a_token_and_binds_its_session() {
     let wrong = "not-a-configured-token-123456";
     assert_refused(open(Some(wrong)), &url, Some(wrong)).await;
 
-    let mut stream = open(Some(ALICE)).send().await.unwrap();
+    let stream = open(Some(ALICE)).send().await.unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
-    let endpoint = first_event_data(&mut stream).await;
+    // The stream stays open (and the legacy session with it) to the end of the test.
+    let mut events = SseReader::new(stream);
+    let endpoint = events.next_event().await.data.trim().to_string();
     assert!(endpoint.starts_with("/messages?sessionId="), "{endpoint}");
     let messages = format!("{}{endpoint}", origin(&url));
     let send = |token: Option<&str>| post(&messages, token, None, &initialize());
@@ -403,19 +362,22 @@ async fn a_rotated_token_takes_effect_on_sighup() {
         .expect("kill");
     assert!(status.success());
     // The reload runs in the background: wait (bounded) for the new token to be accepted.
-    let deadline = tokio::time::Instant::now() + common::RECV_TIMEOUT;
-    loop {
-        let r = post(&url, Some(rotated), None, &initialize())
-            .send()
-            .await
-            .unwrap();
-        if r.status() == StatusCode::OK {
-            break;
-        }
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-        assert!(tokio::time::Instant::now() < deadline, "never reloaded");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    eventually(
+        "the rotated token accepted",
+        common::RECV_TIMEOUT,
+        async || {
+            let r = post(&url, Some(rotated), None, &initialize())
+                .send()
+                .await
+                .unwrap();
+            if r.status() == StatusCode::OK {
+                return Some(());
+            }
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+            None
+        },
+    )
+    .await;
     assert_refused(post(&url, Some(BOB), None, &initialize()), &url, Some(BOB)).await;
     // Bob's session is still his, reached with his new token.
     let (status, echoed) = echo(&url, rotated, &bob_session, "still bob").await;

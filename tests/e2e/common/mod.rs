@@ -1,8 +1,13 @@
-//! Shared harness for the end-to-end tests: locating the built binaries, writing configs, and a
-//! raw JSON-lines client driving `manifold serve --stdio` as a child process.
+//! Shared harness for the end-to-end tests: locating the built binaries, writing configs, the one
+//! stdio harness (a raw JSON-lines client driving `manifold serve --stdio` as a child process,
+//! [`Gateway`]); the one HTTP harness is in `http`, the one wait in `wait`.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod http;
 pub mod schema;
+pub mod wait;
+
+pub use wait::eventually;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -259,4 +264,22 @@ pub async fn serve_http(
             std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
         );
     spawn_listening(cmd).await
+}
+
+/// The lines of the audit log at `path`, each one JSON, once it holds at least `n` of them
+/// (waiting, up to the receive timeout, for the writer thread to write them).
+pub async fn audit_lines(path: &Path, n: usize) -> Vec<Value> {
+    eventually("the audit lines", RECV_TIMEOUT, async || {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+            .collect();
+        if lines.len() >= n {
+            Ok(lines)
+        } else {
+            Err(format!("only {} of {n} audit lines: {text}", lines.len()))
+        }
+    })
+    .await
 }

@@ -4,12 +4,11 @@
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::time::Instant;
 
 use super::support::{
     assert_echo, call_within, error_of, tool_names, wait_notifications, wait_until_answers,
 };
-use crate::common::{testkit_server, write_config, Gateway};
+use crate::common::{eventually, testkit_server, write_config, Gateway};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn crash_mid_call_fails_promptly_others_serve_and_it_comes_back() {
@@ -43,17 +42,15 @@ async fn crash_mid_call_fails_promptly_others_serve_and_it_comes_back() {
 
     // The crashed one is restarted and answers again; its tools are listed again.
     let next = wait_until_answers(&mut gw, "a__echo", 10, Duration::from_secs(10)).await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if tool_names(&mut gw, next)
-            .await
-            .contains(&"a__echo".to_string())
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "a__echo not listed again");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "a__echo listed again",
+        Duration::from_secs(10),
+        async || {
+            let tools = tool_names(&mut gw, next).await;
+            tools.contains(&"a__echo".to_string()).then_some(())
+        },
+    )
+    .await;
     // Down and up each changed the tool list: two list_changed after the crash.
     wait_notifications(&mut gw, "notifications/tools/list_changed", before, 2).await;
     assert!(gw.close().await.success());

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::time::{timeout, Instant};
+use tokio::time::timeout;
 
 use super::support::{assert_echo, call_within};
-use crate::common::{pid_alive, testkit_server, write_config, Gateway};
+use crate::common::{eventually, pid_alive, testkit_server, write_config, Gateway};
 
 /// Pids of every live descendant of `root` (found through /proc's parent links).
 fn descendants(root: u32) -> Vec<u32> {
@@ -50,36 +50,31 @@ fn descendants(root: u32) -> Vec<u32> {
 
 /// Waits (at most 5 s) until none of `pids` is alive.
 async fn assert_all_gone(pids: &[u32]) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
+    let what = "every upstream process gone after manifold ended";
+    eventually(what, Duration::from_secs(5), async || {
         let alive: Vec<u32> = pids.iter().copied().filter(|&p| pid_alive(p)).collect();
         if alive.is_empty() {
-            return;
+            Ok(())
+        } else {
+            Err(format!("still alive: {alive:?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "upstream processes still alive 5 s after manifold ended: {alive:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }
 
 /// Waits until manifold has started `n` upstream processes and returns their pids.
 async fn upstream_pids(gw: &Gateway, n: usize) -> Vec<u32> {
     let manifold = gw.child.id().expect("manifold pid");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let what = format!("{n} upstream processes of manifold (pid {manifold})");
+    eventually(&what, Duration::from_secs(10), async || {
         let pids = descendants(manifold);
         if pids.len() >= n {
-            return pids;
+            Ok(pids)
+        } else {
+            Err(format!("it has {}", pids.len()))
         }
-        assert!(
-            Instant::now() < deadline,
-            "manifold (pid {manifold}) has {} upstream processes, expected {n}",
-            pids.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]

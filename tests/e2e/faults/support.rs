@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::time::{timeout, Instant};
 
-use crate::common::{self, Gateway};
+use crate::common::{self, eventually, Gateway};
 
 pub(crate) fn text_of(response: &Value) -> String {
     response["result"]["content"][0]["text"]
@@ -49,19 +49,17 @@ pub(crate) fn recorded(path: &Path) -> Vec<Value> {
 
 /// Waits (at most 5 s) until the record file holds a message matching `pred`, and returns it.
 pub(crate) async fn wait_recorded(path: &Path, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Some(m) = recorded(path).into_iter().find(|m| pred(m)) {
-            return m;
+    let what = format!("a {what} in {}", path.display());
+    eventually(&what, Duration::from_secs(5), async || {
+        match recorded(path).into_iter().find(|m| pred(m)) {
+            Some(m) => Ok(m),
+            None => Err(format!(
+                "it holds:\n{}",
+                std::fs::read_to_string(path).unwrap_or_default()
+            )),
         }
-        assert!(
-            Instant::now() < deadline,
-            "no {what} in {} within 5 s; it holds:\n{}",
-            path.display(),
-            std::fs::read_to_string(path).unwrap_or_default()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await
 }
 
 /// The upstream id of the recorded `tools/call` of `tool` (the upstream's own name).
@@ -101,19 +99,17 @@ pub(crate) async fn wait_until_answers(
     mut id: i64,
     limit: Duration,
 ) -> i64 {
-    let deadline = Instant::now() + limit;
-    let mut last = Value::Null;
-    while Instant::now() < deadline {
+    let what = format!("{name} answering again");
+    eventually(&what, limit, async || {
         let r = gw.call_tool(id, name, json!({"text": "back"})).await;
         id += 1;
         if r.get("result").is_some() {
             assert_echo(&r, "back");
-            return id;
+            return Ok(id);
         }
-        last = r;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{name} did not answer again within {limit:?}; last response {last}");
+        Err(format!("response {r}"))
+    })
+    .await
 }
 
 /// Indexes in `gw.seen`, from `from` on, of notifications with `method`.

@@ -144,7 +144,7 @@ async fn http_rewrites_only_the_uris() {
     face.post_text(&sid, &subscribe.to_string()).await;
     let call = raw_call(4, r#"{"content":[]}"#, Some(&updated_notification()));
     face.post_text(&sid, &call.to_string()).await;
-    let (_, data) = stream.next_event().await;
+    let data = stream.next_event().await.data;
     let expected = format!(
         r#"{{"jsonrpc":"2.0","method":"notifications/resources/updated","params":{}}}"#,
         updated_params_rewritten()

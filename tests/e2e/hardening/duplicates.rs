@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::support::{audit_lines, HttpFace};
+use super::support::HttpFace;
+use crate::common::audit_lines;
 use crate::common::{self, Gateway};
 
 /// A testkit upstream `a` that records what it receives (with `--raw`), a view hiding `a__fail`

@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use crate::common;
+use crate::common::http::Answer;
+use crate::common::{self, eventually};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -247,49 +248,38 @@ async fn metric(http: &reqwest::Client, admin: &str, series: &str) -> u64 {
 
 /// Waits until `series` has been above 0 and then has not moved for `quiet` (or is back to 0).
 async fn settled(http: &reqwest::Client, admin: &str, series: &str, quiet: Duration) -> u64 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     let (mut seen, mut last, mut since) = (false, u64::MAX, tokio::time::Instant::now());
-    loop {
-        let now = metric(http, admin, series).await;
-        seen |= now > 0;
-        if now != last {
-            (last, since) = (now, tokio::time::Instant::now());
-        } else if seen && (now == 0 || since.elapsed() >= quiet) {
-            return now;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{series} stays at {now}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    eventually(
+        &format!("{series} settled"),
+        Duration::from_secs(90),
+        async || {
+            let now = metric(http, admin, series).await;
+            seen |= now > 0;
+            if now != last {
+                (last, since) = (now, tokio::time::Instant::now());
+            } else if seen && (now == 0 || since.elapsed() >= quiet) {
+                return Ok(now);
+            }
+            Err(format!("{series} stays at {now}"))
+        },
+    )
+    .await
 }
 
 /// POSTs one message to the Streamable HTTP endpoint, taking JSON answers only; the answer
 /// (`Null` for 202) and the session id it names.
 async fn post(http: &reqwest::Client, url: &str, sid: &str, body: Value) -> (Value, String) {
-    let r = http
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json")
-        .header("mcp-protocol-version", "2025-11-25");
-    let r = if sid.is_empty() {
-        r
-    } else {
-        r.header("mcp-session-id", sid)
-    };
-    let r = r.body(body.to_string()).send().await.expect("POST");
-    let status = r.status();
-    let sid = r
-        .headers()
-        .get("mcp-session-id")
-        .map(|v| v.to_str().unwrap().to_string());
-    let text = r.text().await.expect("body");
-    assert!(status.is_success(), "{status}: {text:.300}");
-    (
-        serde_json::from_str(&text).unwrap_or(Value::Null),
-        sid.unwrap_or_default(),
-    )
+    let req = common::http::post_accepting(http, url, common::http::ACCEPT_JSON, body)
+        .header("mcp-protocol-version", common::http::VERSION);
+    let req = common::http::on_session(req, (!sid.is_empty()).then_some(sid));
+    let answer = Answer::send(req).await;
+    assert!(
+        answer.status.is_success(),
+        "{}: {:.300}",
+        answer.status,
+        answer.text
+    );
+    (answer.json_or_null(), answer.session.unwrap_or_default())
 }
 
 async fn http_session(http: &reqwest::Client, url: &str) -> String {
@@ -380,25 +370,27 @@ async fn notifications_to_a_session(read: bool) {
         let (answer, _) = post(&http, &url, &sid, call(i, "a__echo", args)).await;
         assert_eq!(text_of(&answer), format!("call {i}"));
     }
-    let (mut got, mut dropped) = (0, 0);
-    if let Some(received) = received {
+    let (got, dropped) = if let Some(received) = received {
         // Read: every one arrives or is counted as dropped, none is lost silently.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while got + dropped < 100 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{got} read, {dropped} dropped"
-            );
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            got = received.load(Ordering::Relaxed);
-            dropped = metric(&http, &admin, DROPPED).await;
-        }
+        let what = "every notification read or dropped";
+        let (got, dropped) = eventually(what, Duration::from_secs(60), async || {
+            let got = received.load(Ordering::Relaxed);
+            let dropped = metric(&http, &admin, DROPPED).await;
+            if got + dropped >= 100 {
+                Ok((got, dropped))
+            } else {
+                Err(format!("{got} read, {dropped} dropped"))
+            }
+        })
+        .await;
         assert_eq!(got + dropped, 100, "{got} read, {dropped} dropped");
+        (got, dropped)
     } else {
         // Unread: past the queue's bound, they are dropped and counted.
-        dropped = settled(&http, &admin, DROPPED, Duration::from_secs(1)).await;
+        let dropped = settled(&http, &admin, DROPPED, Duration::from_secs(1)).await;
         assert!(dropped <= 100, "{dropped} drops for 100 notifications");
-    }
+        (0, dropped)
+    };
     println!("of 100 notifications: {got} read, {dropped} dropped");
     let what = format!("100 notifications of 2 MB, GET stream read: {read}");
     peak.stop(&what, 64 * MIB).await;

@@ -6,11 +6,10 @@
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, StatusCode};
-use serde_json::json;
-use tokio::process::{Child, Command};
+use serde_json::{json, Value};
 use tokio::time::{sleep, Instant};
 
-use crate::common;
+use crate::common::{self, http, http::HttpGateway};
 
 const ALICE: &str = "alice-hardening-token-3c9e1f07";
 const BOB: &str = "bob-hardening-token-8d42a6b5";
@@ -20,12 +19,7 @@ const IDLE: Duration = Duration::from_millis(600);
 const HAMMER: Duration = Duration::from_millis(2000);
 
 /// A running `manifold serve` with static tokens for alice and bob.
-struct Gw {
-    _child: Child,
-    url: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
+struct Gw(HttpGateway);
 
 impl Gw {
     async fn start() -> Gw {
@@ -36,30 +30,19 @@ impl Gw {
             IDLE.as_millis(),
             common::testkit_server("alpha", &["--name", "alpha"], "")
         );
-        let (dir, path) = common::write_config(&toml);
-        let mut cmd = Command::new(common::manifold_bin());
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&path)
-            .env("MANIFOLD_HARDENING_ALICE", ALICE)
-            .env("MANIFOLD_HARDENING_BOB", BOB)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            );
-        let (child, url, _) = common::spawn_listening(cmd).await;
-        Gw {
-            _child: child,
-            url,
-            http: reqwest::Client::new(),
-            _dir: dir,
-        }
+        let env = [
+            ("MANIFOLD_HARDENING_ALICE", ALICE),
+            ("MANIFOLD_HARDENING_BOB", BOB),
+        ];
+        Gw(HttpGateway::start_with(&toml, &[], &env).await)
     }
 
     /// `method` on the MCP endpoint naming session `sid`, as `token` when given.
     fn request(&self, method: Method, token: Option<&str>, sid: &str) -> RequestBuilder {
         let mut req = self
+            .0
             .http
-            .request(method, &self.url)
+            .request(method, &self.0.url)
             .header("mcp-session-id", sid);
         if let Some(token) = token {
             req = req.bearer_auth(token);
@@ -89,25 +72,11 @@ impl Gw {
 
     /// `initialize` + `notifications/initialized` as `token`; the session id.
     async fn open_session(&self, token: &str) -> String {
-        let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "hardening-sessions", "version": "1"}}});
-        let r = self
-            .http
-            .post(&self.url)
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(init.to_string())
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
-        let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let r = self.ping(Some(token), &sid).body(note.to_string());
-        assert_eq!(status(r).await, StatusCode::ACCEPTED);
-        sid
+        let post = |sid: Option<&str>, body: &Value| match sid {
+            None => self.0.post(body).bearer_auth(token),
+            Some(sid) => self.ping(Some(token), sid).body(body.to_string()),
+        };
+        http::open_session("hardening-sessions", post).await
     }
 
     /// The owner pings its session; the status (200 while it lives, 404 once it expired).
@@ -122,9 +91,11 @@ impl Gw {
             .request(Method::GET, Some(BOB), sid)
             .header("accept", "text/event-stream");
         let legacy = self
+            .0
             .http
             .post(
-                self.url
+                self.0
+                    .url
                     .replace("/mcp", &format!("/messages?sessionId={sid}")),
             )
             .bearer_auth(BOB)

@@ -14,7 +14,7 @@ use tokio::net::TcpStream;
 use tokio::process::Child;
 use tokio::time::{sleep, timeout, Instant};
 
-use crate::common;
+use crate::common::{self, eventually, http::Answer};
 
 /// How long the server may take to close a connection once its deadline passed.
 const CLOSED_WITHIN: Duration = Duration::from_secs(5);
@@ -83,33 +83,17 @@ impl Gw {
         sid: Option<&str>,
         body: Value,
     ) -> (StatusCode, Value, Option<String>) {
-        let mut req = http
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .body(body.to_string());
-        if let Some(sid) = sid {
-            req = req.header("mcp-session-id", sid);
-        }
-        let r = req.send().await.expect("POST /mcp");
-        let sid = r
-            .headers()
-            .get("mcp-session-id")
-            .map(|v| v.to_str().unwrap());
-        let (status, sid) = (r.status(), sid.map(String::from));
-        let body = serde_json::from_str(&r.text().await.unwrap()).unwrap_or(Value::Null);
-        (status, body, sid)
+        let req = common::http::post(http, &self.url, body);
+        let answer = Answer::send(common::http::on_session(req, sid)).await;
+        (answer.status, answer.json_or_null(), answer.session)
     }
 
     /// `initialize` + `notifications/initialized` as `http`; the session id.
     async fn open_session(&self, http: &reqwest::Client) -> String {
-        let (status, _, sid) = self.post(http, None, initialize()).await;
-        assert_eq!(status, StatusCode::OK);
-        let sid = sid.expect("a session id");
-        let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let (status, _, _) = self.post(http, Some(&sid), note).await;
-        assert_eq!(status, StatusCode::ACCEPTED);
-        sid
+        let post = |sid: Option<&str>, body: &Value| {
+            common::http::on_session(common::http::post(http, &self.url, body), sid)
+        };
+        common::http::open_session("slow-clients", post).await
     }
 
     /// Calls `alpha__<tool>` on session `sid`; the text it answered.
@@ -145,9 +129,7 @@ impl Gw {
 }
 
 fn initialize() -> Value {
-    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "slow-clients", "version": "1"}}})
+    common::http::initialize("slow-clients")
 }
 
 fn timed_out(phase: &str) -> String {
@@ -405,11 +387,10 @@ async fn a_large_answer_to_a_paused_reader_arrives_whole() {
     // the connection is cut with the answer unsent. Nothing is read until Manifold says so.
     let mut tcp = gw.connect().await;
     tcp.write_all(request.as_bytes()).await.unwrap();
-    let deadline = Instant::now() + common::RECV_TIMEOUT;
-    while gw.metric(&timed_out("write")).await < 1.0 {
-        assert!(Instant::now() < deadline, "the stalled write was never cut");
-        sleep(Duration::from_millis(100)).await;
-    }
+    eventually("the stalled write cut", common::RECV_TIMEOUT, async || {
+        (gw.metric(&timed_out("write")).await >= 1.0).then_some(())
+    })
+    .await;
     let got = until_closed(&mut tcp).await;
     assert!(got.len() < big, "{} bytes arrived", got.len());
     assert_eq!(gw.metric(&timed_out("write")).await, 1.0);

@@ -5,13 +5,13 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use super::{common, testkit, Face};
+use super::{common, start, testkit};
 
 use std::process::Stdio;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drains_in_flight_calls_and_ends_upstreams() {
-    let mut face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
+    let mut face = start("", &testkit("alpha", &["--name", "alpha"])).await;
     let sid = face.open_session().await;
     let pid = face.child.id().unwrap();
     // Children of any of Manifold's threads (the HTTP face runs a multi-thread runtime).
@@ -30,7 +30,7 @@ async fn sigterm_drains_in_flight_calls_and_ends_upstreams() {
     );
     let slow = {
         let request = face
-            .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            .post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                           "params": {"name": "alpha__sleep", "arguments": {"ms": 800}}}))
             .header("mcp-session-id", &sid);
         tokio::spawn(async move { request.send().await })
@@ -126,7 +126,7 @@ async fn https_with_a_configured_certificate() {
         assert!(made.success(), "openssl {args:?}");
     }
     let tls = format!("[listen]\ntls_cert = {cert:?}\ntls_key = {key:?}\n");
-    let mut face = Face::start(&tls, &testkit("alpha", &["--name", "alpha"])).await;
+    let mut face = start(&tls, &testkit("alpha", &["--name", "alpha"])).await;
     assert!(face.url.starts_with("https://127.0.0.1:"), "{}", face.url);
     let port = face
         .url

@@ -6,18 +6,20 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use super::{common, sse_messages, Face};
+use super::{common, start};
+use crate::common::eventually;
+use crate::common::http::sse_messages;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn per_session_upstreams_carry_each_clients_identity_and_relay_sampling() {
-    let face = Face::start(
+    let face = start(
         "",
         &common::testkit_server("alpha", &["--name", "alpha"], "sharing = \"per-session\""),
     )
     .await;
     // A client that declares sampling, and one that does not.
     let init = |caps: Value, name: &str| {
-        face.post(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+        face.post(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": caps, "clientInfo": {"name": name, "version": "1"}}}))
     };
     let mut sids = Vec::new();
@@ -26,7 +28,7 @@ async fn per_session_upstreams_carry_each_clients_identity_and_relay_sampling() 
         assert_eq!(r.status(), StatusCode::OK);
         let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
         let r = face
-            .post(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
+            .post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
             .header("mcp-session-id", &sid)
             .send()
             .await
@@ -54,7 +56,7 @@ async fn per_session_upstreams_carry_each_clients_identity_and_relay_sampling() 
     }
     // The sampling request travels on the call's own SSE stream; the answer goes back by POST.
     let r = face
-        .post(&json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+        .post(json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call",
                       "params": {"name": "alpha__sample", "arguments": {"prompt": "hello"}}}))
         .header("mcp-session-id", &sids[0])
         .send()
@@ -113,7 +115,7 @@ async fn shared_and_per_session_servers_mix() {
             "sharing = \"per-session\""
         ),
     );
-    let face = Face::start("", &servers).await;
+    let face = start("", &servers).await;
     let (one, two) = (face.open_session().await, face.open_session().await);
     for sid in [&one, &two] {
         let (_, list) = face.call(sid, 1, "tools/list", json!({})).await;
@@ -146,26 +148,15 @@ async fn shared_and_per_session_servers_mix() {
     // A change of the shared server's list reaches the other session's catalog too.
     let r = face.tool(&one, 4, "alpha__toggle", json!({})).await;
     assert!(r["result"].is_object(), "{r}");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    let what = "the shared list change in session two's list";
+    eventually(what, Duration::from_secs(10), async || {
         let (_, list) = face.call(&two, 5, "tools/list", json!({})).await;
-        if common::names(&list["result"], "tools", "name").contains(&"alpha__toggled".into()) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the shared list change never reached session two"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        let names = common::names(&list["result"], "tools", "name");
+        names.contains(&"alpha__toggled".into()).then_some(())
+    })
+    .await;
     // Ending one session ends its own upstream, not the shared one.
-    let r = face
-        .http
-        .delete(&face.url)
-        .header("mcp-session-id", &one)
-        .send()
-        .await
-        .unwrap();
+    let r = face.delete(&one).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let r = face
         .tool(&two, 6, "alpha__echo", json!({"text": "still"}))
@@ -180,39 +171,34 @@ async fn ending_a_session_deletes_its_upstream_http_session() {
     let mut upstream = tokio::process::Command::new(common::testkit_bin());
     upstream.args(["--name", "up", "--http", "127.0.0.1:0", "--record", &record]);
     let (_up, up_url, _) = common::spawn_listening(upstream).await;
-    let face = Face::start("", &format!("[servers.up]\nurl = {up_url:?}\n")).await;
+    let face = start("", &format!("[servers.up]\nurl = {up_url:?}\n")).await;
     let sid = face.open_session().await;
     let r = face.tool(&sid, 1, "up__echo", json!({"text": "x"})).await;
     assert_eq!(r["result"]["content"][0]["text"], "x", "{r}");
-    let r = face
-        .http
-        .delete(&face.url)
-        .header("mcp-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
+    let r = face.delete(&sid).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let text = std::fs::read_to_string(&record).unwrap_or_default();
-        if text
-            .lines()
-            .any(|l| l.starts_with("HEADERS") && l.contains("\"DELETE\""))
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no DELETE reached the upstream:\n{text}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "a DELETE at the upstream",
+        Duration::from_secs(10),
+        async || {
+            let text = std::fs::read_to_string(&record).unwrap_or_default();
+            let deleted = text
+                .lines()
+                .any(|l| l.starts_with("HEADERS") && l.contains("\"DELETE\""));
+            if deleted {
+                Ok(())
+            } else {
+                Err(format!("its record:\n{text}"))
+            }
+        },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sampling_on_a_shared_upstream_is_refused_never_guessed() {
     // A server that asks for sampling although nobody declared it, shared by two sessions.
-    let face = Face::start(
+    let face = start(
         "",
         &common::testkit_server(
             "alpha",
@@ -230,7 +216,7 @@ async fn sampling_on_a_shared_upstream_is_refused_never_guessed() {
     assert!(r.to_string().contains("did not declare"), "{r}");
     // With calls of both sessions in flight there, the request cannot be attributed.
     let hang = face
-        .post(&json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+        .post(json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call",
                       "params": {"name": "alpha__hang", "arguments": {}}}))
         .header("mcp-session-id", &two)
         .send();

@@ -5,11 +5,12 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use super::{common, testkit, Face};
+use super::{common, start, testkit};
+use crate::common::eventually;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_list_and_call_through_the_http_face() {
-    let face = Face::start(
+    let face = start(
         "",
         &(testkit("alpha", &["--name", "alpha"]) + &testkit("beta", &["--name", "beta"])),
     )
@@ -46,11 +47,11 @@ async fn sessions_list_and_call_through_the_http_face() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn session_header_rules_and_delete() {
-    let face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
+    let face = start("", &testkit("alpha", &["--name", "alpha"])).await;
     let sid = face.open_session().await;
     // No session id after initialize → 400; an unknown one → 404.
     let r = face
-        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "ping"}))
         .send()
         .await
         .unwrap();
@@ -61,7 +62,7 @@ async fn session_header_rules_and_delete() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     // An unsupported protocol version header → 400.
     let r = face
-        .post(&json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}))
+        .post(json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}))
         .header("mcp-session-id", &sid)
         .header("mcp-protocol-version", "1999-01-01")
         .send()
@@ -69,29 +70,17 @@ async fn session_header_rules_and_delete() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     // DELETE ends it; the id is then unknown.
-    let r = face
-        .http
-        .delete(&face.url)
-        .header("mcp-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
+    let r = face.delete(&sid).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let (status, _) = face.call(&sid, 4, "ping", json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let r = face
-        .http
-        .delete(&face.url)
-        .header("mcp-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
+    let r = face.delete(&sid).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn foreign_host_or_origin_is_forbidden() {
-    let face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
+    let face = start("", &testkit("alpha", &["--name", "alpha"])).await;
     let init = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}});
     let r = face
@@ -119,7 +108,7 @@ async fn foreign_host_or_origin_is_forbidden() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_bodies_get_clear_statuses() {
-    let face = Face::start(
+    let face = start(
         "[gateway]\nmax_message_bytes = 2048",
         &testkit("alpha", &["--name", "alpha"]),
     )
@@ -171,7 +160,7 @@ async fn bad_bodies_get_clear_statuses() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_sessions_expire() {
-    let face = Face::start(
+    let face = start(
         "[listen]\nsession_idle_ms = 300",
         &testkit("alpha", &["--name", "alpha"]),
     )
@@ -189,7 +178,7 @@ async fn idle_sessions_expire() {
 async fn a_client_that_disconnects_or_deletes_cancels_its_calls_upstream() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("a.jsonl").display().to_string();
-    let face = Face::start(
+    let face = start(
         "",
         &testkit("alpha", &["--name", "alpha", "--record", &record]),
     )
@@ -204,50 +193,27 @@ async fn a_client_that_disconnects_or_deletes_cancels_its_calls_upstream() {
     };
     // A JSON-only client gives up on a hung call: its connection closes.
     let hung = face
-        .http
-        .post(&face.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json")
+        .post_json_only(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                               "params": {"name": "alpha__hang", "arguments": {}}}))
         .header("mcp-session-id", &sid)
-        .body(
-            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                     "params": {"name": "alpha__hang", "arguments": {}}})
-            .to_string(),
-        )
         .send();
     assert!(tokio::time::timeout(Duration::from_millis(300), hung)
         .await
         .is_err());
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while cancels() < 1 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the abandoned call was not cancelled upstream"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let within = Duration::from_secs(10);
+    let what = "the abandoned call cancelled upstream";
+    eventually(what, within, async || (cancels() >= 1).then_some(())).await;
     // A session ended by DELETE cancels what it still has in flight.
     let slow = face
-        .post(&json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        .post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
                       "params": {"name": "alpha__hang", "arguments": {}}}))
         .header("mcp-session-id", &sid)
         .send();
     let slow = tokio::spawn(slow);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let r = face
-        .http
-        .delete(&face.url)
-        .header("mcp-session-id", &sid)
-        .send()
-        .await
-        .unwrap();
+    let r = face.delete(&sid).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    while cancels() < 2 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the session's call was not cancelled upstream"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let what = "the session's call cancelled upstream";
+    eventually(what, within, async || (cancels() >= 2).then_some(())).await;
     slow.abort();
 }

@@ -6,49 +6,12 @@ use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use super::{common, sse_messages, testkit, Face};
-
-/// Reads SSE events (id, JSON data) from a streaming body until `n` arrived.
-pub(crate) async fn read_events(
-    body: &mut (impl futures::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
-    buffer: &mut String,
-    n: usize,
-) -> Vec<(String, Value)> {
-    let mut events = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            while let Some(end) = buffer.find("\n\n") {
-                let raw: String = buffer.drain(..end + 2).collect();
-                let id = raw
-                    .lines()
-                    .find_map(|l| l.strip_prefix("id:"))
-                    .map(|s| s.trim().to_string());
-                let data: Vec<&str> = raw
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("data:"))
-                    .map(str::trim_start)
-                    .collect();
-                let data = data.join("\n");
-                // A priming event (empty data) carries no message.
-                if let (Some(id), false) = (id, data.is_empty()) {
-                    events.push((id, serde_json::from_str(&data).unwrap()));
-                    if events.len() == n {
-                        return;
-                    }
-                }
-            }
-            let chunk = body.next().await.expect("stream open").expect("chunk");
-            buffer.push_str(&String::from_utf8_lossy(&chunk));
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("only {} of {n} events arrived", events.len()));
-    events
-}
+use super::{common, start, testkit};
+use crate::common::http::{sse_messages, SseReader};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn list_changes_arrive_on_the_get_stream() {
-    let face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
+    let face = start("", &testkit("alpha", &["--name", "alpha"])).await;
     let sid = face.open_session().await;
     let r = face.stream(&sid, None).await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -77,7 +40,7 @@ async fn list_changes_arrive_on_the_get_stream() {
 async fn progress_streams_before_the_response_to_the_right_session_only() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("alpha.jsonl");
-    let face = Face::start(
+    let face = start(
         "",
         &testkit(
             "alpha",
@@ -89,7 +52,7 @@ async fn progress_streams_before_the_response_to_the_right_session_only() {
     // Both clients use the same token: on the shared upstream they must not be confused.
     let call = |sid: String, id: i64| {
         let request = face
-            .post(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+            .post(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
                 "name": "alpha__sleep", "arguments": {"ms": 300}, "_meta": {"progressToken": "p"}}}))
             .header("mcp-session-id", sid);
         async move {
@@ -135,10 +98,10 @@ async fn progress_streams_before_the_response_to_the_right_session_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_plain_call_is_answered_with_json_even_when_sse_is_accepted() {
-    let face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
+    let face = start("", &testkit("alpha", &["--name", "alpha"])).await;
     let sid = face.open_session().await;
     let r = face
-        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        .post(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
                       "params": {"name": "alpha__echo", "arguments": {"text": "hi"}}}))
         .header("mcp-session-id", &sid)
         .send()
@@ -149,35 +112,25 @@ async fn a_plain_call_is_answered_with_json_even_when_sse_is_accepted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dropped_get_stream_resumes_with_last_event_id_losing_and_repeating_nothing() {
-    let face = Face::start("", &testkit("c", &["--profile", "conformance"])).await;
+    let face = start("", &testkit("c", &["--profile", "conformance"])).await;
     let sid = face.open_session().await;
     // A JSON-only client: the tool's log messages travel on the GET stream.
     let log_call = |id: i64| {
-        face.http
-            .post(&face.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
+        face.post_json_only(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                                   "params": {"name": "c__test_tool_with_logging", "arguments": {}}}))
             .header("mcp-session-id", &sid)
-            .body(
-                json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                         "params": {"name": "c__test_tool_with_logging", "arguments": {}}})
-                .to_string(),
-            )
             .send()
     };
     let first = face.stream(&sid, None).await;
     assert_eq!(first.status(), StatusCode::OK);
-    let mut body = first.bytes_stream();
-    let mut buffer = String::new();
+    let mut events = SseReader::new(first);
     assert_eq!(log_call(1).await.unwrap().status(), StatusCode::OK);
-    let seen = read_events(&mut body, &mut buffer, 1).await;
+    let seen = events.messages_with_ids(1).await;
     // The connection drops after one event; more messages come while nobody listens.
-    drop(body);
+    drop(events);
     assert_eq!(log_call(2).await.unwrap().status(), StatusCode::OK);
     let resumed = face.stream(&sid, Some(&seen[0].0)).await;
-    let mut body = resumed.bytes_stream();
-    let mut buffer = String::new();
-    let rest = read_events(&mut body, &mut buffer, 5).await;
+    let rest = SseReader::new(resumed).messages_with_ids(5).await;
     let all: Vec<(String, Value)> = seen.into_iter().chain(rest).collect();
     let texts: Vec<String> = all
         .iter()
@@ -201,11 +154,11 @@ async fn a_dropped_get_stream_resumes_with_last_event_id_losing_and_repeating_no
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_broken_post_stream_resumes_with_last_event_id() {
-    let face = Face::start("", &testkit("alpha", &["--name", "alpha"])).await;
+    let face = start("", &testkit("alpha", &["--name", "alpha"])).await;
     let sid = face.open_session().await;
     let r = face
         .post(
-            &json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+            json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
             "name": "alpha__sleep", "arguments": {"ms": 600}, "_meta": {"progressToken": "t"}}}),
         )
         .header("mcp-session-id", &sid)
@@ -216,17 +169,14 @@ async fn a_broken_post_stream_resumes_with_last_event_id() {
         .to_str()
         .unwrap()
         .starts_with("text/event-stream"));
-    let mut body = r.bytes_stream();
-    let mut buffer = String::new();
-    let first = read_events(&mut body, &mut buffer, 1).await;
+    let mut events = SseReader::new(r);
+    let first = events.messages_with_ids(1).await;
     assert_eq!(first[0].1["method"], "notifications/progress", "{first:?}");
     // The POST's connection breaks after the first event.
-    drop(body);
+    drop(events);
     let resumed = face.stream(&sid, Some(&first[0].0)).await;
     assert_eq!(resumed.status(), StatusCode::OK);
-    let mut body = resumed.bytes_stream();
-    let mut buffer = String::new();
-    let rest = read_events(&mut body, &mut buffer, 3).await;
+    let rest = SseReader::new(resumed).messages_with_ids(3).await;
     let kinds: Vec<String> = rest
         .iter()
         .map(|(_, m)| {
@@ -256,7 +206,7 @@ async fn a_broken_post_stream_resumes_with_last_event_id() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_that_reads_nothing_loses_messages_beyond_its_queue_not_the_gateway() {
     // Two queued messages at most; nobody reads the GET stream while nine are produced.
-    let face = Face::start(
+    let face = start(
         "[listen]\nsession_queue = 2",
         &testkit("c", &["--profile", "conformance"]),
     )
@@ -264,16 +214,9 @@ async fn a_session_that_reads_nothing_loses_messages_beyond_its_queue_not_the_ga
     let sid = face.open_session().await;
     for id in 1..=3 {
         let r = face
-            .http
-            .post(&face.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
+            .post_json_only(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                                   "params": {"name": "c__test_tool_with_logging", "arguments": {}}}))
             .header("mcp-session-id", &sid)
-            .body(
-                json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
-                         "params": {"name": "c__test_tool_with_logging", "arguments": {}}})
-                .to_string(),
-            )
             .send()
             .await
             .unwrap();
@@ -284,17 +227,16 @@ async fn a_session_that_reads_nothing_loses_messages_beyond_its_queue_not_the_ga
         );
     }
     let stream = face.stream(&sid, None).await;
-    let mut body = stream.bytes_stream();
-    let mut buffer = String::new();
-    let kept = read_events(&mut body, &mut buffer, 2).await;
+    let mut events = SseReader::new(stream);
+    let kept = events.messages_with_ids(2).await;
     assert!(
         kept.iter()
             .all(|(_, m)| m["method"] == "notifications/message"),
         "{kept:?}"
     );
     // Nothing beyond the two queued ones arrives.
-    let more = tokio::time::timeout(Duration::from_millis(500), body.next()).await;
-    assert!(more.is_err(), "only the queued messages: {:?}", more);
+    let more = events.silent_for(Duration::from_millis(500)).await;
+    assert!(more.is_ok(), "only the queued messages: {:?}", more);
     let (status, _) = face.call(&sid, 9, "ping", json!({})).await;
     assert_eq!(status, StatusCode::OK);
 }

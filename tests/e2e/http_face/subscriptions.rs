@@ -6,14 +6,15 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use super::streams::read_events;
-use super::{common, Face};
+use super::{common, start};
+use crate::common::eventually;
+use crate::common::http::SseReader;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn three_subscribers_one_upstream_subscription() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("c.jsonl").display().to_string();
-    let face = Face::start(
+    let face = start(
         "",
         &common::testkit_server(
             "c",
@@ -50,9 +51,7 @@ async fn three_subscribers_one_upstream_subscription() {
     // The fixture announces an update shortly after it is subscribed to: each subscriber gets it.
     for sid in &sids[..3] {
         let stream = face.stream(sid, None).await;
-        let mut body = stream.bytes_stream();
-        let mut buffer = String::new();
-        let events = read_events(&mut body, &mut buffer, 1).await;
+        let events = SseReader::new(stream).messages_with_ids(1).await;
         assert_eq!(
             events[0].1["method"], "notifications/resources/updated",
             "{events:?}"
@@ -61,14 +60,11 @@ async fn three_subscribers_one_upstream_subscription() {
     }
     // The session that did not subscribe gets nothing.
     let stream = face.stream(&sids[3], None).await;
-    let mut body = stream.bytes_stream();
-    let nothing = tokio::time::timeout(
-        Duration::from_millis(400),
-        futures::StreamExt::next(&mut body),
-    )
-    .await;
+    let nothing = SseReader::new(stream)
+        .silent_for(Duration::from_millis(400))
+        .await;
     assert!(
-        nothing.is_err(),
+        nothing.is_ok(),
         "no update for a non-subscriber: {nothing:?}"
     );
     // Unsubscribing: upstream only after the last subscriber left.
@@ -94,7 +90,7 @@ async fn a_refused_subscription_is_refused_to_every_subscriber() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("r.jsonl").display().to_string();
     // Answers stay plain JSON however long the upstream takes (no switch to an SSE stream).
-    let face = Face::start(
+    let face = start(
         "[listen]\nsse_after_ms = 60000",
         &common::testkit_server(
             "r",
@@ -109,9 +105,8 @@ async fn a_refused_subscription_is_refused_to_every_subscriber() {
     let first = face.call(&first_sid, 1, "resources/subscribe", json!({ "uri": uri }));
     let second = async {
         // Sent once the upstream holds the first subscribe (it answers a second later).
-        while upstream_subscribes() == 0 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        let held = async || (upstream_subscribes() > 0).then_some(());
+        eventually("the first subscribe upstream", common::RECV_TIMEOUT, held).await;
         face.call(&second_sid, 1, "resources/subscribe", json!({ "uri": uri }))
             .await
     };

@@ -2,26 +2,10 @@
 //! (secrets redacted, or a digest), how it ended, how long it took, how big the answer was and
 //! what it was (redacted and cut, or a digest).
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::{server, stdio};
-
-/// The audit file's lines once it holds `n` of them.
-async fn lines(path: &std::path::Path, n: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + crate::common::RECV_TIMEOUT;
-    loop {
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let lines: Vec<Value> = text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-            .collect();
-        if lines.len() >= n {
-            return lines;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{lines:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-}
+use crate::common::audit_lines;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_line_per_call_with_secrets_redacted() {
@@ -43,7 +27,7 @@ async fn one_line_per_call_with_secrets_redacted() {
     assert_eq!(r["error"]["code"], -32602);
 
     let path = dir.path().join("audit.jsonl");
-    let lines = lines(&path, 4).await;
+    let lines = audit_lines(&path, 4).await;
     assert_eq!(lines.len(), 4, "{lines:?}");
     let first = &lines[0];
     for field in [
@@ -95,7 +79,7 @@ async fn digest_mode_records_no_arguments() {
     gateway
         .call_tool(2, "a__echo", json!({"text": "top secret"}))
         .await;
-    let lines = lines(&dir.path().join("audit.jsonl"), 1).await;
+    let lines = audit_lines(&dir.path().join("audit.jsonl"), 1).await;
     let digest = lines[0]["argumentsDigest"].as_str().expect("a digest");
     assert!(
         digest.starts_with("sha256:") && digest.len() == 7 + 64,
@@ -134,7 +118,7 @@ async fn results_are_recorded_redacted_and_cut() {
         .await;
     assert_eq!(super::text(&r).len(), 5000);
     let path = dir.path().join("audit.jsonl");
-    let lines = lines(&path, 3).await;
+    let lines = audit_lines(&path, 3).await;
     let recorded = &lines[0]["result"];
     assert_eq!(recorded["content"][0]["text"], "ok", "{recorded}");
     assert_eq!(
@@ -186,7 +170,7 @@ async fn results_as_a_digest_or_not_at_all() {
                 .call_tool(id, "a__echo", json!({ "text": text }))
                 .await;
         }
-        let lines = lines(&dir.path().join("audit.jsonl"), 3).await;
+        let lines = audit_lines(&dir.path().join("audit.jsonl"), 3).await;
         for line in &lines {
             assert!(line.get("result").is_none(), "{line}");
             assert!(line["resultBytes"].as_u64().is_some(), "{line}");

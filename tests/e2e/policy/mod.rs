@@ -1,7 +1,7 @@
 //! The policy layers end to end, against the real binary and testkit upstreams: per-principal
 //! `views`, rate `limits`, argument `validation`, `curation`, the `audit` log, `deadlines`
 //! (timeouts, concurrency and result-size limits) and the `metrics` they leave behind. Shared
-//! fixtures: `Face` (the HTTP face, with bearer tokens) and `Stdio` (the stdio face).
+//! fixtures: `Face` (the shared HTTP harness with bearer tokens and the admin listener) and `Stdio` (the stdio face).
 
 use crate::common;
 
@@ -15,9 +15,10 @@ mod views;
 
 use std::path::{Path, PathBuf};
 
-use reqwest::StatusCode;
+use reqwest::{RequestBuilder, StatusCode};
 use serde_json::{json, Value};
-use tokio::process::Child;
+
+use crate::common::http::{self, Answer, HttpGateway};
 
 /// Tokens of the two principals the HTTP tests use (static tokens read from files).
 pub(crate) const ALICE: &str = "alice-token-0123456789";
@@ -35,59 +36,23 @@ file = "bob.token"
 
 /// A running `manifold serve --listen 127.0.0.1:0` with its admin listener.
 pub(crate) struct Face {
-    _child: Child,
-    url: String,
+    gateway: HttpGateway,
     admin: String,
-    http: reqwest::Client,
-    _dir: tempfile::TempDir,
 }
 
 impl Face {
     /// Serves `toml` (token files for [`TWO_PRINCIPALS`] are written beside it).
     pub(crate) async fn start(toml: &str) -> Face {
-        let (dir, path) =
-            common::write_config(&format!("[admin]\nlisten = \"127.0.0.1:0\"\n{toml}"));
-        std::fs::write(dir.path().join("alice.token"), ALICE).unwrap();
-        std::fs::write(dir.path().join("bob.token"), BOB).unwrap();
-        let (child, url, mut rest) = common::serve_http(&path).await;
-        let line = tokio::time::timeout(common::RECV_TIMEOUT, rest.recv())
-            .await
-            .expect("the admin address")
-            .expect("a second line");
-        let admin = line
-            .strip_prefix("admin listening on ")
-            .unwrap_or_else(|| panic!("{line}"))
-            .to_string();
-        Face {
-            _child: child,
-            url,
-            admin,
-            http: reqwest::Client::new(),
-            _dir: dir,
-        }
+        let toml = format!("[admin]\nlisten = \"127.0.0.1:0\"\n{toml}");
+        let tokens = [("alice.token", ALICE), ("bob.token", BOB)];
+        let mut gateway = HttpGateway::start_with(&toml, &tokens, &[]).await;
+        let admin = gateway.admin_url().await;
+        Face { gateway, admin }
     }
 
     /// Opens a session as the holder of `token`; returns its id.
     pub(crate) async fn open(&self, token: &str) -> Session<'_> {
-        let r = self
-            .post(
-                token,
-                None,
-                &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                "protocolVersion": "2025-11-25", "capabilities": {},
-                "clientInfo": {"name": "policy-e2e", "version": "1"}}}),
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::OK);
-        let sid = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
-        let r = self
-            .post(
-                token,
-                Some(&sid),
-                &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let sid = http::open_session("policy-e2e", |sid, body| self.post(token, sid, body)).await;
         Session {
             face: self,
             token: token.to_string(),
@@ -95,19 +60,10 @@ impl Face {
         }
     }
 
-    async fn post(&self, token: &str, sid: Option<&str>, body: &Value) -> reqwest::Response {
-        let mut req = self
-            .http
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25")
-            .bearer_auth(token)
-            .body(body.to_string());
-        if let Some(sid) = sid {
-            req = req.header("mcp-session-id", sid);
-        }
-        req.send().await.expect("POST")
+    /// A POST of `body` as the holder of `token`, on session `sid` when given.
+    fn post(&self, token: &str, sid: Option<&str>, body: &Value) -> RequestBuilder {
+        let post = self.gateway.post(body).bearer_auth(token);
+        http::on_session(post, sid).header("mcp-protocol-version", http::VERSION)
     }
 
     /// The Prometheus exposition of the admin listener.
@@ -132,10 +88,9 @@ impl Session<'_> {
     /// A request's whole JSON-RPC response (schema-checked).
     pub(crate) async fn request(&self, method: &str, params: Value) -> Value {
         let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
-        let r = self.face.post(&self.token, Some(&self.sid), &body).await;
-        assert_eq!(r.status(), StatusCode::OK, "{method}");
-        let text = r.text().await.unwrap();
-        let message: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"));
+        let answer = Answer::send(self.face.post(&self.token, Some(&self.sid), &body)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{method}");
+        let message = answer.json();
         common::schema::check_outgoing(&message, Some(method));
         message
     }
