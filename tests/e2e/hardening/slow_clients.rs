@@ -222,9 +222,16 @@ async fn response(stream: &mut TcpStream, pause: Duration) -> (String, Vec<u8>) 
 }
 
 /// Writes `prefix` at once, then one byte of `trickle` (repeated) every 100 ms until the server
-/// closes the connection; returns what the server sent and how long the connection lasted.
-async fn trickle(stream: TcpStream, prefix: &'static [u8], trickle: u8) -> (String, Duration) {
-    let started = Instant::now();
+/// closes the connection; returns what the server sent and how long it took from `started` (an
+/// instant before the server's timer for this request can have started: before connecting, or
+/// before the request's first byte) to the close. The server's timeout lies within that span,
+/// so a busy machine can only lengthen it.
+async fn trickle(
+    stream: TcpStream,
+    started: Instant,
+    prefix: &'static [u8],
+    trickle: u8,
+) -> (String, Duration) {
     let (mut read, mut write) = stream.into_split();
     let writer = tokio::spawn(async move {
         let mut sent = write.write_all(prefix).await;
@@ -245,10 +252,11 @@ async fn trickle(stream: TcpStream, prefix: &'static [u8], trickle: u8) -> (Stri
 #[tokio::test(flavor = "multi_thread")]
 async fn slowloris_headers_are_cut_while_other_clients_are_served() {
     let gw = Gw::start("header_timeout_ms = 600\nidle_timeout_ms = 60000", false).await;
-    let fresh = tokio::spawn(trickle(gw.connect().await, SLOW_HEADER, b'a'));
+    let connecting = Instant::now();
+    let fresh = tokio::spawn(trickle(gw.connect().await, connecting, SLOW_HEADER, b'a'));
     let mut kept = gw.connect().await;
     exchange(&mut kept, &post_request(&initialize(), ""), Duration::ZERO).await;
-    let kept = tokio::spawn(trickle(kept, SLOW_HEADER, b'a'));
+    let kept = tokio::spawn(trickle(kept, Instant::now(), SLOW_HEADER, b'a'));
     sleep(Duration::from_millis(200)).await;
     gw.served("meanwhile").await;
     for slow in [fresh, kept] {
@@ -269,8 +277,10 @@ async fn tls_handshakes_must_complete_within_the_header_timeout() {
     let gw = Gw::start("header_timeout_ms = 600\nidle_timeout_ms = 5000", true).await;
     let mut silent = gw.connect().await;
     // A handshake record announcing 512 bytes of ClientHello, which never all arrive.
+    let connecting = Instant::now();
     let slow = tokio::spawn(trickle(
         gw.connect().await,
+        connecting,
         &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01],
         0,
     ));
@@ -354,10 +364,12 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let mut tcp = gw.connect().await;
     exchange(&mut tcp, &post_request(&initialize(), ""), Duration::ZERO).await;
     sleep(Duration::from_millis(800)).await;
+    // Timed from before the request: the server's idle timer starts within that span (once its
+    // answer is written), so a busy machine can only lengthen it.
+    let asked = Instant::now();
     exchange(&mut tcp, &post_request(&initialize(), ""), Duration::ZERO).await;
-    let answered = Instant::now();
     assert_eq!(until_closed(&mut tcp).await, "");
-    let lasted = answered.elapsed();
+    let lasted = asked.elapsed();
     assert!(lasted >= Duration::from_millis(750), "cut after {lasted:?}");
     assert_eq!(gw.metric(&timed_out("idle")).await, 1.0);
 }
