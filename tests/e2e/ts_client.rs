@@ -20,7 +20,7 @@ fn npm(rel: &str) -> std::path::PathBuf {
 /// How many progress notifications the SDK reported for a call. The SDK handles notifications a
 /// microtask after the responses that arrive with them, so the last progress of a call can be
 /// discarded on its side when it arrives in the same read as the response; Manifold's order and
-/// completeness are asserted exactly by tests/progress.rs and tests/http_face.
+/// completeness are asserted exactly by tests/e2e/progress.rs and tests/e2e/http_face/.
 fn progress_seen(call: &Value) -> usize {
     call["progress"].as_array().map_or(0, Vec::len)
 }

@@ -2,7 +2,7 @@
 //! string, `jsonrpc` is a number or missing, `method` or `params` is repeated — on the Streamable
 //! HTTP face (400 with the JSON-RPC error as its body) and on the legacy HTTP+SSE face (the error
 //! on the stream). An id that cannot be told (two different ids, an object) is left out. The
-//! stdio face's cases are in `tests/client_input.rs`.
+//! stdio face's cases are in `tests/e2e/client_input.rs`.
 
 use serde_json::{json, Value};
 

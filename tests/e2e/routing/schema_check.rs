@@ -1,5 +1,5 @@
 //! Every message Manifold writes on its stdio face, recorded by a tap between rmcp and Manifold and
-//! checked against the official MCP 2025-11-25 JSON Schema (`tests/common/schema.rs`).
+//! checked against the official MCP 2025-11-25 JSON Schema (`tests/e2e/common/schema.rs`).
 
 use std::collections::BTreeSet;
 use std::path::Path;
