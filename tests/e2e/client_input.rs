@@ -10,13 +10,10 @@
 use crate::common::{self, eventually};
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::{manifold_bin, testkit_server, write_config, Gateway};
+use common::{testkit_server, write_config, Gateway};
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
 /// A gateway fronting one testkit server `a` (namespace `a`).
 fn one_upstream(gateway_toml: &str, args: &[&str]) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -48,54 +45,23 @@ fn assert_unknown_id(response: &Value) {
     );
 }
 
-/// `manifold serve --stdio` read line by line without any validation.
-struct Raw {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Lines<BufReader<ChildStdout>>,
-}
+/// `manifold serve --stdio` read line by line without any validation: the shared harness,
+/// read unchecked.
+struct Raw(Gateway);
 
 impl Raw {
     fn spawn(config: &Path) -> Raw {
-        let mut child = Command::new(manifold_bin())
-            .args(["serve", "--stdio", "--config"])
-            .arg(config)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn manifold");
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take().expect("stdout");
-        Raw {
-            child,
-            stdin,
-            lines: BufReader::new(stdout).lines(),
-        }
+        Raw(Gateway::spawn(config))
     }
 
     async fn send_raw(&mut self, line: &str) {
-        let stdin = self.stdin.as_mut().expect("stdin open");
-        stdin.write_all(line.as_bytes()).await.expect("write");
-        stdin.write_all(b"\n").await.expect("write");
-        stdin.flush().await.expect("flush");
+        self.0.send_raw(line).await;
     }
 
     /// The next line that is not a notification: its exact text and its JSON.
     async fn next_answer(&mut self) -> (String, Value) {
         loop {
-            let line = tokio::time::timeout(common::RECV_TIMEOUT, self.lines.next_line())
-                .await
-                .expect("timed out waiting for a message from manifold")
-                .expect("read")
-                .expect("manifold closed stdout");
-            let value: Value = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("manifold wrote invalid JSON {line:?}: {e}"));
+            let (line, value) = self.0.recv_unchecked().await;
             if value.is_array() || value.get("method").is_none() {
                 return (line, value);
             }
@@ -131,12 +97,8 @@ impl Raw {
         r["result"].clone()
     }
 
-    async fn close(mut self) -> std::process::ExitStatus {
-        drop(self.stdin.take());
-        tokio::time::timeout(Duration::from_secs(20), self.child.wait())
-            .await
-            .expect("manifold did not exit after EOF")
-            .expect("wait")
+    async fn close(self) -> std::process::ExitStatus {
+        self.0.close().await
     }
 }
 

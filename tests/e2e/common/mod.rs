@@ -74,12 +74,11 @@ impl Gateway {
         Self::spawn_with(config, &[])
     }
 
-    /// Same, with extra environment variables.
+    /// Same, with extra environment variables (a `RUST_LOG` among them wins over the test's).
     pub fn spawn_with(config: &Path, env: &[(&str, &str)]) -> Gateway {
         let mut cmd = Command::new(manifold_bin());
         cmd.args(["serve", "--stdio", "--config"])
             .arg(config)
-            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -87,6 +86,7 @@ impl Gateway {
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "warn");
         }
+        cmd.envs(env.iter().copied());
         let mut child = cmd.spawn().expect("spawn manifold");
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout");
@@ -118,6 +118,15 @@ impl Gateway {
 
     /// Reads the next message: its exact text, and its JSON.
     pub async fn recv_raw(&mut self) -> (String, Value) {
+        let (line, message) = self.recv_unchecked().await;
+        schema::check_outgoing(&message, None);
+        (line, message)
+    }
+
+    /// Reads the next line as JSON, unchecked by the schema (for what is no single message of
+    /// it: batch answers, errors whose id could not be read; or for reading in bulk): its exact
+    /// text, and its JSON.
+    pub async fn recv_unchecked(&mut self) -> (String, Value) {
         let line = tokio::time::timeout(RECV_TIMEOUT, self.lines.next_line())
             .await
             .expect("timed out waiting for a message from manifold")
@@ -125,8 +134,12 @@ impl Gateway {
             .expect("manifold closed stdout");
         let message: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("manifold wrote invalid JSON {line:?}: {e}"));
-        schema::check_outgoing(&message, None);
         (line, message)
+    }
+
+    /// Takes stdin, e.g. for a writer task of its own (dropping it closes stdin).
+    pub fn take_stdin(&mut self) -> ChildStdin {
+        self.stdin.take().expect("stdin open")
     }
 
     /// Reads until the response with `id` (others kept in `seen`): its exact text, and its JSON.

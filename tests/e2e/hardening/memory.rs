@@ -3,17 +3,16 @@
 //! HTTP+SSE sessions whose streams are read or not (bounded outboxes, drops counted). Manifold's
 //! own RSS is sampled from /proc meanwhile; afterwards everything that was not dropped arrives.
 
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter, Lines};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::process::{Child, ChildStdin, Command};
 
 use crate::common::http::Answer;
-use crate::common::{self, eventually};
+use crate::common::{self, eventually, Gateway};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -66,56 +65,32 @@ fn config(body: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, path)
 }
 
-/// `manifold serve --stdio`, initialized, whose stdin can be handed to a writer task.
-struct StdioClient {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    lines: Lines<BufReader<ChildStdout>>,
-}
+/// `manifold serve --stdio` (the shared harness, read without schema checks, as it reads
+/// thousands of answers), initialized, whose stdin can be handed to a writer task.
+struct StdioClient(Gateway);
 
 impl StdioClient {
     async fn start(config: &std::path::Path) -> StdioClient {
-        let mut child = Command::new(common::manifold_bin())
-            .args(["serve", "--stdio", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "error")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("spawn manifold");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let mut client = StdioClient(Gateway::spawn_with(config, &[("RUST_LOG", "error")]));
         let init = json!({"jsonrpc": "2.0", "id": "init", "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {},
             "clientInfo": {"name": "memory", "version": "1"}}});
         let ready = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
-        let hello = format!("{init}\n{ready}\n");
-        stdin.write_all(hello.as_bytes()).await.expect("write");
-        let stdin = Some(stdin);
-        let mut client = StdioClient {
-            child,
-            stdin,
-            lines,
-        };
+        client.0.send_raw(&format!("{init}\n{ready}")).await;
         let answer = client.next().await;
         assert!(answer["result"]["serverInfo"].is_object(), "{answer}");
         client
     }
 
+    /// The next message, unchecked.
     async fn next(&mut self) -> Value {
-        let line = tokio::time::timeout(common::RECV_TIMEOUT, self.lines.next_line())
-            .await
-            .expect("timed out waiting for manifold's output")
-            .expect("read stdout")
-            .expect("manifold closed stdout");
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("invalid JSON from manifold: {e}"))
+        self.0.recv_unchecked().await.1
     }
 
     /// Writes `lines` from a task of its own (writes block while Manifold reads no further); the
     /// task gives stdin back once all are written (closing it would cancel what is in flight).
     fn write_from_task(&mut self, lines: Vec<String>) -> tokio::task::JoinHandle<ChildStdin> {
-        let stdin = self.stdin.take().expect("stdin");
+        let stdin = self.0.take_stdin();
         tokio::spawn(async move {
             let mut out = BufWriter::new(stdin);
             for line in lines {
@@ -170,7 +145,7 @@ async fn a_stdio_client_that_does_not_read_blocks_on_its_writes_instead_of_growi
     let lines = (0..CALLS)
         .map(|i| call(i, "a__echo", json!({"text": text(i)})).to_string())
         .collect();
-    let peak = Peak::watch(client.child.id().unwrap());
+    let peak = Peak::watch(client.0.child.id().unwrap());
     let writer = client.write_from_task(lines);
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert!(!writer.is_finished(), "all {CALLS} calls were taken in");
@@ -203,7 +178,7 @@ async fn an_upstream_answering_faster_than_the_stdio_client_reads_is_read_no_fur
     let lines = (0..CALLS)
         .map(|i| call(i, "a__big", json!({"bytes": BYTES})).to_string())
         .collect();
-    let peak = Peak::watch(client.child.id().unwrap());
+    let peak = Peak::watch(client.0.child.id().unwrap());
     let writer = client.write_from_task(lines);
     // Until the calls sent upstream are all answered, or for 10 s no more are (the upstream is
     // held back): whatever Manifold lets pile up has piled up by then.
