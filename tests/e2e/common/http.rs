@@ -181,6 +181,14 @@ pub fn post_accepting(
         .body(body.to_string())
 }
 
+/// A POST of `body` to a legacy HTTP+SSE session's `/messages` endpoint (its answers come on the
+/// session's stream): a JSON Content-Type and no `Accept`.
+pub fn post_legacy(http: &Client, endpoint: &str, body: impl Display) -> RequestBuilder {
+    http.post(endpoint)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+}
+
 /// `req` naming session `sid`, when there is one.
 pub fn on_session(req: RequestBuilder, sid: Option<&str>) -> RequestBuilder {
     match sid {

@@ -393,15 +393,9 @@ async fn a_legacy_sse_session_nobody_reads_drops_what_exceeds_its_queue_bytes() 
     let target = format!("{}{endpoint}", url.trim_end_matches("/mcp"));
     let http = reqwest::Client::new();
     let send = |body: Value| {
-        let r = http
-            .post(&target)
-            .header("content-type", "application/json");
+        let r = common::http::post_legacy(&http, &target, body);
         async move {
-            let r = r
-                .body(body.to_string())
-                .send()
-                .await
-                .expect("POST /messages");
+            let r = r.send().await.expect("POST /messages");
             assert_eq!(r.status(), reqwest::StatusCode::ACCEPTED);
         }
     };

@@ -90,17 +90,9 @@ impl Gw {
         let stream = self
             .request(Method::GET, Some(BOB), sid)
             .header("accept", "text/event-stream");
-        let legacy = self
-            .0
-            .http
-            .post(
-                self.0
-                    .url
-                    .replace("/mcp", &format!("/messages?sessionId={sid}")),
-            )
-            .bearer_auth(BOB)
-            .header("content-type", "application/json")
-            .body(json!({"jsonrpc": "2.0", "id": 8, "method": "ping"}).to_string());
+        let endpoint = (self.0.url).replace("/mcp", &format!("/messages?sessionId={sid}"));
+        let ping = json!({"jsonrpc": "2.0", "id": 8, "method": "ping"});
+        let legacy = http::post_legacy(&self.0.http, &endpoint, ping).bearer_auth(BOB);
         let not_found = StatusCode::NOT_FOUND;
         for (what, req, expected) in [
             ("POST ping", self.ping(Some(BOB), sid), not_found),

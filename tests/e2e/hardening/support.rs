@@ -94,15 +94,8 @@ pub(crate) struct Legacy {
 impl Legacy {
     /// POSTs one message (202, or 400 for one that is refused: the error goes on the stream).
     pub(crate) async fn post(&mut self, text: &str) -> u16 {
-        let r = self
-            .http
-            .post(&self.endpoint)
-            .header("content-type", "application/json")
-            .body(text.to_string())
-            .send()
-            .await
-            .expect("POST /messages");
-        r.status().as_u16()
+        let r = http::post_legacy(&self.http, &self.endpoint, text);
+        r.send().await.expect("POST /messages").status().as_u16()
     }
 
     /// Reads the stream until the answer to `id`.
