@@ -1,5 +1,5 @@
 //! A small MCP server written with `rmcp` (the official Rust SDK), used as a real-world upstream
-//! in Manifold's end-to-end tests (`tests/routing/`): the tests serve it in-process over
+//! in Manifold's end-to-end tests (`tests/e2e/routing/`): the tests serve it in-process over
 //! Streamable HTTP and run this example binary as a stdio upstream.
 //!
 //! Tools `sum`, `shout`, `reflect`, `client_info` and `note_link`; prompts `haiku` and `summary`;
