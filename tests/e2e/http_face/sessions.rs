@@ -49,19 +49,13 @@ async fn sessions_list_and_call_through_the_http_face() {
 async fn ending_a_session_leaves_the_shared_upstreams_to_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("a.jsonl").display().to_string();
-    let face = Face::start(
+    let face = start(
         "",
         &testkit("alpha", &["--name", "alpha", "--record", &record]),
     )
     .await;
     let (leaving, staying) = (face.open_session().await, face.open_session().await);
-    let r = face
-        .http
-        .delete(&face.url)
-        .header("mcp-session-id", &leaving)
-        .send()
-        .await
-        .unwrap();
+    let r = face.delete(&leaving).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // A call that is in flight while the gateway ends the other session's state.
     let (status, body) = face

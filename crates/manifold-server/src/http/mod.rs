@@ -115,7 +115,20 @@ where
         closing,
         auth: auth.clone(),
     });
-    let sweeper = tokio::spawn(expire_idle(app.clone(), config.listen.session_idle));
+    {
+        // The idle-session sweeper, owned with the other background tasks.
+        let (app, idle, stop) = (
+            app.clone(),
+            config.listen.session_idle,
+            background.stopping(),
+        );
+        background.spawn(async move {
+            tokio::select! {
+                () = expire_idle(app, idle) => {}
+                () = stop.cancelled() => {}
+            }
+        });
+    }
     {
         let app = app.clone();
         crate::reload::on_sighup(config, &background, move |new| {
@@ -159,11 +172,19 @@ where
         .layer(DefaultBodyLimit::max(config.gateway.max_message_bytes))
         .with_state(app.clone());
     let drain = config.listen.drain;
-    tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutting down: no new connections; draining in-flight requests");
-        let _ = closing_tx.send(true);
-    });
+    {
+        // Waits for the shutdown signal (or for the face to end first).
+        let stop = background.stopping();
+        background.spawn(async move {
+            tokio::select! {
+                () = shutdown => {
+                    tracing::info!("shutting down: no new connections; draining in-flight requests");
+                    let _ = closing_tx.send(true);
+                }
+                () = stop.cancelled() => {}
+            }
+        });
+    }
     let limits = server::Limits {
         max_connections: config.listen.max_connections,
         header_timeout: config.listen.header_timeout,
@@ -184,7 +205,6 @@ where
             Ok(())
         }
     };
-    sweeper.abort();
     background.shutdown().await;
     app.store.clear();
     gateway.shutdown().await;
