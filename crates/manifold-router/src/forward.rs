@@ -107,10 +107,10 @@ impl Sending {
         self.inflight.inc();
         let _inflight = DecOnDrop(self.inflight.clone());
         // While in flight, the upstream's progress and requests can be traced back to this client.
-        let _tracked =
-            self.slot
-                .return_path
-                .register(self.prepared.clone(), &self.session, &self.sink);
+        let _tracked = self
+            .slot
+            .return_path
+            .register(self.prepared, &self.session, &self.sink);
         let result = self
             .slot
             .upstream

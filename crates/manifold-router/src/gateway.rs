@@ -34,7 +34,7 @@ pub enum Clients {
     /// One client (the stdio face, the `catalog` command): every server runs once, for it.
     One,
     /// Many clients (the HTTP face): shared servers run once for all of them, per-session
-    /// servers once for each session opened as [`crate::Face::HttpPrivate`].
+    /// servers once for each [`crate::Face::Http`] session.
     Many,
 }
 
@@ -131,15 +131,13 @@ impl Gateway {
                 .map(|server| {
                     let runs_here = clients == Clients::One || server.sharing == Sharing::Shared;
                     runs_here.then(|| {
-                        let slot = start_slot(
+                        start_slot(
                             &pool,
                             server,
                             Scope::Shared,
                             identity_rx.clone(),
                             (&events, &inline, &metrics),
-                        );
-                        pool.insert(slot.clone());
-                        slot
+                        )
                     })
                 })
                 .collect();
@@ -213,9 +211,9 @@ impl Gateway {
             .collect()
     }
 
-    /// Whether sessions opened as [`crate::Face::HttpPrivate`] get upstream sessions of their own
-    /// (some server is per-session and the gateway serves many clients).
-    pub fn has_private_servers(&self) -> bool {
+    /// Whether HTTP sessions get upstream sessions of their own (some server is per-session and
+    /// the gateway serves many clients).
+    pub(crate) fn has_private_servers(&self) -> bool {
         self.shared
             .servers
             .iter()
@@ -266,17 +264,13 @@ impl Gateway {
             .iter()
             .map(|server| match shared.shared.slot(server.index) {
                 Some(slot) => Some(slot.clone()),
-                None => {
-                    let slot = start_slot(
-                        &shared.pool,
-                        server,
-                        scope,
-                        identity_rx.clone(),
-                        (&shared.events, &shared.inline, &shared.metrics),
-                    );
-                    shared.pool.insert(slot.clone());
-                    Some(slot)
-                }
+                None => Some(start_slot(
+                    &shared.pool,
+                    server,
+                    scope,
+                    identity_rx.clone(),
+                    (&shared.events, &shared.inline, &shared.metrics),
+                )),
             })
             .collect();
         Arc::new(UpstreamSet::new(
@@ -292,16 +286,13 @@ impl Gateway {
     pub(crate) fn session_ended(&self, id: u64, set: Arc<UpstreamSet>) {
         let gateway = self.clone();
         self.spawn(async move {
-            // Only a session's own set has slots of its own; the shared set's belong to all.
-            let (own, shared): (Vec<_>, Vec<_>) =
-                set.slots().partition(|s| s.scope == Scope::Session(id));
-            for slot in &shared {
+            for slot in set.slots().filter(|s| s.scope == Scope::Shared) {
                 crate::subscriptions::forget(slot, id).await;
             }
-            for slot in &own {
+            for slot in set.own() {
                 gateway.shared.pool.remove(slot.id);
             }
-            futures::future::join_all(own.iter().map(|s| s.upstream.shutdown())).await;
+            futures::future::join_all(set.own().map(|s| s.upstream.shutdown())).await;
         });
     }
 
@@ -363,7 +354,8 @@ impl Gateway {
     }
 }
 
-/// Starts an upstream session of `server` in `scope` (initialized once `identity` is set).
+/// Starts an upstream session of `server` in `scope` (initialized once `identity` is set) and
+/// puts it in the pool.
 fn start_slot(
     pool: &Pool,
     server: &Arc<Server>,
@@ -383,5 +375,7 @@ fn start_slot(
         .upstream_up
         .with_label_values(&[server.alias()])
         .set(0);
-    Arc::new(Slot::new(id, server.clone(), scope, upstream))
+    let slot = Arc::new(Slot::new(id, server.clone(), scope, upstream));
+    pool.insert(slot.clone());
+    slot
 }

@@ -32,17 +32,16 @@ impl Relays {
 pub(crate) fn relay(gateway: &Gateway, slot: Arc<Slot>, request: Request) {
     let key = request.id.clone();
     let (go, gate) = tokio::sync::oneshot::channel::<()>();
-    let task = {
-        let gateway = gateway.clone();
-        let slot = slot.clone();
-        gateway.clone().spawn(async move {
+    let task = gateway.spawn({
+        let (gateway, slot) = (gateway.clone(), slot.clone());
+        async move {
             // Wait until the task is registered, so its removal below cannot run first.
             let _ = gate.await;
             let outcome = answer(&gateway, &slot, &request).await;
             slot.relays.lock().remove(&request.id);
             slot.upstream.respond(&request.id, outcome).await;
-        })
-    };
+        }
+    });
     slot.relays.lock().insert(key, (task, None));
     let _ = go.send(());
 }

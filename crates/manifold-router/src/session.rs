@@ -34,12 +34,10 @@ pub enum Face {
     /// The single stdio client: its `initialize` is what upstreams are initialized with, and a
     /// slow reader is backpressure.
     Stdio,
-    /// One of many HTTP sessions sharing the upstreams: upstreams keep Manifold's own identity,
-    /// and a session whose queue is full loses messages rather than stall everyone.
+    /// One of many HTTP sessions: shared upstreams keep Manifold's own identity, per-session
+    /// servers get upstream sessions of this session's own, initialized with its identity and
+    /// capabilities; a session whose queue is full loses messages rather than stall everyone.
     Http,
-    /// An HTTP session with upstream sessions of its own (`sharing = "per-session"`): they are
-    /// initialized with this client's identity and capabilities.
-    HttpPrivate,
 }
 
 pub(crate) struct SessionInner {
@@ -90,7 +88,7 @@ impl Session {
     pub fn open(gateway: &Gateway, out: crate::downstream::Sink, face: Face) -> Session {
         let principal = match face {
             Face::Stdio => gateway.policy().stdio_principal(),
-            Face::Http | Face::HttpPrivate => manifold_config::ANONYMOUS_PRINCIPAL.into(),
+            Face::Http => manifold_config::ANONYMOUS_PRINCIPAL.into(),
         };
         Self::open_as(gateway, out, face, principal)
     }
@@ -105,7 +103,7 @@ impl Session {
         let view = gateway.policy().view(&principal);
         let id = gateway.next_session_id();
         let upstreams = match face {
-            Face::HttpPrivate => gateway.private_set(id),
+            Face::Http if gateway.has_private_servers() => gateway.private_set(id),
             Face::Stdio | Face::Http => gateway.shared.shared.clone(),
         };
         let session = Session {
@@ -185,7 +183,7 @@ impl Session {
     fn transport(&self) -> &'static str {
         match self.inner.face {
             Face::Stdio => "stdio",
-            Face::Http | Face::HttpPrivate => "http",
+            Face::Http => "http",
         }
     }
 
@@ -236,7 +234,7 @@ impl Session {
 
     /// Whether upstreams were initialized with this client's own identity and capabilities.
     pub fn owns_identity(&self) -> bool {
-        matches!(self.inner.face, Face::Stdio | Face::HttpPrivate)
+        self.inner.face == Face::Stdio || self.inner.upstreams.scope != SlotScope::Shared
     }
 
     /// Whether other clients use `slot` too (progress tokens are then rewritten).
@@ -266,8 +264,7 @@ impl Session {
             .with_label_values(&[manifold_metrics::method_label(method), "to_upstream"]);
         let own: Vec<&Arc<Slot>> = match self.inner.face {
             Face::Stdio => self.inner.upstreams.slots().collect(),
-            Face::HttpPrivate => self.inner.upstreams.own().collect(),
-            Face::Http => Vec::new(),
+            Face::Http => self.inner.upstreams.own().collect(),
         };
         for slot in own {
             if slot.is_up() {

@@ -54,9 +54,12 @@ impl UpstreamSet {
         self.slots.iter().flatten()
     }
 
-    /// The slots this set runs itself (not those it shares with every client).
+    /// The slots this set's client has to itself (none in the shared set, whose slots belong to
+    /// every client).
     pub(crate) fn own(&self) -> impl Iterator<Item = &Arc<Slot>> {
-        self.slots().filter(move |s| s.scope == self.scope)
+        let scope = self.scope;
+        self.slots()
+            .filter(move |s| scope != Scope::Shared && s.scope == scope)
     }
 
     /// The current catalog snapshot.

@@ -246,13 +246,6 @@ impl<T> SharedReceiver<T> {
         self.room.add_permits(cost as usize);
         Some(item)
     }
-
-    /// The next item if one is queued.
-    pub fn try_recv(&self) -> Option<T> {
-        let (item, cost) = self.rx.try_recv().ok()?;
-        self.room.add_permits(cost as usize);
-        Some(item)
-    }
 }
 
 impl<T> Drop for SharedReceiver<T> {

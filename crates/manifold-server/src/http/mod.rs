@@ -45,8 +45,6 @@ pub(crate) const VERSION_HEADER: &str = "mcp-protocol-version";
 pub(crate) struct App {
     /// Upstreams shared by every session (all of them unless every server is per-session).
     pub(crate) gateway: Gateway,
-    /// Sessions get upstream sessions of their own (some server is per-session).
-    pub(crate) private: bool,
     pub(crate) store: Store,
     allowed_hosts: Vec<String>,
     /// Bounds of each session's queue of server-initiated messages, and of each POST's SSE
@@ -99,7 +97,6 @@ where
     let (closing_tx, closing) = watch::channel(false);
     let app = Arc::new(App {
         gateway: gateway.clone(),
-        private: gateway.has_private_servers(),
         store: Store::default(),
         allowed_hosts: config.listen.allowed_hosts.clone(),
         queue: (
@@ -244,7 +241,7 @@ impl App {
         principal: &Principal,
     ) -> std::io::Result<(String, Arc<store::HttpSession>)> {
         self.store
-            .create(&self.gateway, self.private, self.queue, principal.0.clone())
+            .create(&self.gateway, self.queue, principal.0.clone())
     }
 
     /// The `Host`/`Origin` check every request passes first.

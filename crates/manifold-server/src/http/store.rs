@@ -61,24 +61,18 @@ impl Store {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Opens a session with a fresh id on `gateway`; a `private` one gets upstream sessions of its
-    /// own for the per-session servers.
+    /// Opens a session with a fresh id on `gateway` (with upstream sessions of its own for the
+    /// per-session servers, if there are any).
     pub(crate) fn create(
         &self,
         gateway: &Gateway,
-        private: bool,
         queue: (usize, usize),
         principal: Arc<str>,
     ) -> std::io::Result<(String, Arc<HttpSession>)> {
         let id = new_session_id()?;
         let (tx, rx) = manifold_router::downstream::shared_sink(queue.0, queue.1);
-        let face = if private {
-            Face::HttpPrivate
-        } else {
-            Face::Http
-        };
         let entry = Arc::new(HttpSession {
-            session: Session::open_as(gateway, tx, face, principal),
+            session: Session::open_as(gateway, tx, Face::Http, principal),
             outbox: rx,
             streams: Default::default(),
             in_flight: Mutex::new(HashMap::new()),
