@@ -41,18 +41,21 @@ pub fn queue<T: Weigh>(items: usize, bytes: usize) -> (QueueSender<T>, QueueRece
 }
 
 /// A queue of at most `items` messages and `bytes` bytes that several consumers take from: its
-/// receiver is cloned, one per consumer.
+/// receiver is cloned, one per consumer. Nothing is allocated for room not in use (an idle HTTP
+/// session's queue costs a few words): the channel grows as needed and the message bound is a
+/// semaphore, like the byte bound.
 pub fn shared_queue<T: Weigh>(items: usize, bytes: usize) -> (QueueSender<T>, SharedReceiver<T>) {
     let budget = bytes.clamp(1, MAX_BUDGET);
-    let (tx, rx) = async_channel::bounded(items.max(1));
+    let (tx, rx) = async_channel::unbounded();
     let room = Arc::new(Semaphore::new(budget));
+    let slots = Arc::new(Semaphore::new(items.clamp(1, MAX_BUDGET)));
     (
         QueueSender {
-            tx: Channel::Many(tx),
+            tx: Channel::Many(tx, slots.clone()),
             room: room.clone(),
             budget,
         },
-        SharedReceiver { rx, room },
+        SharedReceiver { rx, room, slots },
     )
 }
 
@@ -60,14 +63,15 @@ pub fn shared_queue<T: Weigh>(items: usize, bytes: usize) -> (QueueSender<T>, Sh
 #[derive(Debug)]
 enum Channel<T> {
     One(mpsc::Sender<(T, u32)>),
-    Many(async_channel::Sender<(T, u32)>),
+    /// Unbounded underneath; the semaphore holds one permit per message there is room for.
+    Many(async_channel::Sender<(T, u32)>, Arc<Semaphore>),
 }
 
 impl<T> Clone for Channel<T> {
     fn clone(&self) -> Self {
         match self {
             Channel::One(tx) => Channel::One(tx.clone()),
-            Channel::Many(tx) => Channel::Many(tx.clone()),
+            Channel::Many(tx, slots) => Channel::Many(tx.clone(), slots.clone()),
         }
     }
 }
@@ -76,7 +80,16 @@ impl<T> Channel<T> {
     async fn send(&self, item: (T, u32)) -> Result<(), (T, u32)> {
         match self {
             Channel::One(tx) => tx.send(item).await.map_err(|e| e.0),
-            Channel::Many(tx) => tx.send(item).await.map_err(|e| e.0),
+            Channel::Many(tx, slots) => {
+                match slots.acquire().await {
+                    Ok(permit) => permit.forget(),
+                    Err(_) => return Err(item),
+                }
+                tx.try_send(item).map_err(|e| {
+                    slots.add_permits(1);
+                    e.into_inner()
+                })
+            }
         }
     }
 
@@ -86,24 +99,32 @@ impl<T> Channel<T> {
                 mpsc::error::TrySendError::Full(item) => TrySendError::Full(item),
                 mpsc::error::TrySendError::Closed(item) => TrySendError::Closed(item),
             }),
-            Channel::Many(tx) => tx.try_send(item).map_err(|e| match e {
-                async_channel::TrySendError::Full(item) => TrySendError::Full(item),
-                async_channel::TrySendError::Closed(item) => TrySendError::Closed(item),
-            }),
+            Channel::Many(tx, slots) => {
+                match slots.try_acquire() {
+                    Ok(permit) => permit.forget(),
+                    Err(_) if tx.is_closed() => return Err(TrySendError::Closed(item)),
+                    Err(_) => return Err(TrySendError::Full(item)),
+                }
+                // Unbounded underneath: only a closed channel refuses.
+                tx.try_send(item).map_err(|e| {
+                    slots.add_permits(1);
+                    TrySendError::Closed(e.into_inner())
+                })
+            }
         }
     }
 
     fn is_closed(&self) -> bool {
         match self {
             Channel::One(tx) => tx.is_closed(),
-            Channel::Many(tx) => tx.is_closed(),
+            Channel::Many(tx, _) => tx.is_closed(),
         }
     }
 
     fn same_channel(&self, other: &Channel<T>) -> bool {
         match (self, other) {
             (Channel::One(a), Channel::One(b)) => a.same_channel(b),
-            (Channel::Many(a), Channel::Many(b)) => a.same_channel(b),
+            (Channel::Many(a, _), Channel::Many(b, _)) => a.same_channel(b),
             _ => false,
         }
     }
@@ -228,6 +249,8 @@ impl<T> Drop for QueueReceiver<T> {
 pub struct SharedReceiver<T> {
     rx: async_channel::Receiver<(T, u32)>,
     room: Arc<Semaphore>,
+    /// One permit per message there is room for.
+    slots: Arc<Semaphore>,
 }
 
 impl<T> Clone for SharedReceiver<T> {
@@ -235,6 +258,7 @@ impl<T> Clone for SharedReceiver<T> {
         SharedReceiver {
             rx: self.rx.clone(),
             room: self.room.clone(),
+            slots: self.slots.clone(),
         }
     }
 }
@@ -244,6 +268,7 @@ impl<T> SharedReceiver<T> {
     pub async fn recv(&self) -> Option<T> {
         let (item, cost) = self.rx.recv().await.ok()?;
         self.room.add_permits(cost as usize);
+        self.slots.add_permits(1);
         Some(item)
     }
 }
@@ -252,7 +277,9 @@ impl<T> Drop for SharedReceiver<T> {
     fn drop(&mut self) {
         // The last consumer gone: senders waiting for room give up rather than wait forever.
         if self.rx.receiver_count() == 1 {
+            self.rx.close();
             self.room.close();
+            self.slots.close();
         }
     }
 }
@@ -320,6 +347,21 @@ mod tests {
         ];
         got.sort();
         assert_eq!(got, ["x", "y"]);
+        // The message count bounds it too.
+        let (small, keep) = shared_queue::<String>(2, 1000);
+        small.try_send("a".into()).unwrap();
+        small.try_send("b".into()).unwrap();
+        assert!(matches!(
+            small.try_send("c".into()),
+            Err(TrySendError::Full(_))
+        ));
+        assert_eq!(keep.recv().await.as_deref(), Some("a"));
+        small.try_send("c".into()).unwrap();
+        drop(keep);
+        assert!(matches!(
+            small.try_send("d".into()),
+            Err(TrySendError::Closed(_))
+        ));
         // Every consumer gone: the queue is closed to senders.
         assert!(matches!(
             tx.try_send("z".into()),
