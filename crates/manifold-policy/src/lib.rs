@@ -243,7 +243,11 @@ struct Forwarder;
 impl Service<Call> for Forwarder {
     type Response = Reply;
     type Error = Infallible;
-    type Future = BoxReply;
+    /// The forward's own future, not boxed again.
+    type Future = futures::future::Either<
+        futures::future::Map<BoxFuture, fn(Reply) -> Result<Reply, Infallible>>,
+        std::future::Ready<Result<Reply, Infallible>>,
+    >;
 
     fn poll_ready(
         &mut self,
@@ -252,19 +256,17 @@ impl Service<Call> for Forwarder {
         std::task::Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, mut call: Call) -> BoxReply {
-        let forward = call.forward.take();
-        Box::pin(async move {
-            Ok(match forward {
-                Some(forward) => forward(&call).await,
-                None => Err(Failure {
-                    error: manifold_protocol::ErrorObject::new(
-                        manifold_protocol::code::INTERNAL_ERROR,
-                        "a routed call with nothing to send upstream",
-                    ),
-                    outcome: "error",
-                }),
-            })
-        })
+    fn call(&mut self, mut call: Call) -> Self::Future {
+        use futures::FutureExt;
+        match call.forward.take() {
+            Some(forward) => futures::future::Either::Left(forward(&call).map(Ok as fn(_) -> _)),
+            None => futures::future::Either::Right(std::future::ready(Ok(Err(Failure {
+                error: manifold_protocol::ErrorObject::new(
+                    manifold_protocol::code::INTERNAL_ERROR,
+                    "a routed call with nothing to send upstream",
+                ),
+                outcome: "error",
+            })))),
+        }
     }
 }

@@ -49,7 +49,7 @@ pub(crate) async fn forward(
     // Progress tokens are rewritten now; the request counts as in flight (for metrics, and
     // for routing what the upstream sends back) only once it is really sent.
     let prepared = slot.return_path.prepare(&mut obj, session.shares(slot));
-    let sending = Box::new(Sending {
+    let sending = Sending {
         slot: slot.clone(),
         inflight: gateway
             .metrics()
@@ -63,7 +63,7 @@ pub(crate) async fn forward(
             .rewrite
             .filter(|_| !slot.server.namespace.is_empty())
             .map(|f| (f, slot.server.namespace.clone())),
-    });
+    };
     let call = Call {
         principal: session.principal().clone(),
         session: session.inner.id,
