@@ -14,11 +14,22 @@ const MIN_EARLY_REFRESH: Duration = Duration::from_secs(10);
 /// How long the first request waits for the first key set.
 const FIRST_LOAD_WAIT: Duration = Duration::from_secs(5);
 
-/// The current key set, kept fresh by a task of its own.
+/// The current key set, kept fresh by a task of its own (which ends with the last clone).
 #[derive(Debug, Clone)]
 pub(crate) struct Jwks {
     keys: watch::Receiver<Option<Arc<JwkSet>>>,
     wake: Arc<Notify>,
+    _refresher: Arc<Refresher>,
+}
+
+/// The refresh task, aborted when the key set is dropped.
+#[derive(Debug)]
+struct Refresher(tokio::task::JoinHandle<()>);
+
+impl Drop for Refresher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Jwks {
@@ -26,8 +37,12 @@ impl Jwks {
     pub(crate) fn start(source: JwksSource, refresh: Duration) -> Jwks {
         let (tx, keys) = watch::channel(None);
         let wake = Arc::new(Notify::new());
-        tokio::spawn(refresh_loop(source, refresh, tx, wake.clone()));
-        Jwks { keys, wake }
+        let task = tokio::spawn(refresh_loop(source, refresh, tx, wake.clone()));
+        Jwks {
+            keys,
+            wake,
+            _refresher: Arc::new(Refresher(task)),
+        }
     }
 
     /// The current set (waiting briefly for the first one); `None` if none could be loaded.

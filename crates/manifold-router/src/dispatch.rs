@@ -3,13 +3,13 @@
 
 use manifold_protocol::object::empty_object;
 use manifold_protocol::{method, ErrorObject, RawValue, Request};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 use tracing::Instrument;
 
 use crate::catalog::Kind;
 use crate::error::RouteError;
-use crate::session::{Scope, Session, SERVED_LOCALLY};
+use crate::routed::Served;
+use crate::session::{Caller, Session};
 use crate::{handshake, lists, routed};
 
 type Outcome = Result<Box<RawValue>, RouteError>;
@@ -21,11 +21,7 @@ pub(crate) async fn serve(
     request: &Request,
     sink: &crate::downstream::Sink,
 ) -> Result<Box<RawValue>, ErrorObject> {
-    let scope = Scope {
-        session,
-        sink,
-        served_by: AtomicUsize::new(SERVED_LOCALLY),
-    };
+    let caller = Caller { session, sink };
     let started = Instant::now();
     // The span of this client request: `mcp.upstream` spans of the calls it makes are its
     // children; `server` is recorded once the request is routed.
@@ -36,11 +32,11 @@ pub(crate) async fn serve(
         session = session.inner.id,
         request_id = %request.id
     );
-    let outcome = dispatch(session, request, &scope).instrument(span).await;
+    let (served_by, outcome) = dispatch(request, &caller).instrument(span).await;
     let gateway = session.gateway();
-    let server = match scope.served_by.load(Ordering::Relaxed) {
-        SERVED_LOCALLY => "manifold",
-        index => gateway.alias(index),
+    let server = match served_by {
+        Some(index) => gateway.alias(index),
+        None => "manifold",
     };
     let method = manifold_metrics::method_label(&request.method);
     let label = match &outcome {
@@ -61,29 +57,38 @@ pub(crate) async fn serve(
     outcome.map_err(RouteError::into_error_object)
 }
 
-/// The answer to one request, by method.
-async fn dispatch(session: &Session, request: &Request, scope: &Scope<'_>) -> Outcome {
+/// The answer to one request, by method, with the upstream that served it (`None`: Manifold
+/// answered it itself, or refused it before it was routed).
+async fn dispatch(request: &Request, caller: &Caller<'_>) -> (Option<usize>, Outcome) {
+    let session = caller.session;
     let params = request.params.as_deref();
     let initialized = session.client_initialized();
-    match request.method.as_str() {
-        method::INITIALIZE => handshake::initialize(session, params).await,
-        method::PING => Ok(empty_object()),
-        _ if !initialized => Err(RouteError::NotInitialized(request.method.clone())),
-        method::TOOLS_LIST => lists::list(session, Kind::Tools, params),
-        method::PROMPTS_LIST => lists::list(session, Kind::Prompts, params),
-        method::RESOURCES_LIST => lists::list(session, Kind::Resources, params),
-        method::RESOURCES_TEMPLATES_LIST => lists::list(session, Kind::Templates, params),
+    let local = |outcome: Outcome| (None, outcome);
+    let routed = match request.method.as_str() {
+        method::INITIALIZE => return local(handshake::initialize(session, params).await),
+        method::PING => return local(Ok(empty_object())),
+        _ if !initialized => return local(Err(RouteError::NotInitialized(request.method.clone()))),
+        method::TOOLS_LIST => return local(lists::list(session, Kind::Tools, params)),
+        method::PROMPTS_LIST => return local(lists::list(session, Kind::Prompts, params)),
+        method::RESOURCES_LIST => return local(lists::list(session, Kind::Resources, params)),
+        method::RESOURCES_TEMPLATES_LIST => {
+            return local(lists::list(session, Kind::Templates, params))
+        }
+        method::LOGGING_SET_LEVEL => return local(routed::set_level(session, params).await),
         method::TOOLS_CALL => {
-            routed::call_named(Kind::Tools, method::TOOLS_CALL, params, scope).await
+            routed::call_named(Kind::Tools, method::TOOLS_CALL, params, caller).await
         }
         method::PROMPTS_GET => {
-            routed::call_named(Kind::Prompts, method::PROMPTS_GET, params, scope).await
+            routed::call_named(Kind::Prompts, method::PROMPTS_GET, params, caller).await
         }
-        method::RESOURCES_READ => routed::call_uri(method::RESOURCES_READ, params, scope).await,
-        method::RESOURCES_SUBSCRIBE => routed::subscription(params, scope, true).await,
-        method::RESOURCES_UNSUBSCRIBE => routed::subscription(params, scope, false).await,
+        method::RESOURCES_READ => routed::call_uri(method::RESOURCES_READ, params, caller).await,
+        method::RESOURCES_SUBSCRIBE => routed::subscription(params, caller, true).await,
+        method::RESOURCES_UNSUBSCRIBE => routed::subscription(params, caller, false).await,
         method::COMPLETION_COMPLETE => routed::complete(session, params).await,
-        method::LOGGING_SET_LEVEL => routed::set_level(session, params).await,
-        other => Err(RouteError::MethodNotFound(other.to_string())),
+        other => return local(Err(RouteError::MethodNotFound(other.to_string()))),
+    };
+    match routed {
+        Ok(Served { server, outcome }) => (Some(server), outcome),
+        Err(refused) => local(Err(refused)),
     }
 }

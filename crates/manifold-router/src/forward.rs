@@ -12,7 +12,7 @@ use crate::catalog::ToolInfo;
 use crate::error::RouteError;
 use crate::pool::Slot;
 use crate::return_path::Prepared;
-use crate::session::{Scope, Session};
+use crate::session::{Caller, Session};
 
 type Outcome = Result<Box<RawValue>, RouteError>;
 
@@ -23,15 +23,14 @@ pub(crate) async fn forward(
     method: &'static str,
     mut obj: RawObject<'_>,
     route: Forwarding<'_>,
-    scope: &Scope<'_>,
+    caller: &Caller<'_>,
 ) -> Outcome {
     if route.original != route.downstream {
         obj.set_str(route.key, route.original);
     }
-    let session = scope.session;
+    let session = caller.session;
     let gateway = session.gateway();
     let policy = gateway.policy();
-    scope.routed_to(slot);
     let (arguments, schema) = match (&route.tool, route.kind) {
         (Some(tool), ItemKind::Tool) => tool_arguments(
             &mut obj,
@@ -57,7 +56,7 @@ pub(crate) async fn forward(
             .with_label_values(&[slot.alias()]),
         prepared,
         session: session.clone(),
-        sink: scope.sink.clone(),
+        sink: caller.sink.clone(),
         params: obj.to_raw(),
         rewrite: route
             .rewrite

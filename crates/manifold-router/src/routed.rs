@@ -13,11 +13,38 @@ use serde_json::json;
 use crate::catalog::{item_kind, Kind};
 use crate::error::RouteError;
 use crate::forward::{forward, Forwarding};
+use crate::pool::Slot;
 use crate::rewrite;
-use crate::session::{Scope, Session};
+use crate::session::{Caller, Session};
 use crate::set::not_found;
 
 type Outcome = Result<Box<RawValue>, RouteError>;
+
+/// What a routed method returns: `Err` when the request was refused before it was routed (bad
+/// params, an unknown or hidden name); otherwise the upstream it went to and how it ended.
+pub(crate) type Routed = Result<Served, RouteError>;
+
+/// A routed request's answer, with the upstream that served it (the `server` metric label).
+pub(crate) struct Served {
+    /// The server's index in the configuration.
+    pub(crate) server: usize,
+    pub(crate) outcome: Outcome,
+}
+
+/// Names the upstream that serves the request on its `mcp.request` span, before the request goes
+/// there (so what is logged on the way carries it).
+fn routed_to(slot: &Slot) {
+    tracing::Span::current().record("server", tracing::field::display(slot.alias()));
+}
+
+impl Served {
+    fn by(slot: &Slot, outcome: Outcome) -> Served {
+        Served {
+            server: slot.server.index,
+            outcome,
+        }
+    }
+}
 
 /// `tools/call` and `prompts/get`: routed by `params.name`. A tool call of a name nobody serves
 /// is audited too.
@@ -25,9 +52,9 @@ pub(crate) async fn call_named(
     kind: Kind,
     method: &'static str,
     params: Option<&RawValue>,
-    scope: &Scope<'_>,
-) -> Outcome {
-    let session = scope.session;
+    caller: &Caller<'_>,
+) -> Routed {
+    let session = caller.session;
     let (obj, name) = routing_key(params, "name")?;
     let target = match session.upstreams().resolve_name(kind, &name) {
         Ok(target) => target,
@@ -50,6 +77,7 @@ pub(crate) async fn call_named(
         }
     };
     let slot = session.upstreams().resolved(target.upstream)?;
+    routed_to(slot);
     let route = Forwarding {
         key: "name",
         downstream: &name,
@@ -58,16 +86,19 @@ pub(crate) async fn call_named(
         tool: target.tool.clone(),
         rewrite: Some(rewrite::content_result),
     };
-    forward(slot, method, obj, route, scope).await
+    Ok(Served::by(
+        slot,
+        forward(slot, method, obj, route, caller).await,
+    ))
 }
 
 /// `resources/read`: routed by `params.uri`.
 pub(crate) async fn call_uri(
     method: &'static str,
     params: Option<&RawValue>,
-    scope: &Scope<'_>,
-) -> Outcome {
-    let upstreams = scope.session.upstreams();
+    caller: &Caller<'_>,
+) -> Routed {
+    let upstreams = caller.session.upstreams();
     let (obj, uri) = routing_key(params, "uri")?;
     let (index, original) = upstreams.resolve_uri(&uri)?;
     let slot = upstreams.resolved(index)?;
@@ -75,6 +106,7 @@ pub(crate) async fn call_uri(
         // Filtered out: answered exactly as a resource that does not exist.
         return Err(not_found(&uri));
     }
+    routed_to(slot);
     let route = Forwarding {
         key: "uri",
         downstream: &uri,
@@ -83,29 +115,33 @@ pub(crate) async fn call_uri(
         tool: None,
         rewrite: (method == method::RESOURCES_READ).then_some(rewrite::read_result as _),
     };
-    forward(slot, method, obj, route, scope).await
+    Ok(Served::by(
+        slot,
+        forward(slot, method, obj, route, caller).await,
+    ))
 }
 
 /// `resources/subscribe` (`on`) and `resources/unsubscribe`: to the upstream owning the URI,
 /// reference-counted across the clients sharing it.
 pub(crate) async fn subscription(
     params: Option<&RawValue>,
-    scope: &Scope<'_>,
+    caller: &Caller<'_>,
     on: bool,
-) -> Outcome {
-    let session = scope.session;
+) -> Routed {
+    let session = caller.session;
     let (_, uri) = routing_key(params, "uri")?;
     allowed(&session.view(), ItemKind::Resource, &uri)?;
     let upstreams = session.upstreams();
     let (index, original) = upstreams.resolve_uri(&uri)?;
     let slot = upstreams.resolved(index)?;
-    scope.routed_to(slot);
-    crate::subscriptions::change(slot, session, &original, on).await
+    routed_to(slot);
+    let outcome = crate::subscriptions::change(slot, session, &original, on).await;
+    Ok(Served::by(slot, outcome))
 }
 
 /// `completion/complete`: to the upstream owning the referenced prompt or resource template,
 /// with the reference rewritten to the upstream's own name.
-pub(crate) async fn complete(session: &Session, params: Option<&RawValue>) -> Outcome {
+pub(crate) async fn complete(session: &Session, params: Option<&RawValue>) -> Routed {
     let view = session.view();
     let upstreams = session.upstreams();
     let params = params.ok_or_else(|| RouteError::invalid_params("missing params"))?;
@@ -142,23 +178,27 @@ pub(crate) async fn complete(session: &Session, params: Option<&RawValue>) -> Ou
     let reference = reference.to_raw();
     obj.set("ref", reference);
     let slot = upstreams.resolved(index)?;
+    routed_to(slot);
     if let Health::Up(info) = slot.upstream.health() {
         if !info.has("completions") && info.protocol_version.as_str() != "2024-11-05" {
-            return serde_json::value::to_raw_value(
+            let none = serde_json::value::to_raw_value(
                 &json!({ "completion": { "values": [], "hasMore": false } }),
             )
             .map_err(|e| RouteError::Internal(e.to_string()));
+            return Ok(Served::by(slot, none));
         }
     }
     let params = obj.to_raw();
-    slot.upstream
+    let outcome = slot
+        .upstream
         .request(
             method::COMPLETION_COMPLETE,
             Some(&params),
             Some(slot.server.policy.timeout(method::COMPLETION_COMPLETE)),
         )
         .await
-        .map_err(RouteError::from)
+        .map_err(RouteError::from);
+    Ok(Served::by(slot, outcome))
 }
 
 /// `logging/setLevel`: to every upstream of the client's set that declared `logging`; answered

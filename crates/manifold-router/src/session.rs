@@ -10,7 +10,7 @@ use manifold_protocol::{DecodeError, ErrorObject, RawValue, Request, Response};
 use crate::catalog::Kind;
 use crate::downstream::Downstream;
 use crate::gateway::Gateway;
-use crate::pool::{Scope as SlotScope, Slot};
+use crate::pool::{Scope, Slot};
 use crate::set::UpstreamSet;
 
 /// What Manifold knows of one downstream client.
@@ -55,26 +55,11 @@ pub(crate) struct SessionInner {
     closed: std::sync::atomic::AtomicBool,
 }
 
-/// The client request being served: its session, and where its request-scoped messages go.
-pub(crate) struct Scope<'a> {
+/// Who sent the request being served: its session, and where its request-scoped messages go.
+pub(crate) struct Caller<'a> {
     pub(crate) session: &'a Session,
     pub(crate) sink: &'a crate::downstream::Sink,
-    /// The upstream that served it, once one did (for the `server` metric label).
-    pub(crate) served_by: std::sync::atomic::AtomicUsize,
 }
-
-impl Scope<'_> {
-    /// Records that `slot` serves this request: for the `server` metric label and on the
-    /// request's `mcp.request` span.
-    pub(crate) fn routed_to(&self, slot: &Slot) {
-        self.served_by
-            .store(slot.server.index, std::sync::atomic::Ordering::Relaxed);
-        tracing::Span::current().record("server", tracing::field::display(slot.alias()));
-    }
-}
-
-/// `served_by` before any upstream served the request.
-pub(crate) const SERVED_LOCALLY: usize = usize::MAX;
 
 /// A cheap handle to one client session.
 #[derive(Clone)]
@@ -234,12 +219,12 @@ impl Session {
 
     /// Whether upstreams were initialized with this client's own identity and capabilities.
     pub fn owns_identity(&self) -> bool {
-        self.inner.face == Face::Stdio || self.inner.upstreams.scope != SlotScope::Shared
+        self.inner.face == Face::Stdio || self.inner.upstreams.scope != Scope::Shared
     }
 
     /// Whether other clients use `slot` too (progress tokens are then rewritten).
     pub(crate) fn shares(&self, slot: &Slot) -> bool {
-        slot.scope == SlotScope::Shared && self.inner.face != Face::Stdio
+        slot.scope == Scope::Shared && self.inner.face != Face::Stdio
     }
 
     /// The upstream sessions this client routes to, and their catalog.

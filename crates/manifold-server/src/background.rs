@@ -4,11 +4,12 @@
 
 use std::future::Future;
 
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// The owner of a face's background tasks.
-#[derive(Default)]
+/// The owner of a face's background tasks (a handle: clones spawn onto the same tracker).
+#[derive(Default, Clone)]
 pub(crate) struct Background {
     tasks: TaskTracker,
     stop: CancellationToken,
@@ -21,6 +22,18 @@ impl Background {
         F: Future<Output = ()> + Send + 'static,
     {
         self.tasks.spawn(task);
+    }
+
+    /// Runs `task` until it completes (`Some` of its output) or shutdown begins (`None`: it is
+    /// dropped there, which cancels whatever it was waiting for).
+    pub(crate) fn spawn_until_stopped<F>(&self, task: F) -> JoinHandle<Option<F::Output>>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let stop = self.stop.clone();
+        self.tasks
+            .spawn(async move { stop.run_until_cancelled(task).await })
     }
 
     /// The token the tasks watch: cancelled when shutdown begins.

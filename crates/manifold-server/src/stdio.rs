@@ -18,6 +18,7 @@ use manifold_protocol::{
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::Semaphore;
 use tokio::task::AbortHandle;
+use tokio_util::task::TaskTracker;
 
 use crate::background::Background;
 
@@ -77,6 +78,7 @@ where
         out: &out_tx,
         in_flight: Arc::default(),
         room: in_flight_room,
+        tasks: TaskTracker::new(),
     };
     let result = read_loop(&client, reader, config.gateway.max_message_bytes, shutdown).await;
     session.close();
@@ -134,6 +136,8 @@ struct Client<'a> {
     in_flight: InFlight,
     /// One permit per request that may be read ahead of its answer being queued.
     room: Arc<Semaphore>,
+    /// The tasks serving its requests: cancelled and awaited once the client is gone.
+    tasks: TaskTracker,
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(
@@ -178,6 +182,9 @@ async fn read_loop<R: AsyncRead + Unpin>(
     {
         task.abort();
     }
+    // Their drops (each cancelling its upstream request) are done before the upstreams stop.
+    client.tasks.close();
+    client.tasks.wait().await;
     result
 }
 
@@ -225,7 +232,7 @@ async fn on_message(client: &Client<'_>, message: Message) {
             // The registry stays locked from spawn to insert, so the task's own removal (which
             // needs the lock) always comes after its handle is in.
             let mut map = in_flight.lock().unwrap_or_else(|e| e.into_inner());
-            let task = tokio::spawn(async move {
+            let task = client.tasks.spawn(async move {
                 let line = respond(&session, &request).await;
                 registry
                     .lock()

@@ -1,4 +1,5 @@
-//! Lifecycle: in-flight calls drained on SIGTERM with no upstream left, and HTTPS.
+//! Lifecycle: in-flight calls drained on SIGTERM with no upstream left, calls outliving the drain
+//! cancelled upstream before Manifold exits, and HTTPS.
 
 use std::time::Duration;
 
@@ -6,6 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use super::{common, start, testkit};
+use crate::common::eventually;
 
 use std::process::Stdio;
 
@@ -59,6 +61,59 @@ async fn sigterm_drains_in_flight_calls_and_ends_upstreams() {
     for p in upstreams {
         assert!(!common::pid_alive(p), "upstream {p} survived");
     }
+}
+
+/// A call still running at the drain deadline is one of the face's tasks: shutdown cancels it,
+/// so its upstream hears `notifications/cancelled` before the upstream is stopped.
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_outliving_the_drain_are_cancelled_upstream_before_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("alpha.jsonl").display().to_string();
+    let mut face = start(
+        "[listen]\ndrain_ms = 200",
+        &testkit("alpha", &["--name", "alpha", "--record", &record]),
+    )
+    .await;
+    let sid = face.open_session().await;
+    let hung = face
+        .post(
+            json!({"jsonrpc": "2.0", "id": "never", "method": "tools/call",
+                      "params": {"name": "alpha__hang", "arguments": {}}}),
+        )
+        .header("mcp-session-id", &sid)
+        .send();
+    let hung = tokio::spawn(hung);
+    let recorded = || std::fs::read_to_string(&record).unwrap_or_default();
+    let what = "the call reached the upstream";
+    eventually(what, Duration::from_secs(10), async || {
+        recorded().contains("tools/call").then_some(())
+    })
+    .await;
+    let pid = face.child.id().unwrap();
+    std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(15), face.child.wait())
+        .await
+        .expect("manifold exited after the drain deadline")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let log = recorded();
+    let cancel = log
+        .lines()
+        .find(|l| l.contains("notifications/cancelled"))
+        .unwrap_or_else(|| panic!("no cancellation reached the upstream:\n{log}"));
+    let call_id = log
+        .lines()
+        .find(|l| l.contains("tools/call"))
+        .and_then(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|v| v["id"].clone())
+        .expect("the upstream recorded the call");
+    let cancel: Value = serde_json::from_str(cancel).unwrap();
+    assert_eq!(cancel["params"]["requestId"], call_id, "{cancel}");
+    hung.abort();
 }
 
 #[tokio::test(flavor = "multi_thread")]

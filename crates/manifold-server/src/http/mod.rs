@@ -203,7 +203,7 @@ where
         }
     };
     background.shutdown().await;
-    app.store.clear();
+    app.store.shutdown().await;
     gateway.shutdown().await;
     gateway.policy().flush().await;
     served

@@ -231,14 +231,15 @@ async fn respond(app: &App, session: &Arc<HttpSession>, request: Request, sse: b
             let (stream, log) = session
                 .streams
                 .new_request(REQUEST_STREAMS_KEPT, replay.bytes);
-            super::sse::record(log.clone(), first, rx, task, replay);
+            super::sse::record(&session.tasks, log.clone(), first, rx, task, replay);
             super::sse::follow(log, stream, 0, Some(app.sse_retry), replay)
         }
     }
 }
 
-/// Runs one request as its own task, registered so a client's cancel can stop it. Its output is
-/// the encoded response, or `None` if it was cancelled.
+/// Runs one request as its own task (one of the face's, so shutdown ends it), registered so a
+/// client's cancel can stop it. Its output is the encoded response, or `None` if it was
+/// cancelled.
 pub(crate) fn spawn_request(
     session: &Arc<HttpSession>,
     request: Request,
@@ -248,7 +249,7 @@ pub(crate) fn spawn_request(
     let entry = session.clone();
     // Registered before it can finish, so its own removal always finds it.
     let mut in_flight = session.in_flight();
-    let task = tokio::spawn(async move {
+    let task = session.tasks.spawn_until_stopped(async move {
         let line = match entry.session.handle_scoped(&request, &sink).await {
             Ok(result) => encode_result(&request.id, &result),
             Err(error) => encode_error(Some(&request.id), &error),
@@ -272,7 +273,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// A request being served; resolves to its encoded response (`None` if cancelled).
-pub(crate) struct RequestTask(tokio::task::JoinHandle<String>);
+pub(crate) struct RequestTask(tokio::task::JoinHandle<Option<String>>);
 
 impl std::future::Future for RequestTask {
     type Output = Option<String>;
@@ -281,7 +282,9 @@ impl std::future::Future for RequestTask {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx).map(Result::ok)
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|done| done.ok().flatten())
     }
 }
 

@@ -6,7 +6,8 @@
 //! (bounded by `listen.body_timeout_ms` in [`super::body`]), an answer or an SSE stream being
 //! written — is never cut by these; but a client that takes nothing of what is written to it for
 //! `listen.idle_timeout_ms` (its socket stays full) is cut then. Shutdown closes idle
-//! connections and lets the others finish.
+//! connections and lets the others finish. Every connection is a task of the listener's own
+//! set: dropping the listener's future (the drain deadline) aborts the ones still open.
 
 use std::future::Future as _;
 use std::io;
@@ -24,6 +25,7 @@ use manifold_metrics::Metrics;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
 use tokio::time::{Instant, Sleep};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
@@ -56,9 +58,12 @@ pub(crate) async fn serve(
 ) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let refusals = Arc::new(Semaphore::new(REFUSALS_AT_ONCE));
+    let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
+            // Ended connections are reaped as they end (a set of at most `max_connections`).
+            Some(_) = connections.join_next() => continue,
             () = closed(&mut closing) => break,
         };
         let (tcp, peer) = match accepted {
@@ -77,18 +82,17 @@ pub(crate) async fn serve(
                 .with_label_values(&["http"])
                 .inc();
             tracing::warn!(%peer, max = limits.max_connections, "connection refused: listen.max_connections reached");
-            refuse(tcp, limits.tls.is_some(), &refusals);
+            refuse(tcp, limits.tls.is_some(), &refusals, &mut connections);
             continue;
         };
         let _ = tcp.set_nodelay(true);
         let (router, limits, closing) = (router.clone(), limits.clone(), closing.clone());
-        tokio::spawn(async move {
+        connections.spawn(async move {
             connection(tcp, router, limits, closing).await;
             drop(slot);
         });
     }
-    // Every connection holds a slot until it ends.
-    let _ = slots.acquire_many(limits.max_connections as u32).await;
+    while connections.join_next().await.is_some() {}
     Ok(())
 }
 
@@ -99,14 +103,14 @@ async fn closed(closing: &mut watch::Receiver<bool>) {
 
 /// Answers 503 on a plain connection (a TLS one is just closed: no handshake is spent on it),
 /// reading what the client sent so the close does not reset the answer away.
-fn refuse(mut tcp: TcpStream, tls: bool, refusals: &Arc<Semaphore>) {
+fn refuse(mut tcp: TcpStream, tls: bool, refusals: &Arc<Semaphore>, tasks: &mut JoinSet<()>) {
     if tls {
         return;
     }
     let Ok(permit) = refusals.clone().try_acquire_owned() else {
         return;
     };
-    tokio::spawn(async move {
+    tasks.spawn(async move {
         let _permit = permit;
         let _ = tokio::time::timeout(Duration::from_secs(1), async {
             tcp.write_all(OVER_CAPACITY).await?;

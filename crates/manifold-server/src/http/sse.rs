@@ -103,15 +103,16 @@ impl RequestLog {
 }
 
 /// Records the request's messages and then its response into `log`, whatever happens to the
-/// connection that started it.
+/// connection that started it, as one of the face's tasks.
 pub(crate) fn record(
+    tasks: &crate::background::Background,
     log: Arc<RequestLog>,
     first: Option<String>,
     mut rx: manifold_router::downstream::SinkReceiver,
     mut task: RequestTask,
     bound: Bound,
 ) {
-    tokio::spawn(async move {
+    tasks.spawn_until_stopped(async move {
         if let Some(first) = first {
             log.record(&first, bound);
         }

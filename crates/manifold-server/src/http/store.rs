@@ -1,5 +1,6 @@
 //! The HTTP face's sessions: secure ids, the queue of server-initiated messages each session's
-//! GET streams drain, last use for idle expiry.
+//! GET streams drain, last use for idle expiry, and the tasks serving their requests (owned:
+//! cancelled and awaited at shutdown).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -8,8 +9,11 @@ use std::time::{Duration, Instant};
 use manifold_protocol::Id;
 use tokio::task::AbortHandle;
 
+use dashmap::DashMap;
 use manifold_router::Gateway;
 use manifold_router::{Face, Session};
+
+use crate::background::Background;
 
 /// One HTTP session.
 pub(crate) struct HttpSession {
@@ -21,6 +25,8 @@ pub(crate) struct HttpSession {
     pub(crate) streams: super::replay::Streams,
     /// Requests being served, so a client's `notifications/cancelled` can stop them.
     pub(crate) in_flight: Mutex<HashMap<Id, AbortHandle>>,
+    /// Where its request tasks run: the face's, so shutdown ends them.
+    pub(crate) tasks: Background,
     last_used: Mutex<Instant>,
 }
 
@@ -50,17 +56,16 @@ impl HttpSession {
     }
 }
 
-/// All sessions of the HTTP face, by `Mcp-Session-Id`.
+/// All sessions of the HTTP face, by `Mcp-Session-Id`: sharded, so looking up one session on
+/// every request takes no process-wide lock.
 #[derive(Default)]
 pub(crate) struct Store {
-    sessions: Mutex<HashMap<String, Arc<HttpSession>>>,
+    sessions: DashMap<String, Arc<HttpSession>>,
+    /// The tasks serving requests of every session.
+    tasks: Background,
 }
 
 impl Store {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<HttpSession>>> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Opens a session with a fresh id on `gateway` (with upstream sessions of its own for the
     /// per-session servers, if there are any).
     pub(crate) fn create(
@@ -76,29 +81,30 @@ impl Store {
             outbox: rx,
             streams: Default::default(),
             in_flight: Mutex::new(HashMap::new()),
+            tasks: self.tasks.clone(),
             last_used: Mutex::new(Instant::now()),
         });
-        self.lock().insert(id.clone(), entry.clone());
+        self.sessions.insert(id.clone(), entry.clone());
         Ok((id, entry))
     }
 
     /// Every open session.
     pub(crate) fn all(&self) -> Vec<Arc<HttpSession>> {
-        self.lock().values().cloned().collect()
+        self.sessions.iter().map(|e| e.value().clone()).collect()
     }
 
     /// The session with this id. Looking it up is not activity: the caller touches it once the
     /// request is known to be its owner's ([`HttpSession::touch`]).
     pub(crate) fn get(&self, id: &str) -> Option<Arc<HttpSession>> {
-        self.lock().get(id).cloned()
+        self.sessions.get(id).map(|e| e.value().clone())
     }
 
     /// Ends a session; `false` if there was none.
     pub(crate) fn remove(&self, id: &str) -> bool {
-        let entry = self.lock().remove(id);
-        match entry {
-            Some(e) => {
-                e.end();
+        // The shard's guard is gone once `remove` returns: ending runs unlocked.
+        match self.sessions.remove(id) {
+            Some((_, entry)) => {
+                entry.end();
                 true
             }
             None => false,
@@ -108,27 +114,25 @@ impl Store {
     /// Ends every session idle longer than `limit`; returns how many.
     pub(crate) fn expire(&self, limit: Duration) -> usize {
         let expired: Vec<String> = self
-            .lock()
+            .sessions
             .iter()
-            .filter(|(_, s)| s.idle_for() > limit)
-            .map(|(id, _)| id.clone())
+            .filter(|e| e.value().idle_for() > limit)
+            .map(|e| e.key().clone())
             .collect();
-        for id in &expired {
-            self.remove(id);
-        }
-        expired.len()
+        expired.iter().filter(|id| self.remove(id)).count()
     }
 
-    /// Ends every session.
-    pub(crate) fn clear(&self) {
-        let all: Vec<Arc<HttpSession>> = self.lock().drain().map(|(_, s)| s).collect();
-        for s in all {
-            s.end();
+    /// Ends every session, then cancels whatever request tasks are left and waits for them.
+    pub(crate) async fn shutdown(&self) {
+        let ids: Vec<String> = self.sessions.iter().map(|e| e.key().clone()).collect();
+        for id in &ids {
+            self.remove(id);
         }
+        self.tasks.shutdown().await;
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.lock().len()
+        self.sessions.len()
     }
 }
 
