@@ -42,7 +42,7 @@ type TokenDigests = Arc<Vec<([u8; 32], Arc<str>)>>;
 /// Checks bearer tokens against the configured static tokens and JWT settings.
 pub struct Authenticator {
     /// SHA-256 of each static token, with its principal (replaced whole by a reload).
-    tokens: std::sync::RwLock<TokenDigests>,
+    tokens: parking_lot::RwLock<TokenDigests>,
     jwt: Option<(Jwt, Jwks)>,
     required: bool,
     anonymous: Principal,
@@ -69,7 +69,7 @@ impl Authenticator {
     pub fn new(config: &Config) -> Authenticator {
         let auth = &config.auth;
         Authenticator {
-            tokens: std::sync::RwLock::new(Arc::new(token_digests(auth))),
+            tokens: parking_lot::RwLock::new(Arc::new(token_digests(auth))),
             jwt: auth
                 .jwt
                 .clone()
@@ -89,14 +89,11 @@ impl Authenticator {
     /// settings, need a restart).
     pub fn reload(&self, config: &Config) {
         let tokens = Arc::new(token_digests(&config.auth));
-        *self.tokens.write().unwrap_or_else(|e| e.into_inner()) = tokens;
+        *self.tokens.write() = tokens;
     }
 
     fn static_tokens(&self) -> TokenDigests {
-        self.tokens
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.tokens.read().clone()
     }
 
     /// Whether requests must carry a bearer token.

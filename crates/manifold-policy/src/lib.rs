@@ -19,8 +19,9 @@ pub mod validate;
 #[cfg(test)]
 mod testing;
 
+use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use manifold_config::{AccessRule, Config};
@@ -103,32 +104,26 @@ impl Policy {
             self.metrics.clone(),
         ));
         let stack = build_stack(&self.metrics, self.audit.clone(), limiter.clone());
-        *self.limiter.write().unwrap_or_else(|e| e.into_inner()) = limiter;
-        *self.stack.write().unwrap_or_else(|e| e.into_inner()) = stack;
-        *self.access.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config.access.clone());
-        self.views.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        *self.limiter.write() = limiter;
+        *self.stack.write() = stack;
+        *self.access.write() = Arc::new(config.access.clone());
+        self.views.lock().clear();
     }
 
     /// Runs `call` through the policy stack; its [`Call::forward`] sends it upstream if every
     /// layer lets it through.
     pub async fn call(&self, call: Call) -> Reply {
-        let stack = self.stack.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let stack = self.stack.read().clone();
         let Ok(reply) = stack.oneshot(call).await;
         reply
     }
 
     fn limiter(&self) -> Arc<rate_limit::Limiter> {
-        self.limiter
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.limiter.read().clone()
     }
 
     fn access_rules(&self) -> Arc<Vec<AccessRule>> {
-        self.access
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.access.read().clone()
     }
 
     /// Audits a `tools/call` of a name no upstream serves (or whose upstream is down), answered
@@ -195,7 +190,7 @@ impl Policy {
 
     /// What `principal` may see.
     pub fn view(&self, principal: &str) -> Arc<View> {
-        let mut views = self.views.lock().unwrap_or_else(|e| e.into_inner());
+        let mut views = self.views.lock();
         if let Some(v) = views.get(principal) {
             return v.clone();
         }

@@ -2,9 +2,9 @@
 //! and the table of server→client requests Manifold relayed to it (ids minted here, answers
 //! routed back).
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Mutex;
 
 use manifold_protocol::{encode_notification, encode_request, ErrorObject, Id, RawValue, Response};
 use manifold_transport::queue::{QueueReceiver, QueueSender, TrySendError};
@@ -89,7 +89,7 @@ impl Downstream {
     ) -> Result<Box<RawValue>, ErrorObject> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
-        self.lock().insert(id, tx);
+        self.pending.lock().insert(id, tx);
         on_id(id);
         let guard = Forget { link: self, id };
         self.send_via(sink, encode_request(&Id::Num(id), method, params))
@@ -109,18 +109,14 @@ impl Downstream {
         let Some(Id::Num(id)) = response.id else {
             return;
         };
-        if let Some(tx) = self.lock().remove(&id) {
+        if let Some(tx) = self.pending.lock().remove(&id) {
             let _ = tx.send(response.outcome);
         }
     }
 
     /// Fails every relayed request (the client is gone).
     pub fn fail_all(&self) {
-        self.lock().clear();
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Reply>> {
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+        self.pending.lock().clear();
     }
 }
 
@@ -155,6 +151,6 @@ struct Forget<'a> {
 
 impl Drop for Forget<'_> {
     fn drop(&mut self) {
-        self.link.lock().remove(&self.id);
+        self.link.pending.lock().remove(&self.id);
     }
 }

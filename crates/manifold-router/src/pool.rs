@@ -4,8 +4,9 @@
 //! session: its discovered lists, its in-flight requests (the return path), the server→client
 //! requests being relayed, and its resource subscriptions.
 
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use dashmap::DashMap;
 use manifold_upstream::{Health, Upstream};
@@ -76,21 +77,17 @@ impl Slot {
 
     /// Its lists as last discovered.
     pub(crate) fn lists(&self) -> Option<Arc<UpstreamLists>> {
-        self.lists.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.lists.lock().clone()
     }
 
     pub(crate) fn set_lists(&self, lists: Option<Arc<UpstreamLists>>) {
-        *self.lists.lock().unwrap_or_else(|e| e.into_inner()) = lists;
+        *self.lists.lock() = lists;
     }
 
     /// Up with its lists discovered, or down: nothing more to wait for at startup.
     pub(crate) fn settled(&self) -> bool {
         match self.upstream.health() {
-            Health::Up(_) => self
-                .lists
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .is_some(),
+            Health::Up(_) => self.lists.lock().is_some(),
             Health::Starting => false,
             Health::Down { .. } | Health::Stopped => true,
         }

@@ -3,8 +3,9 @@
 //! declared the capability; refused otherwise, never guessed. The upstream's
 //! `notifications/cancelled` for one of them stops it and tells the client.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use manifold_protocol::{code, method, ErrorObject, Id, RawObject, RawValue, Request};
 use tokio::task::AbortHandle;
@@ -21,11 +22,7 @@ type Table = HashMap<Id, (AbortHandle, Option<(u64, i64)>)>;
 #[derive(Default)]
 pub(crate) struct Relays(Mutex<Table>);
 
-impl Relays {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+impl Relays {}
 
 /// Relays `request` from `slot`'s upstream to its client and answers the upstream, in a task of
 /// the gateway's own (cancellable by the upstream).
@@ -38,11 +35,11 @@ pub(crate) fn relay(gateway: &Gateway, slot: Arc<Slot>, request: Request) {
             // Wait until the task is registered, so its removal below cannot run first.
             let _ = gate.await;
             let outcome = answer(&gateway, &slot, &request).await;
-            slot.relays.lock().remove(&request.id);
+            slot.relays.0.lock().remove(&request.id);
             slot.upstream.respond(&request.id, outcome).await;
         }
     });
-    slot.relays.lock().insert(key, (task, None));
+    slot.relays.0.lock().insert(key, (task, None));
     let _ = go.send(());
 }
 
@@ -99,7 +96,7 @@ async fn answer(
         .inner
         .downstream
         .request(&sink, &request.method, request.params.as_deref(), |id| {
-            if let Some(entry) = slot.relays.lock().get_mut(&request.id) {
+            if let Some(entry) = slot.relays.0.lock().get_mut(&request.id) {
                 entry.1 = Some((session_id, id));
             }
         })
@@ -118,7 +115,7 @@ pub(crate) async fn cancelled(gateway: &Gateway, slot: &Slot, params: Option<&Ra
     else {
         return;
     };
-    let Some((task, downstream_id)) = slot.relays.lock().remove(&id) else {
+    let Some((task, downstream_id)) = slot.relays.0.lock().remove(&id) else {
         return;
     };
     task.abort();

@@ -4,9 +4,10 @@
 //! upstream (mcp-spec.md §3.5) and mapped back. A server→client request goes to the one session
 //! with a request in flight on that upstream; when several have, it is refused, never guessed.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use manifold_protocol::{RawObject, RawValue};
 
@@ -62,7 +63,7 @@ pub(crate) struct Tracked<'a> {
 
 impl Drop for Tracked<'_> {
     fn drop(&mut self) {
-        let mut table = self.routes.lock();
+        let mut table = self.routes.table.lock();
         table.in_flight.remove(&self.key);
         if let Some(token) = self.token.take() {
             table.tokens.remove(&token);
@@ -71,10 +72,6 @@ impl Drop for Tracked<'_> {
 }
 
 impl ReturnPath {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Tracks a request about to be sent ([`ReturnPath::prepare`] then [`ReturnPath::register`]).
     #[cfg(test)]
     pub(crate) fn track<'a>(
@@ -133,7 +130,7 @@ impl ReturnPath {
             sink: sink.clone(),
             original_token,
         });
-        let mut table = self.lock();
+        let mut table = self.table.lock();
         if let Some(token) = &token {
             table.tokens.insert(token.clone(), route.clone());
         }
@@ -147,12 +144,12 @@ impl ReturnPath {
 
     /// The request a progress token (its JSON text) belongs to.
     pub(crate) fn by_token(&self, token: &str) -> Option<Arc<InFlight>> {
-        self.lock().tokens.get(token).cloned()
+        self.table.lock().tokens.get(token).cloned()
     }
 
     /// Whose requests are in flight.
     pub(crate) fn owner(&self) -> Owner {
-        let table = self.lock();
+        let table = self.table.lock();
         let mut routes = table.in_flight.values();
         let Some(first) = routes.next() else {
             return Owner::Nobody;

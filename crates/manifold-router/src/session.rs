@@ -3,7 +3,8 @@
 //! HTTP face one per `Mcp-Session-Id`. The upstream sessions it routes to, and their catalog, are
 //! its [`UpstreamSet`]: the gateway's shared one, or its own with per-session servers.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::Arc;
 
 use manifold_protocol::{DecodeError, ErrorObject, RawValue, Request, Response};
 
@@ -51,7 +52,7 @@ pub(crate) struct SessionInner {
     /// Who the client is (the stdio principal, or what its bearer token stands for).
     pub(crate) principal: Arc<str>,
     /// What the principal may see (replaced when a reload changes it).
-    view: std::sync::RwLock<Arc<manifold_policy::View>>,
+    view: parking_lot::RwLock<Arc<manifold_policy::View>>,
     closed: std::sync::atomic::AtomicBool,
 }
 
@@ -104,7 +105,7 @@ impl Session {
                 ),
                 face,
                 principal,
-                view: std::sync::RwLock::new(view),
+                view: parking_lot::RwLock::new(view),
                 closed: std::sync::atomic::AtomicBool::new(false),
             }),
         };
@@ -179,21 +180,14 @@ impl Session {
 
     /// What the client may see.
     pub(crate) fn view(&self) -> Arc<manifold_policy::View> {
-        self.inner
-            .view
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.inner.view.read().clone()
     }
 
     /// Takes the principal's view from the (reloaded) policy and sends `list_changed` for each
     /// list that now shows something else.
     pub async fn refresh_view(&self) {
         let new = self.gateway().policy().view(&self.inner.principal);
-        let old = std::mem::replace(
-            &mut *self.inner.view.write().unwrap_or_else(|e| e.into_inner()),
-            new.clone(),
-        );
+        let old = std::mem::replace(&mut *self.inner.view.write(), new.clone());
         let catalog = self.inner.upstreams.catalog();
         let changed: Vec<Kind> = Kind::ALL
             .into_iter()
@@ -214,7 +208,7 @@ impl Session {
     }
 
     pub(crate) fn client(&self) -> MutexGuard<'_, ClientState> {
-        self.inner.client.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.client.lock()
     }
 
     /// Whether upstreams were initialized with this client's own identity and capabilities.

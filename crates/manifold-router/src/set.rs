@@ -2,7 +2,8 @@
 //! client's own), their merged catalog, the identity its own upstream sessions are initialized
 //! with, and finding the slot that owns a name or URI.
 
-use std::sync::{Arc, RwLock};
+use parking_lot::RwLock;
+use std::sync::Arc;
 
 use manifold_upstream::{ClientIdentity, Health};
 use tokio::sync::watch;
@@ -64,10 +65,7 @@ impl UpstreamSet {
 
     /// The current catalog snapshot.
     pub(crate) fn catalog(&self) -> Arc<Catalog> {
-        self.catalog
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.catalog.read().clone()
     }
 
     /// Rebuilds the catalog from the slots' lists and returns which list kinds changed.
@@ -97,7 +95,7 @@ impl UpstreamSet {
             })
             .collect();
         let new = Arc::new(Catalog::build(&sources, &self.separator));
-        let mut current = self.catalog.write().unwrap_or_else(|e| e.into_inner());
+        let mut current = self.catalog.write();
         let changed = Kind::ALL
             .into_iter()
             .filter(|k| !current.same(&new, *k))

@@ -3,8 +3,9 @@
 //! exactly those sessions, with the namespaced URI; a restarted upstream is subscribed again.
 //! Each upstream session (a [`Slot`]) keeps its own.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 
 use manifold_protocol::{method, RawObject, RawValue};
 
@@ -21,11 +22,7 @@ struct Topic {
     sessions: Mutex<HashMap<u64, Weak<SessionInner>>>,
 }
 
-impl Topic {
-    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Weak<SessionInner>>> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
+impl Topic {}
 
 /// Upstream URI → its topic.
 type Table = HashMap<String, Arc<Topic>>;
@@ -45,25 +42,29 @@ fn params_for(uri: &str) -> Box<RawValue> {
 }
 
 impl Subscriptions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The topic of `key`, made if there is none.
     fn topic(&self, key: &str) -> Arc<Topic> {
-        self.lock().entry(key.to_string()).or_default().clone()
+        self.table
+            .lock()
+            .entry(key.to_string())
+            .or_default()
+            .clone()
     }
 
     /// Whether `topic` is still the one the table holds for `key` (it is dropped from the table
     /// when its last subscriber leaves).
     fn is_current(&self, key: &str, topic: &Arc<Topic>) -> bool {
-        self.lock().get(key).is_some_and(|t| Arc::ptr_eq(t, topic))
+        self.table
+            .lock()
+            .get(key)
+            .is_some_and(|t| Arc::ptr_eq(t, topic))
     }
 
     /// Drops `key`'s topic if it is `topic` and nobody is subscribed to it.
     fn drop_if_empty(&self, key: &str, topic: &Arc<Topic>) {
-        let mut table = self.lock();
-        if table.get(key).is_some_and(|t| Arc::ptr_eq(t, topic)) && topic.sessions().is_empty() {
+        let mut table = self.table.lock();
+        if table.get(key).is_some_and(|t| Arc::ptr_eq(t, topic)) && topic.sessions.lock().is_empty()
+        {
             table.remove(key);
         }
     }
@@ -71,6 +72,7 @@ impl Subscriptions {
     /// The sessions subscribed to `uri` (exactly, or to a resource it is part of).
     pub(crate) fn subscribers(&self, uri: &str) -> Vec<Session> {
         let topics: Vec<Arc<Topic>> = self
+            .table
             .lock()
             .iter()
             .filter(|(u, _)| *u == uri || uri.starts_with(u.as_str()))
@@ -80,7 +82,8 @@ impl Subscriptions {
             .iter()
             .flat_map(|topic| {
                 topic
-                    .sessions()
+                    .sessions
+                    .lock()
                     .values()
                     .filter_map(Weak::upgrade)
                     .collect::<Vec<_>>()
@@ -91,7 +94,7 @@ impl Subscriptions {
 
     /// Every URI with subscribers (to subscribe again after a restart).
     fn uris(&self) -> Vec<String> {
-        self.lock().keys().cloned().collect()
+        self.table.lock().keys().cloned().collect()
     }
 }
 
@@ -122,13 +125,13 @@ pub(crate) async fn change(slot: &Slot, session: &Session, uri: &str, on: bool) 
                 }
                 *subscribed = true;
             }
-            let mut sessions = topic.sessions();
+            let mut sessions = topic.sessions.lock();
             sessions.retain(|_, s| s.strong_count() > 0);
             sessions.insert(id, Arc::downgrade(&session.inner));
             return Ok(manifold_protocol::object::empty_object());
         }
         let emptied = {
-            let mut sessions = topic.sessions();
+            let mut sessions = topic.sessions.lock();
             let removed = sessions.remove(&id).is_some();
             sessions.retain(|_, s| s.strong_count() > 0);
             removed && sessions.is_empty()
@@ -150,15 +153,16 @@ pub(crate) async fn change(slot: &Slot, session: &Session, uri: &str, on: bool) 
 pub(crate) async fn forget(slot: &Slot, id: u64) {
     let table = &slot.subscriptions;
     let topics: Vec<(String, Arc<Topic>)> = table
+        .table
         .lock()
         .iter()
-        .filter(|(_, topic)| topic.sessions().contains_key(&id))
+        .filter(|(_, topic)| topic.sessions.lock().contains_key(&id))
         .map(|(key, topic)| (key.clone(), topic.clone()))
         .collect();
     for (uri, topic) in topics {
         let mut subscribed = topic.upstream.lock().await;
         let emptied = {
-            let mut sessions = topic.sessions();
+            let mut sessions = topic.sessions.lock();
             sessions.remove(&id);
             sessions.retain(|_, s| s.strong_count() > 0);
             sessions.is_empty()

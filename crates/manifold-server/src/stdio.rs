@@ -6,8 +6,9 @@
 //! requests are read ahead of their answers being queued — past either bound, input is read no
 //! further until the client reads its output (backpressure, not buffering).
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use manifold_config::Config;
 use manifold_protocol::codec::{sniff_id, to_line};
@@ -174,12 +175,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
         on_frame(client, frame).await;
     }
     // The client is gone: cancel everything still in flight (each cancels upstream on drop).
-    for (_, task) in client
-        .in_flight
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .drain()
-    {
+    for (_, task) in client.in_flight.lock().drain() {
         task.abort();
     }
     // Their drops (each cancelling its upstream request) are done before the upstreams stop.
@@ -231,13 +227,10 @@ async fn on_message(client: &Client<'_>, message: Message) {
             let id = request.id.clone();
             // The registry stays locked from spawn to insert, so the task's own removal (which
             // needs the lock) always comes after its handle is in.
-            let mut map = in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            let mut map = in_flight.lock();
             let task = client.tasks.spawn(async move {
                 let line = respond(&session, &request).await;
-                registry
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&request.id);
+                registry.lock().remove(&request.id);
                 let _ = out.send(line).await;
                 drop(permit);
             });
@@ -247,11 +240,7 @@ async fn on_message(client: &Client<'_>, message: Message) {
             method::INITIALIZED => session.client_ready().await,
             method::CANCELLED => {
                 if let Some(id) = n.cancelled_request() {
-                    if let Some(task) = in_flight
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&id)
-                    {
+                    if let Some(task) = in_flight.lock().remove(&id) {
                         tracing::debug!(%id, "client cancelled request");
                         task.abort();
                     }

@@ -1,8 +1,9 @@
 //! The Streamable HTTP transport (protocol 2025-03-26 … 2025-11-25) at `/mcp`.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -45,10 +46,6 @@ struct App {
 }
 
 impl App {
-    fn sessions(&self) -> MutexGuard<'_, HashMap<String, HttpSession>> {
-        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn record_headers(&self, method: &str, headers: &HeaderMap) {
         if self.shared.recorder.is_none() {
             return;
@@ -93,7 +90,7 @@ impl App {
         let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
             return Err(StatusCode::BAD_REQUEST);
         };
-        match self.sessions().get(id) {
+        match self.sessions.lock().get(id) {
             Some(entry) => Ok((id.to_string(), entry.session.clone(), entry.streams.clone())),
             None => Err(StatusCode::NOT_FOUND),
         }
@@ -131,7 +128,7 @@ struct CloseOnDrop(Arc<App>);
 
 impl Drop for CloseOnDrop {
     fn drop(&mut self) {
-        for (_, entry) in self.0.sessions().drain() {
+        for (_, entry) in self.0.sessions.lock().drain() {
             entry.session.close();
         }
     }
@@ -241,7 +238,7 @@ async fn post_mcp(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
             streams: streams.clone(),
             requests: 0,
         };
-        app.sessions().insert(sid.clone(), entry);
+        app.sessions.lock().insert(sid.clone(), entry);
         (sid, session, streams)
     } else {
         if let Some(v) = headers.get(VERSION_HEADER) {
@@ -259,7 +256,7 @@ async fn post_mcp(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
         }
     };
     let expired = is_request && !is_initialize && {
-        let mut sessions = app.sessions();
+        let mut sessions = app.sessions.lock();
         let entry = sessions.get_mut(&sid);
         entry.is_some_and(|e| {
             e.requests += 1;
@@ -280,7 +277,7 @@ async fn post_mcp(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
     let handled = session.handle(msg, &reply);
     drop(reply);
     if expired {
-        app.sessions().remove(&sid);
+        app.sessions.lock().remove(&sid);
         session.drop_events();
     }
     let mut resp = match handled {
@@ -335,7 +332,7 @@ async fn delete_mcp(State(app): State<Arc<App>>, headers: HeaderMap) -> Response
     }
     match app.lookup(&headers) {
         Ok((sid, session, _)) => {
-            app.sessions().remove(&sid);
+            app.sessions.lock().remove(&sid);
             session.close();
             status_only(StatusCode::OK)
         }

@@ -1,9 +1,9 @@
 //! The `--record` file: every received line, appended and written through immediately.
 
+use parking_lot::Mutex;
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::Path;
-use std::sync::Mutex;
 
 use anyhow::Context as _;
 
@@ -30,7 +30,7 @@ impl Recorder {
         let mut buf = Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line.as_bytes());
         buf.push(b'\n');
-        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut file = self.file.lock();
         if let Err(err) = file.write_all(&buf) {
             eprintln!("testkit: cannot write record file: {err}");
         }

@@ -3,10 +3,11 @@
 //! `<stream>-<n>`, and a GET with `Last-Event-ID` receives what the stream produced after
 //! that event, including a response produced while no connection was listening.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use tokio::sync::mpsc;
@@ -33,10 +34,6 @@ struct Stream {
 }
 
 impl Streams {
-    fn lock(&self) -> MutexGuard<'_, HashMap<u64, Stream>> {
-        self.map.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The body answering a POSTed request: the priming event, then what the request
     /// sends on `rx` until its response (or until it detaches the stream).
     pub(crate) fn post_body(self: &Arc<Self>, rx: mpsc::UnboundedReceiver<Out>) -> Body {
@@ -49,7 +46,7 @@ impl Streams {
             sink: Some(tx),
             done: false,
         };
-        self.lock().insert(id, stream);
+        self.map.lock().insert(id, stream);
         tokio::spawn(pump(Arc::clone(self), id, rx));
         body_of(body)
     }
@@ -58,7 +55,7 @@ impl Streams {
     pub(crate) fn resume(&self, last_event_id: &str) -> Option<Body> {
         let (stream_id, seq) = last_event_id.trim().split_once('-')?;
         let (stream_id, seq) = (stream_id.parse::<u64>().ok()?, seq.parse::<u64>().ok()?);
-        let mut map = self.lock();
+        let mut map = self.map.lock();
         let stream = map.get_mut(&stream_id)?;
         let (tx, body) = mpsc::unbounded_channel();
         for (_, chunk) in stream.events.iter().filter(|(n, _)| *n > seq) {
@@ -77,7 +74,7 @@ impl Streams {
 async fn pump(streams: Arc<Streams>, id: u64, mut rx: mpsc::UnboundedReceiver<Out>) {
     let mut seq = 0;
     while let Some(out) = rx.recv().await {
-        let mut map = streams.lock();
+        let mut map = streams.map.lock();
         let Some(stream) = map.get_mut(&id) else {
             return;
         };
@@ -109,7 +106,7 @@ async fn pump(streams: Arc<Streams>, id: u64, mut rx: mpsc::UnboundedReceiver<Ou
         }
     }
     // The request ended without a response (cancelled): end the stream, forget it.
-    streams.lock().remove(&id);
+    streams.map.lock().remove(&id);
 }
 
 fn body_of(rx: mpsc::UnboundedReceiver<Bytes>) -> Body {

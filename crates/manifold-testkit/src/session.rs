@@ -1,7 +1,8 @@
 //! Per-connection (stdio) or per-`Mcp-Session-Id` (HTTP) protocol state and message dispatch.
 
+use parking_lot::{Mutex, MutexGuard};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -108,17 +109,17 @@ impl Session {
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.lock()
     }
 
     /// Replaces the stream that receives unsolicited messages (HTTP GET stream).
     pub(crate) fn set_events(&self, tx: mpsc::UnboundedSender<Out>) {
-        *self.events.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+        *self.events.lock() = Some(tx);
     }
 
     /// Sends a message on the event stream; false if there is none.
     pub(crate) fn send_event(&self, out: Out) -> bool {
-        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let events = self.events.lock();
         match events.as_ref() {
             Some(tx) => tx.send(out).is_ok(),
             None => {
@@ -142,12 +143,12 @@ impl Session {
 
     /// Drops the event stream (the HTTP GET stream ends) without touching requests.
     pub(crate) fn drop_events(&self) {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.events.lock().take();
     }
 
     /// Ends the session: closes the event stream and aborts every in-flight request.
     pub(crate) fn close(&self) {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.events.lock().take();
         let mut st = self.state();
         st.closed = true;
         st.pending.clear();

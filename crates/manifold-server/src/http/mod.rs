@@ -338,10 +338,7 @@ async fn stream(
             }?;
             session.touch();
             // Recorded before it is sent: if the connection drops, a reconnect gets it again.
-            let seq = replay
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .record(&message, capacity);
+            let seq = replay.lock().record(&message, capacity);
             let event = event(replay::event_id(stream_id, seq), message);
             Some((event, (session, closing, replay)))
         },

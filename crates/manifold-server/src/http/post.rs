@@ -248,13 +248,13 @@ pub(crate) fn spawn_request(
     let id = request.id.clone();
     let entry = session.clone();
     // Registered before it can finish, so its own removal always finds it.
-    let mut in_flight = session.in_flight();
+    let mut in_flight = session.in_flight.lock();
     let task = session.tasks.spawn_until_stopped(async move {
         let line = match entry.session.handle_scoped(&request, &sink).await {
             Ok(result) => encode_result(&request.id, &result),
             Err(error) => encode_error(Some(&request.id), &error),
         };
-        entry.in_flight().remove(&request.id);
+        entry.in_flight.lock().remove(&request.id);
         line
     });
     in_flight.insert(id, task.abort_handle());
@@ -301,7 +301,7 @@ pub(crate) async fn on_message(session: &HttpSession, message: Message) {
             method::CANCELLED => {
                 if let Some(task) = n
                     .cancelled_request()
-                    .and_then(|id| session.in_flight().remove(&id))
+                    .and_then(|id| session.in_flight.lock().remove(&id))
                 {
                     task.abort();
                 }

@@ -2,8 +2,9 @@
 //! `<stream>-<seq>`; each stream keeps its last events in a bounded buffer, so a client that
 //! reconnects with the id of the last event it saw gets exactly what it missed, nothing twice.
 
+use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::sse::RequestLog;
 
@@ -94,19 +95,19 @@ impl Streams {
         last_event_id: Option<&str>,
     ) -> (u32, Arc<Mutex<Replay>>, Vec<(u64, String)>) {
         if let Some((stream, seq)) = last_event_id.and_then(parse) {
-            if let Some(replay) = self.lock().get(&stream).cloned() {
-                let missed = replay.lock().unwrap_or_else(|e| e.into_inner()).after(seq);
+            if let Some(replay) = self.streams.lock().get(&stream).cloned() {
+                let missed = replay.lock().after(seq);
                 return (stream, replay, missed);
             }
         }
         let id = self.next_id();
         let replay = Arc::new(Mutex::new(Replay::default()));
-        self.lock().insert(id, replay.clone());
+        self.streams.lock().insert(id, replay.clone());
         (id, replay, Vec::new())
     }
 
     fn next_id(&self) -> u32 {
-        let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = self.next.lock();
         *next += 1;
         *next
     }
@@ -117,7 +118,7 @@ impl Streams {
     pub(crate) fn new_request(&self, keep: usize, bytes: usize) -> (u32, Arc<RequestLog>) {
         let id = self.next_id();
         let log = Arc::new(RequestLog::default());
-        let mut requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        let mut requests = self.requests.lock();
         let mut ids: Vec<u32> = requests.keys().copied().collect();
         ids.sort_unstable();
         let mut held: usize = requests.values().map(|l| l.bytes()).sum();
@@ -140,12 +141,8 @@ impl Streams {
     /// The POST stream a `Last-Event-ID` names, with the sequence number to resume after.
     pub(crate) fn request(&self, last_event_id: &str) -> Option<(u32, Arc<RequestLog>, u64)> {
         let (stream, seq) = parse(last_event_id)?;
-        let requests = self.requests.lock().unwrap_or_else(|e| e.into_inner());
+        let requests = self.requests.lock();
         requests.get(&stream).map(|log| (stream, log.clone(), seq))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Arc<Mutex<Replay>>>> {
-        self.streams.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -169,7 +166,7 @@ mod tests {
         let (id, replay, missed) = streams.open(None);
         assert!(missed.is_empty());
         for m in ["a", "b", "c"] {
-            replay.lock().unwrap().record(
+            replay.lock().record(
                 m,
                 Bound {
                     events: 2,

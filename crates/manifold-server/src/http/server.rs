@@ -9,11 +9,12 @@
 //! connections and lets the others finish. Every connection is a task of the listener's own
 //! set: dropping the listener's future (the drain deadline) aborts the ones still open.
 
+use parking_lot::Mutex;
 use std::future::Future as _;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -204,7 +205,7 @@ impl Activity {
     }
 
     fn wake_on_idle(&self, waker: &Waker) {
-        let mut slot = self.waker.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self.waker.lock();
         match slot.as_ref() {
             Some(w) if w.will_wake(waker) => {}
             _ => *slot = Some(waker.clone()),
@@ -225,12 +226,7 @@ impl Started {
 impl Drop for Started {
     fn drop(&mut self) {
         if self.0.requests.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let waker = self
-                .0
-                .waker
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
+            let waker = self.0.waker.lock().take();
             if let Some(w) = waker {
                 w.wake();
             }

@@ -4,9 +4,10 @@
 //! `<stream>-<seq>` as it is produced, independently of the connection, so a client whose POST
 //! stream broke resumes it with `GET` + `Last-Event-ID` and gets the rest, nothing twice.
 
+use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue};
@@ -38,13 +39,9 @@ struct LogState {
 }
 
 impl RequestLog {
-    fn lock(&self) -> std::sync::MutexGuard<'_, LogState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     fn record(&self, message: &str, bound: Bound) {
         {
-            let mut state = self.lock();
+            let mut state = self.state.lock();
             let delivered = state.delivered;
             state.last = state.replay.record_keeping(message, bound, delivered);
         }
@@ -59,7 +56,7 @@ impl RequestLog {
             tokio::pin!(read);
             read.as_mut().enable();
             {
-                let state = self.lock();
+                let state = self.state.lock();
                 if state.replay.bytes_after(state.delivered) <= bound.bytes {
                     return;
                 }
@@ -69,20 +66,20 @@ impl RequestLog {
     }
 
     fn finish(&self) {
-        self.lock().done = true;
+        self.state.lock().done = true;
         self.changed.notify_waiters();
     }
 
     /// Events after `seq`, and whether the stream is complete.
     fn after(&self, seq: u64) -> (Vec<(u64, String)>, bool) {
-        let state = self.lock();
+        let state = self.state.lock();
         (state.replay.after(seq), state.done)
     }
 
     /// A client was sent everything up to `seq`: older events may be forgotten past `bound`.
     fn delivered(&self, seq: u64, bound: Bound) {
         {
-            let mut state = self.lock();
+            let mut state = self.state.lock();
             state.delivered = state.delivered.max(seq);
             let delivered = state.delivered;
             state.replay.forget(bound, delivered);
@@ -92,12 +89,12 @@ impl RequestLog {
 
     /// The bytes it holds for resumption.
     pub(crate) fn bytes(&self) -> usize {
-        self.lock().replay.bytes()
+        self.state.lock().replay.bytes()
     }
 
     /// Whether it may be forgotten: complete, and read to its end.
     pub(crate) fn forgettable(&self) -> bool {
-        let state = self.lock();
+        let state = self.state.lock();
         state.done && state.delivered >= state.last
     }
 }

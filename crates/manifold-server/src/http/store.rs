@@ -2,8 +2,9 @@
 //! GET streams drain, last use for idle expiry, and the tasks serving their requests (owned:
 //! cancelled and awaited at shutdown).
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use manifold_protocol::Id;
@@ -31,28 +32,21 @@ pub(crate) struct HttpSession {
 }
 
 impl HttpSession {
-    pub(crate) fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<Id, AbortHandle>> {
-        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// Closes the session (the gateway ends its own upstream sessions in the background).
     fn end(&self) {
         // Whatever it still has in flight is cancelled upstream (each task's drop does it).
-        for (_, task) in self.in_flight().drain() {
+        for (_, task) in self.in_flight.lock().drain() {
             task.abort();
         }
         self.session.close();
     }
 
     pub(crate) fn touch(&self) {
-        *self.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        *self.last_used.lock() = Instant::now();
     }
 
     fn idle_for(&self) -> Duration {
-        self.last_used
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .elapsed()
+        self.last_used.lock().elapsed()
     }
 }
 
