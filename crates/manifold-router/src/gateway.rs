@@ -3,6 +3,7 @@
 //! registry of client sessions, and the tasks it runs. Client requests enter through
 //! `session` and `dispatch`; what upstreams send on their own through `events`.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -13,7 +14,7 @@ use manifold_config::{Config, Sharing};
 use manifold_metrics::Metrics;
 use manifold_policy::Policy;
 use manifold_transport::queue::QueueSender;
-use manifold_upstream::{ClientIdentity, Health, InlineHook, Upstream, UpstreamEvent};
+use manifold_upstream::{ClientIdentity, Connector, Health, InlineHook, Upstream, UpstreamEvent};
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
@@ -103,6 +104,21 @@ impl Gateway {
         policy: Arc<Policy>,
         clients: Clients,
     ) -> Gateway {
+        Self::start_in_process(config, metrics, policy, clients, &BTreeMap::new())
+    }
+
+    /// [`Gateway::start_with`], except that each server whose alias is a key of `in_process`
+    /// is reached through that connector (a peer in this process) instead of its configured
+    /// transport; everything else about it (namespace, filters, timeouts, policy, restarts)
+    /// still comes from `config`. For embedding Manifold next to servers of the same process,
+    /// and for tests that give the router a real peer without a process or a socket.
+    pub fn start_in_process(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        policy: Arc<Policy>,
+        clients: Clients,
+        in_process: &BTreeMap<String, Connector>,
+    ) -> Gateway {
         let g = &config.gateway;
         let settings = Settings {
             name: g.name.clone(),
@@ -113,7 +129,7 @@ impl Gateway {
         // What upstreams send on their own waits here for the event loop, bounded in bytes too.
         let (events, events_rx) =
             manifold_transport::queue::queue(EVENT_QUEUE, g.upstream_queue_bytes);
-        let servers = Server::all(config, &policy);
+        let servers = Server::all(config, &policy, in_process);
         let shared = Arc::new_cyclic(|this: &Weak<Shared>| {
             // Progress is delivered by the upstream connection itself, in order with the
             // responses it precedes.

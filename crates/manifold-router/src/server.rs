@@ -8,7 +8,7 @@ use std::sync::Arc;
 use manifold_config::{Config, Curate, Filter, HttpProtocol, Sharing, Transport};
 use manifold_policy::{Policy, ServerPolicy};
 use manifold_transport::{HttpParams, StdioParams};
-use manifold_upstream::{RestartPolicy, TransportSpec, UpstreamSpec};
+use manifold_upstream::{Connector, RestartPolicy, TransportSpec, UpstreamSpec};
 
 use crate::catalog::Kind;
 
@@ -31,8 +31,18 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// The servers of `config`, in config order.
-    pub(crate) fn all(config: &Config, policy: &Policy) -> Vec<Arc<Server>> {
+    /// The servers of `config`, in config order; those named in `in_process` are reached
+    /// through its connectors instead of their configured transports.
+    pub(crate) fn all(
+        config: &Config,
+        policy: &Policy,
+        in_process: &BTreeMap<String, Connector>,
+    ) -> Vec<Arc<Server>> {
+        for alias in in_process.keys() {
+            if !config.servers.iter().any(|s| &s.alias == alias) {
+                tracing::warn!(server = %alias, "an in-process connector names no configured server");
+            }
+        }
         config
             .servers
             .iter()
@@ -47,7 +57,7 @@ impl Server {
                     policy: policy.server(&server.alias),
                     curate: server.curate.clone(),
                     sharing: server.sharing,
-                    spec: spec(config, server),
+                    spec: spec(config, server, in_process.get(&server.alias)),
                 })
             })
             .collect()
@@ -74,11 +84,17 @@ impl Server {
     }
 }
 
-/// How an upstream session of `server` is started and supervised.
-fn spec(config: &Config, server: &manifold_config::Server) -> UpstreamSpec {
+/// How an upstream session of `server` is started (through `in_process` when given) and
+/// supervised.
+fn spec(
+    config: &Config,
+    server: &manifold_config::Server,
+    in_process: Option<&Connector>,
+) -> UpstreamSpec {
     let g = &config.gateway;
-    let transport = match &server.transport {
-        Transport::Stdio(s) => TransportSpec::Stdio(StdioParams {
+    let transport = match (&server.transport, in_process) {
+        (_, Some(connector)) => TransportSpec::InProcess(connector.clone()),
+        (Transport::Stdio(s), None) => TransportSpec::Stdio(StdioParams {
             alias: server.alias.clone(),
             command: s.command.clone(),
             args: s.args.clone(),
@@ -87,7 +103,7 @@ fn spec(config: &Config, server: &manifold_config::Server) -> UpstreamSpec {
             max_message_bytes: g.max_message_bytes,
             queue_bytes: g.upstream_queue_bytes,
         }),
-        Transport::Http(h) => TransportSpec::Http(HttpParams {
+        (Transport::Http(h), None) => TransportSpec::Http(HttpParams {
             alias: server.alias.clone(),
             url: h.url.clone(),
             headers: h.headers.clone(),

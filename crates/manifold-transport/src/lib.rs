@@ -3,8 +3,10 @@
 //! [`Connection`]: a cloneable [`Sender`], a bounded stream of [`Inbound`] events, and a [`Closer`].
 
 mod command;
+mod duplex;
 mod http;
 mod legacy_sse;
+mod lines;
 mod process_group;
 pub mod queue;
 mod stdio;
@@ -15,6 +17,7 @@ use manifold_protocol::{Id, Message};
 
 use crate::queue::{QueueReceiver, QueueSender, Weigh};
 
+pub use duplex::{connect_duplex, DuplexParams};
 pub use http::{connect_http, HttpParams, HttpProtocol};
 pub use stdio::{spawn_stdio, StdioParams};
 
@@ -90,7 +93,8 @@ pub struct Sender {
 
 #[derive(Clone, Debug)]
 enum SenderKind {
-    Stdio(QueueSender<String>),
+    /// A writer task sending lines: stdio and in-process peers.
+    Lines(QueueSender<String>),
     Http(std::sync::Arc<http::HttpShared>),
 }
 
@@ -99,7 +103,7 @@ impl Sender {
     /// delivery failure can be reported against it. Waits while the outbound queue is full.
     pub async fn send(&self, text: String, request_id: Option<Id>) -> Result<(), TransportError> {
         match &self.inner {
-            SenderKind::Stdio(tx) => tx.send(text).await.map_err(|_| TransportError::Closed),
+            SenderKind::Lines(tx) => tx.send(text).await.map_err(|_| TransportError::Closed),
             SenderKind::Http(shared) => shared.post(text, request_id),
         }
     }
@@ -111,11 +115,12 @@ impl Sender {
         }
     }
 
-    /// HTTP: the current session id (`None` before initialize or after expiry); stdio: `None`.
+    /// HTTP: the current session id (`None` before initialize or after expiry); otherwise
+    /// `None`.
     pub fn session_id(&self) -> Option<String> {
         match &self.inner {
             SenderKind::Http(shared) => shared.session_id(),
-            SenderKind::Stdio(_) => None,
+            SenderKind::Lines(_) => None,
         }
     }
 
@@ -128,7 +133,7 @@ impl Sender {
 }
 
 /// Ends the transport: stdio closes stdin, then SIGTERM, then SIGKILL to the process group;
-/// HTTP sends DELETE for its session.
+/// HTTP sends DELETE for its session; an in-process peer's input is shut down.
 #[derive(Debug)]
 pub struct Closer {
     inner: CloserKind,
@@ -141,6 +146,11 @@ enum CloserKind {
         tokio::task::JoinHandle<()>,
     ),
     Http(std::sync::Arc<http::HttpShared>),
+    /// Stops the writer of an in-process peer, which then shuts its stream down.
+    Duplex(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    ),
 }
 
 impl Closer {
@@ -152,6 +162,10 @@ impl Closer {
                 let _ = watcher.await;
             }
             CloserKind::Http(shared) => shared.close().await,
+            CloserKind::Duplex(stop, writer) => {
+                let _ = stop.send(());
+                let _ = writer.await;
+            }
         }
     }
 }
@@ -167,9 +181,10 @@ pub struct Connection {
     pub closer: Closer,
 }
 
-/// What the peer sends, read by whoever awaits [`InboundStream::recv`]. A stdio peer's stdout is
-/// read and decoded right in that call (no reader task, no queue, no extra wake-up per message);
-/// HTTP responses arrive from their request tasks through a bounded queue.
+/// What the peer sends, read by whoever awaits [`InboundStream::recv`]. A stdio peer's stdout (and
+/// an in-process peer's stream) is read and decoded right in that call (no reader task, no queue,
+/// no extra wake-up per message); HTTP responses arrive from their request tasks through a
+/// bounded queue.
 #[derive(Debug)]
 pub struct InboundStream {
     inner: InboundKind,
@@ -178,6 +193,7 @@ pub struct InboundStream {
 #[derive(Debug)]
 enum InboundKind {
     Stdio(stdio::StdoutReader),
+    Duplex(duplex::PeerReader),
     Queue(QueueReceiver<Inbound>),
 }
 
@@ -186,6 +202,7 @@ impl InboundStream {
     pub async fn recv(&mut self) -> Option<Inbound> {
         match &mut self.inner {
             InboundKind::Stdio(reader) => reader.next().await,
+            InboundKind::Duplex(reader) => reader.next().await,
             InboundKind::Queue(rx) => rx.recv().await,
         }
     }
@@ -245,6 +262,8 @@ fn frame_to_inbound(frame: manifold_protocol::Frame, peer: &str) -> Option<Inbou
     }
 }
 
+#[cfg(test)]
+mod duplex_tests;
 #[cfg(test)]
 mod http_tests;
 #[cfg(test)]

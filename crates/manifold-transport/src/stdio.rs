@@ -1,21 +1,22 @@
 //! A stdio upstream: a child process in its own process group, newline-delimited JSON-RPC on its
 //! stdin/stdout, stderr captured into Manifold's log under the server's alias.
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use manifold_protocol::codec::to_line;
-use manifold_protocol::{Frame, LineDecoder};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, ChildStdout, Command};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, ChildStdout, Command};
 use tokio::sync::oneshot;
 
+use crate::lines::{write_lines, LineReader};
 use crate::{
-    command, frame_to_inbound, process_group, Closer, CloserKind, Connection, Inbound, Sender,
-    SenderKind, TransportError, INBOUND_CAPACITY,
+    command, process_group, Closer, CloserKind, Connection, Sender, SenderKind, TransportError,
+    INBOUND_CAPACITY,
 };
+
+/// The child's stdout, read and decoded by whoever awaits the connection's inbound stream.
+pub(crate) type StdoutReader = LineReader<ChildStdout>;
 
 /// How to start a stdio upstream.
 #[derive(Debug, Clone)]
@@ -65,13 +66,15 @@ pub fn spawn_stdio(params: &StdioParams) -> Result<Connection, TransportError> {
     }
     let (out_tx, out_rx) = crate::queue::queue::<String>(INBOUND_CAPACITY, params.queue_bytes);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    tokio::spawn(write_stdin(stdin, out_rx, stop_rx));
+    // The writer ends (dropping stdin closes the pipe: the polite first step of shutdown) when
+    // the watcher stops it.
+    tokio::spawn(write_lines(stdin, out_rx, stop_rx));
     let reader = StdoutReader::new(alias.clone(), stdout, params.max_message_bytes);
     let (close_tx, close_rx) = oneshot::channel();
     let watcher = tokio::spawn(watch(alias, child, close_rx, stop_tx));
     Ok(Connection {
         sender: Sender {
-            inner: SenderKind::Stdio(out_tx),
+            inner: SenderKind::Lines(out_tx),
         },
         inbound: crate::InboundStream {
             inner: crate::InboundKind::Stdio(reader),
@@ -80,84 +83,6 @@ pub fn spawn_stdio(params: &StdioParams) -> Result<Connection, TransportError> {
             inner: CloserKind::Stdio(close_tx, watcher),
         },
     })
-}
-
-async fn write_stdin(
-    stdin: ChildStdin,
-    mut rx: crate::queue::QueueReceiver<String>,
-    mut stop: oneshot::Receiver<()>,
-) {
-    let mut stdin = tokio::io::BufWriter::with_capacity(64 * 1024, stdin);
-    loop {
-        tokio::select! {
-            msg = rx.recv() => {
-                let Some(msg) = msg else { break };
-                if stdin.write_all(to_line(msg).as_bytes()).await.is_err() {
-                    break;
-                }
-                // Under load several messages are queued: write them all, flush once.
-                let mut failed = false;
-                while let Ok(more) = rx.try_recv() {
-                    if stdin.write_all(to_line(more).as_bytes()).await.is_err() {
-                        failed = true;
-                        break;
-                    }
-                }
-                if failed || stdin.flush().await.is_err() {
-                    break;
-                }
-            }
-            _ = &mut stop => break,
-        }
-    }
-    // Dropping stdin closes the pipe: the polite first step of shutdown.
-}
-
-/// Reads and frames the child's stdout on demand.
-#[derive(Debug)]
-pub(crate) struct StdoutReader {
-    alias: String,
-    stdout: ChildStdout,
-    decoder: LineDecoder,
-    buf: Box<[u8]>,
-    ready: VecDeque<Frame>,
-    eof: bool,
-}
-
-impl StdoutReader {
-    fn new(alias: String, stdout: ChildStdout, max: usize) -> Self {
-        StdoutReader {
-            alias,
-            stdout,
-            decoder: LineDecoder::new(max),
-            buf: vec![0u8; 64 * 1024].into_boxed_slice(),
-            ready: VecDeque::new(),
-            eof: false,
-        }
-    }
-
-    /// The next event from the child; `None` after end of output.
-    pub(crate) async fn next(&mut self) -> Option<Inbound> {
-        let mut frames = Vec::new();
-        loop {
-            while let Some(frame) = self.ready.pop_front() {
-                if let Some(event) = frame_to_inbound(frame, &self.alias) {
-                    return Some(event);
-                }
-            }
-            if self.eof {
-                return None;
-            }
-            match self.stdout.read(&mut self.buf).await {
-                Ok(0) | Err(_) => {
-                    self.eof = true;
-                    self.decoder.finish(&mut frames);
-                }
-                Ok(n) => self.decoder.feed(&self.buf[..n], &mut frames),
-            }
-            self.ready.extend(frames.drain(..));
-        }
-    }
 }
 
 async fn log_stderr(alias: String, stderr: tokio::process::ChildStderr) {

@@ -2,11 +2,14 @@
 //! allocation and the pending-request table, per-request timeouts that cancel upstream, and
 //! supervision (restart with bounded exponential backoff, unhealthy after repeated failures).
 
+mod connector;
 mod error;
 mod handshake;
 mod pending;
 mod session;
 mod supervisor;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +17,7 @@ use std::time::Duration;
 use manifold_protocol::{Notification, RawValue, Request};
 use manifold_transport::{HttpParams, StdioParams};
 
+pub use connector::Connector;
 pub use error::CallError;
 pub use session::Upstream;
 
@@ -24,6 +28,9 @@ pub enum TransportSpec {
     Stdio(StdioParams),
     /// A Streamable HTTP endpoint.
     Http(HttpParams),
+    /// A peer in this process (embedding, and unit tests), reached through a fresh connection
+    /// for every life of the upstream.
+    InProcess(Connector),
 }
 
 /// Restart policy for a failed upstream.

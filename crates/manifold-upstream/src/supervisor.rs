@@ -2,11 +2,13 @@
 //! and on failure restart with bounded exponential backoff.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use manifold_protocol::{Id, Message};
 use manifold_transport::{connect_http, spawn_stdio, Connection, Inbound, InboundStream};
 use tokio::sync::{mpsc, watch};
+// Tokio's clock, like the backoff's sleeps: paused time in tests moves both alike.
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use crate::session::lock;
@@ -78,6 +80,7 @@ async fn run_once(
     let conn = match &spec.transport {
         TransportSpec::Stdio(p) => spawn_stdio(p),
         TransportSpec::Http(p) => connect_http(p),
+        TransportSpec::InProcess(connector) => connector.connect(),
     };
     let Connection {
         sender,
