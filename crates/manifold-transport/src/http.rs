@@ -5,7 +5,8 @@
 //! (2025-11-25, SEP-1699) or a broken connection — is resumed with `GET` and `Last-Event-ID`
 //! after the server's `retry` advice; the GET stream of server-initiated messages likewise.
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -134,11 +135,11 @@ pub fn connect_http(params: &HttpParams) -> Result<Connection, TransportError> {
 
 impl HttpShared {
     pub(crate) fn set_protocol_version(&self, version: &str) {
-        *lock(&self.protocol_version) = Some(version.to_string());
+        *self.protocol_version.lock() = Some(version.to_string());
     }
 
     pub(crate) fn session_id(&self) -> Option<String> {
-        lock(&self.session_id).clone()
+        self.session_id.lock().clone()
     }
 
     /// Whether a 4xx may still mean "this server speaks HTTP+SSE": only before any session.
@@ -156,7 +157,7 @@ impl HttpShared {
         if let Some(id) = self.session_id() {
             req = req.header(SESSION_HEADER, id);
         }
-        if let Some(v) = lock(&self.protocol_version).clone() {
+        if let Some(v) = self.protocol_version.lock().clone() {
             req = req.header(VERSION_HEADER, v);
         }
         req
@@ -199,7 +200,7 @@ impl HttpShared {
     }
 
     pub(crate) fn track(&self, handle: tokio::task::AbortHandle) {
-        let mut tasks = lock(&self.tasks);
+        let mut tasks = self.tasks.lock();
         tasks.retain(|t| !t.is_finished());
         tasks.push(handle);
     }
@@ -219,7 +220,7 @@ impl HttpShared {
             .get(SESSION_HEADER)
             .and_then(|v| v.to_str().ok())
         {
-            *lock(&self.session_id) = Some(id.to_string());
+            *self.session_id.lock() = Some(id.to_string());
             self.had_session
                 .store(true, std::sync::atomic::Ordering::Release);
         }
@@ -229,7 +230,7 @@ impl HttpShared {
                 // Forget the session once; every request it rejected is reported so the
                 // session above can send it again once a new session exists.
                 {
-                    let mut current = lock(&self.session_id);
+                    let mut current = self.session_id.lock();
                     tracing::debug!(server = %self.alias, rejected = %old, current = ?*current, ?request_id, "upstream answered 404 for the session");
                     if current.as_deref() == Some(old.as_str()) {
                         *current = None;
@@ -461,7 +462,7 @@ impl HttpShared {
     }
 
     pub(crate) async fn close(&self) {
-        for task in lock(&self.tasks).drain(..) {
+        for task in self.tasks.lock().drain(..) {
             task.abort();
         }
         if self.session_id().is_some() {
@@ -481,8 +482,4 @@ enum Stream {
     Answered,
     /// It ended after `events` events without it.
     Ended { events: usize },
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

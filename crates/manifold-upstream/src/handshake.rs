@@ -41,7 +41,7 @@ pub(crate) async fn initialize(
             result.protocol_version
         ));
     }
-    let sender = crate::session::lock(&up.inner.live).sender.clone();
+    let sender = up.inner.live.lock().sender.clone();
     if let Some(sender) = &sender {
         sender.set_protocol_version(&result.protocol_version);
     }

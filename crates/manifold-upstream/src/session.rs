@@ -1,8 +1,9 @@
 //! The [`Upstream`] handle: calls with timeouts and cancel-on-drop, notifications, replies to
 //! server→client requests, health, and shutdown.
 
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use manifold_protocol::{
@@ -42,10 +43,6 @@ impl std::fmt::Debug for Upstream {
     }
 }
 
-pub(crate) fn lock(m: &Mutex<Live>) -> MutexGuard<'_, Live> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Upstream {
     /// Starts supervising an upstream. Its process (or HTTP client) starts at once; the handshake
     /// waits until `identity` holds the downstream client's identity.
@@ -74,7 +71,7 @@ impl Upstream {
             }),
         };
         let task = tokio::spawn(supervisor::run(up.clone(), identity));
-        *up.inner.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        *up.inner.task.lock() = Some(task);
         up
     }
 
@@ -133,7 +130,7 @@ impl Upstream {
         let text = encode_request(&Id::Num(id), method, params);
         let (tx, rx) = oneshot::channel();
         let sender = {
-            let mut live = lock(&self.inner.live);
+            let mut live = self.inner.live.lock();
             let sender = match (&live.sender, live.up || !require_up) {
                 (Some(sender), true) => sender.clone(),
                 _ => {
@@ -165,7 +162,7 @@ impl Upstream {
         };
         if sender.send(text, Some(Id::Num(id))).await.is_err() {
             guard.armed = false;
-            lock(&self.inner.live).pending.remove(&id);
+            self.inner.live.lock().pending.remove(&id);
             return Err(self.failed("connection closed"));
         }
         tracing::debug!("request sent upstream");
@@ -214,7 +211,7 @@ impl Upstream {
 
     /// Sends an encoded message; `request_id` names the request it carries, if any.
     pub(crate) async fn send_raw(&self, text: String, request_id: Option<Id>) {
-        let sender = lock(&self.inner.live).sender.clone();
+        let sender = self.inner.live.lock().sender.clone();
         if let Some(sender) = sender {
             let _ = sender.send(text, request_id).await;
         }
@@ -223,7 +220,7 @@ impl Upstream {
     /// Completes the pending request `id` (called by the connection pump).
     pub(crate) fn complete(&self, id: &Id, outcome: Result<Box<RawValue>, CallError>) {
         let Id::Num(n) = id else { return };
-        let pending = lock(&self.inner.live).pending.remove(n);
+        let pending = self.inner.live.lock().pending.remove(n);
         match pending {
             Some(p) => {
                 let _ = p.reply.send(outcome);
@@ -237,12 +234,7 @@ impl Upstream {
     /// Stops the upstream for good: ends its session and process, waits until it is gone.
     pub async fn shutdown(&self) {
         let _ = self.inner.stop.send(true);
-        let task = self
-            .inner
-            .task
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let task = self.inner.task.lock().take();
         if let Some(task) = task {
             let _ = task.await;
         }
@@ -263,7 +255,7 @@ impl Drop for CancelGuard<'_> {
             return;
         }
         let (removed, sender) = {
-            let mut live = lock(&self.inner.live);
+            let mut live = self.inner.live.lock();
             (live.pending.remove(&self.id).is_some(), live.sender.clone())
         };
         let (true, Some(sender)) = (removed, sender) else {

@@ -11,7 +11,6 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::session::lock;
 use crate::{handshake, CallError, ClientIdentity, Health, TransportSpec, Upstream, UpstreamEvent};
 
 /// An upstream that stayed up this long is considered healthy again: its failure count resets.
@@ -46,7 +45,7 @@ pub(crate) async fn run(up: Upstream, mut identity: watch::Receiver<Option<Clien
             } else {
                 tracing::warn!(%reason, retry_in_ms = delay.as_millis() as u64, "upstream down; restarting");
             }
-            lock(&up.inner.live).down_reason = reason.clone();
+            up.inner.live.lock().down_reason = reason.clone();
             up.inner.health.send_replace(Health::Down { reason, unhealthy });
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
@@ -91,7 +90,7 @@ async fn run_once(
         Err(e) => return (e.to_string(), false),
     };
     {
-        let mut live = lock(&up.inner.live);
+        let mut live = up.inner.live.lock();
         live.sender = Some(sender);
         live.up = false;
         live.keep_text = matches!(spec.transport, TransportSpec::Http(_));
@@ -122,7 +121,7 @@ async fn run_once(
             _ = stopped(stop) => break 'life "stopped".to_string(),
         };
         tracing::info!(version = %info.protocol_version, server_info = %info.server_info, "upstream ready");
-        lock(&up.inner.live).up = true;
+        up.inner.live.lock().up = true;
         up.inner.health.send_replace(Health::Up(Arc::new(info)));
         was_up = true;
         let _ = up.inner.events.send(UpstreamEvent::Up(up.index())).await;
@@ -144,7 +143,7 @@ async fn run_once(
                 _ = stopped(stop) => break 'life "stopped".to_string(),
                 Some(rejected) = reinit_rx.recv() => {
                     let mut retry: Vec<Id> = rejected.into_iter().collect();
-                    let expired = lock(&up.inner.live).sender.as_ref().is_some_and(|s| s.session_id().is_none());
+                    let expired = up.inner.live.lock().sender.as_ref().is_some_and(|s| s.session_id().is_none());
                     if expired {
                         tracing::info!("upstream session expired; re-initializing");
                         // New calls wait (up to their deadline) instead of racing the new session.
@@ -169,7 +168,7 @@ async fn run_once(
         }
     };
     {
-        let mut live = lock(&up.inner.live);
+        let mut live = up.inner.live.lock();
         live.up = false;
         live.sender = None;
         let alias = up.alias().to_string();
@@ -199,7 +198,7 @@ fn health_pings(interval: Duration) -> tokio::time::Interval {
 /// Sends again the requests an expired session rejected, if they still wait for an answer.
 async fn resend(up: &Upstream, ids: &[Id]) {
     let texts: Vec<(Id, String)> = {
-        let live = lock(&up.inner.live);
+        let live = up.inner.live.lock();
         ids.iter()
             .filter_map(|id| match id {
                 Id::Num(n) => live

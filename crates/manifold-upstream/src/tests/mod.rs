@@ -6,7 +6,8 @@ mod calls;
 mod cancellation;
 mod supervision;
 
-use std::sync::{Arc, Mutex};
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::time::Duration;
 
 use manifold_protocol::RawValue;
@@ -52,14 +53,11 @@ struct Lives(Arc<Mutex<Vec<Instant>>>);
 
 impl Lives {
     fn started(&self) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Instant::now());
+        self.0.lock().push(Instant::now());
     }
 
     fn all(&self) -> Vec<Instant> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.0.lock().clone()
     }
 
     fn count(&self) -> usize {
@@ -159,7 +157,7 @@ impl Harness {
 
     /// How many requests wait for an answer.
     fn pending(&self) -> usize {
-        crate::session::lock(&self.up.inner.live).pending.len()
+        self.up.inner.live.lock().pending.len()
     }
 
     /// Every event reported so far, without waiting.
