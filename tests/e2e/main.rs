@@ -16,6 +16,7 @@ mod hardening;
 mod health;
 mod http_face;
 mod http_load;
+mod modern;
 mod policy;
 mod progress;
 mod prometheus;

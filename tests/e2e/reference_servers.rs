@@ -22,7 +22,7 @@ fn npm_server(package: &str) -> PathBuf {
     path
 }
 
-fn node_server(alias: &str, package: &str, args: &[&str], extra: &str) -> String {
+pub(crate) fn node_server(alias: &str, package: &str, args: &[&str], extra: &str) -> String {
     let mut all = vec![npm_server(package).display().to_string()];
     all.extend(args.iter().map(|a| a.to_string()));
     let args: Vec<String> = all.iter().map(|a| format!("{a:?}")).collect();

@@ -188,6 +188,11 @@ impl Policy {
             .unwrap_or_else(|| Arc::new(ServerPolicy::unlimited(alias, self.default_timeout)))
     }
 
+    /// Whether what a client sees can depend on who it is: `[[access]]` rules exist.
+    pub fn views_vary(&self) -> bool {
+        !self.access_rules().is_empty()
+    }
+
     /// What `principal` may see.
     pub fn view(&self, principal: &str) -> Arc<View> {
         let mut views = self.views.lock();

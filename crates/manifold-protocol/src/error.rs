@@ -19,6 +19,13 @@ pub mod code {
     pub const RESOURCE_NOT_FOUND: i64 = -32002;
     /// Implementation-defined server error; rate limits use it.
     pub const SERVER_ERROR: i64 = -32000;
+    /// 2026-07-28: an HTTP header disagrees with the body, or a required one is missing.
+    pub const HEADER_MISMATCH: i64 = -32020;
+    /// 2026-07-28: the request needs a client capability it did not declare.
+    pub const MISSING_CLIENT_CAPABILITY: i64 = -32021;
+    /// 2026-07-28: the request's protocol version is not served (`data.supported`,
+    /// `data.requested`).
+    pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 }
 
 /// A JSON-RPC error object; `data` is forwarded verbatim.

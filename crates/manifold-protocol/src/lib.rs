@@ -10,6 +10,7 @@ pub mod error;
 pub mod id;
 pub mod message;
 pub mod method;
+pub mod modern;
 pub mod object;
 pub mod splice;
 pub mod sse;

@@ -24,3 +24,7 @@ pub const PROMPTS_LIST_CHANGED: &str = "notifications/prompts/list_changed";
 pub const RESOURCES_LIST_CHANGED: &str = "notifications/resources/list_changed";
 pub const RESOURCES_UPDATED: &str = "notifications/resources/updated";
 pub const ROOTS_LIST_CHANGED: &str = "notifications/roots/list_changed";
+/// 2026-07-28: what a server serves, instead of `initialize`.
+pub const SERVER_DISCOVER: &str = "server/discover";
+/// 2026-07-28: a long-lived stream of list changes and resource updates.
+pub const SUBSCRIPTIONS_LISTEN: &str = "subscriptions/listen";

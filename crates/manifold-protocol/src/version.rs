@@ -1,10 +1,23 @@
-//! Protocol versions Manifold speaks and their negotiation (mcp-spec.md §1.1).
+//! Protocol versions Manifold speaks and their negotiation (mcp-spec.md §1.1, §1.2).
 
-/// Legacy-era versions, oldest first.
+/// Legacy-era versions (negotiated by `initialize`), oldest first.
 pub const SUPPORTED: &[&str] = &["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 
-/// The newest version Manifold speaks.
+/// The newest legacy-era version.
 pub const LATEST: &str = "2025-11-25";
+
+/// The modern era's version: stateless requests carrying it in `_meta`.
+pub const MODERN: &str = "2026-07-28";
+
+/// Every version Manifold serves, both eras, oldest first (`server/discover`'s
+/// `supportedVersions`, and `data.supported` of `-32022`).
+pub const SERVED: &[&str] = &[
+    "2024-11-05",
+    "2025-03-26",
+    "2025-06-18",
+    "2025-11-25",
+    MODERN,
+];
 
 /// The version to answer a client that asked for `requested`: the same one if supported,
 /// otherwise the latest (the spec's rule for servers).

@@ -1,5 +1,6 @@
-//! Dispatch of every client request: its span and metrics, then by method to the handshake, the
-//! merged lists, or the routed methods; the one place a routing error becomes the wire error.
+//! Dispatch of every client request, of either era: its span and metrics, then by method to the
+//! handshake (legacy) or `server/discover` (modern), the merged lists, or the routed methods; the
+//! one place a routing error becomes the wire error.
 
 use manifold_protocol::object::empty_object;
 use manifold_protocol::{method, ErrorObject, RawValue, Request};
@@ -8,9 +9,10 @@ use tracing::Instrument;
 
 use crate::catalog::Kind;
 use crate::error::RouteError;
+use crate::modern::Asked;
 use crate::routed::Served;
 use crate::session::{Caller, Session};
-use crate::{handshake, lists, routed};
+use crate::{handshake, lists, modern, routed};
 
 type Outcome = Result<Box<RawValue>, RouteError>;
 
@@ -20,6 +22,7 @@ pub(crate) async fn serve(
     session: &Session,
     request: &Request,
     sink: &crate::downstream::Sink,
+    asked: Asked,
 ) -> Result<Box<RawValue>, ErrorObject> {
     let caller = Caller { session, sink };
     let started = Instant::now();
@@ -32,7 +35,8 @@ pub(crate) async fn serve(
         session = session.inner.id,
         request_id = %request.id
     );
-    let (served_by, outcome) = dispatch(request, &caller).instrument(span).await;
+    let modern = matches!(asked, Asked::Modern(_));
+    let (served_by, outcome) = dispatch(request, &caller, asked).instrument(span).await;
     let gateway = session.gateway();
     let server = match served_by {
         Some(index) => gateway.alias(index),
@@ -54,20 +58,55 @@ pub(crate) async fn serve(
         .with_label_values(&[method, server])
         .observe(started.elapsed().as_secs_f64());
     // The one place a routing error becomes what the client receives.
-    outcome.map_err(RouteError::into_error_object)
+    let answer = outcome.map_err(RouteError::into_error_object);
+    if modern {
+        modern::finish(session, &request.method, answer)
+    } else {
+        answer
+    }
 }
 
 /// The answer to one request, by method, with the upstream that served it (`None`: Manifold
-/// answered it itself, or refused it before it was routed).
-async fn dispatch(request: &Request, caller: &Caller<'_>) -> (Option<usize>, Outcome) {
+/// answered it itself, or refused it before it was routed). A modern request is first given its
+/// client (`modern::adopt`) and goes upstream without the modern keys of its `_meta`: every
+/// upstream session Manifold holds is of the legacy era.
+async fn dispatch(
+    request: &Request,
+    caller: &Caller<'_>,
+    asked: Asked,
+) -> (Option<usize>, Outcome) {
     let session = caller.session;
-    let params = request.params.as_deref();
-    let initialized = session.client_initialized();
     let local = |outcome: Outcome| (None, outcome);
-    let routed = match request.method.as_str() {
-        method::INITIALIZE => return local(handshake::initialize(session, params).await),
-        method::PING => return local(Ok(empty_object())),
-        _ if !initialized => return local(Err(RouteError::NotInitialized(request.method.clone()))),
+    let method = request.method.as_str();
+    let stripped;
+    let mut params = request.params.as_deref();
+    match &asked {
+        Asked::Legacy => match method {
+            method::INITIALIZE => return local(handshake::initialize(session, params).await),
+            method::PING => return local(Ok(empty_object())),
+            method::SERVER_DISCOVER => {
+                return local(Err(RouteError::MethodNotFound(method.to_string())))
+            }
+            _ if !session.client_initialized() => {
+                return local(Err(RouteError::NotInitialized(method.to_string())))
+            }
+            _ => {}
+        },
+        Asked::Modern(meta) => {
+            modern::adopt(session, meta).await;
+            if method == method::SERVER_DISCOVER {
+                return local(modern::discover(session));
+            }
+            if manifold_protocol::modern::removed(method) {
+                return local(Err(RouteError::Removed(method.to_string())));
+            }
+            stripped = params.and_then(manifold_protocol::modern::strip);
+            if let Some(p) = stripped.as_deref() {
+                params = Some(p);
+            }
+        }
+    }
+    let routed = match method {
         method::TOOLS_LIST => return local(lists::list(session, Kind::Tools, params)),
         method::PROMPTS_LIST => return local(lists::list(session, Kind::Prompts, params)),
         method::RESOURCES_LIST => return local(lists::list(session, Kind::Resources, params)),

@@ -21,6 +21,13 @@ pub enum RouteError {
     /// A method Manifold does not serve.
     #[error("Method not found: {0}")]
     MethodNotFound(String),
+    /// A legacy-era method sent as a 2026-07-28 request, which that era removed.
+    #[error("Method not found: {0} was removed in protocol version 2026-07-28")]
+    Removed(String),
+    /// A request of the other era on a stdio connection whose era its first request fixed, or
+    /// a request whose modern `_meta` is missing or malformed: the error is the era's own.
+    #[error("{}", .0.message)]
+    Era(ErrorObject),
     /// `params` missing, of the wrong shape, or naming nothing usable.
     #[error("{0}")]
     InvalidParams(String),
@@ -89,6 +96,8 @@ impl RouteError {
             RouteError::NotInitialized(_)
             | RouteError::AlreadyInitialized
             | RouteError::MethodNotFound(_)
+            | RouteError::Removed(_)
+            | RouteError::Era(_)
             | RouteError::InvalidParams(_)
             | RouteError::Unknown { .. }
             | RouteError::Internal(_) => "error",
@@ -101,9 +110,10 @@ impl RouteError {
             RouteError::NotInitialized(_) | RouteError::AlreadyInitialized => {
                 ErrorObject::new(code::INVALID_REQUEST, self.to_string())
             }
-            RouteError::MethodNotFound(_) => {
+            RouteError::MethodNotFound(_) | RouteError::Removed(_) => {
                 ErrorObject::new(code::METHOD_NOT_FOUND, self.to_string())
             }
+            RouteError::Era(error) => error,
             RouteError::InvalidParams(message) => ErrorObject::invalid_params(message),
             RouteError::Unknown { kind, name } | RouteError::Denied { kind, name } => {
                 unknown(kind, &name)

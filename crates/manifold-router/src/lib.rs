@@ -14,6 +14,7 @@ mod forward;
 mod gateway;
 mod handshake;
 mod lists;
+mod modern;
 pub mod naming;
 mod pool;
 mod progress;

@@ -33,7 +33,8 @@ pub(crate) fn inline(gateway: &Gateway, id: usize, n: &Notification) -> Inline {
     let Some(original) = &route.original_token else {
         return Inline::Done;
     };
-    if !route.session.ready() {
+    // A modern client takes the progress of its own requests without any handshake.
+    if !route.session.ready() && !route.session.is_modern() {
         return Inline::Done;
     }
     obj.set("progressToken", original.clone());

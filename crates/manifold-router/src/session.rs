@@ -27,6 +27,8 @@ pub(crate) struct ClientState {
     pub(crate) capabilities: serde_json::Value,
     /// `list_changed` notifications held back until the client is ready.
     pub(crate) held: [bool; 3],
+    /// The era its first request fixed (`None` before any).
+    pub(crate) era: Option<crate::modern::Era>,
 }
 
 /// Which face a session is on; decides who initializes upstreams and how a full queue behaves.
@@ -54,6 +56,9 @@ pub(crate) struct SessionInner {
     /// What the principal may see (replaced when a reload changes it).
     view: parking_lot::RwLock<Arc<manifold_policy::View>>,
     closed: std::sync::atomic::AtomicBool,
+    /// Set once its first 2026-07-28 request made it a modern client's (see
+    /// [`crate::modern::adopt`]).
+    pub(crate) modern: tokio::sync::OnceCell<()>,
 }
 
 /// Who sent the request being served: its session, and where its request-scoped messages go.
@@ -107,6 +112,7 @@ impl Session {
                 principal,
                 view: parking_lot::RwLock::new(view),
                 closed: std::sync::atomic::AtomicBool::new(false),
+                modern: tokio::sync::OnceCell::new(),
             }),
         };
         gateway.register(&session);
@@ -125,13 +131,21 @@ impl Session {
         self.handle_scoped(request, &sink).await
     }
 
-    /// Answers one client request, sending its request-scoped messages to `sink`.
+    /// Answers one client request, sending its request-scoped messages to `sink`: in the era
+    /// its `_meta` asks for, or the one the session's first request fixed.
     pub async fn handle_scoped(
         &self,
         request: &Request,
         sink: &crate::downstream::Sink,
     ) -> Result<Box<RawValue>, ErrorObject> {
-        crate::dispatch::serve(self, request, sink).await
+        let asked = crate::modern::era_of(self, request).map_err(|e| e.into_error_object())?;
+        crate::dispatch::serve(self, request, sink, asked).await
+    }
+
+    /// Whether this is a modern (2026-07-28) client's session: it is sent no notifications of
+    /// its own and no requests, only what belongs to one of its requests.
+    pub(crate) fn is_modern(&self) -> bool {
+        self.inner.modern.initialized()
     }
 
     pub(crate) fn client_initialized(&self) -> bool {

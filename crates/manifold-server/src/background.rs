@@ -24,6 +24,18 @@ impl Background {
         self.tasks.spawn(task);
     }
 
+    /// Runs `task`, tracked (shutdown waits for it) but not raced against the cancellation
+    /// token: for tasks that something else ends in time (a request task, which ending its
+    /// session aborts). Nothing is locked per task, unlike [`Background::spawn_until_stopped`],
+    /// whose token registers a waiter.
+    pub(crate) fn spawn_tracked<F>(&self, task: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.tasks.spawn(task)
+    }
+
     /// Runs `task` until it completes (`Some` of its output) or shutdown begins (`None`: it is
     /// dropped there, which cancels whatever it was waiting for).
     pub(crate) fn spawn_until_stopped<F>(&self, task: F) -> JoinHandle<Option<F::Output>>

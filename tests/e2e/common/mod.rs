@@ -66,6 +66,9 @@ pub struct Gateway {
     lines: Lines<BufReader<ChildStdout>>,
     /// Notifications and server→client requests seen while waiting for responses.
     pub seen: Vec<Value>,
+    /// Whether the client speaks 2026-07-28: what Manifold sends is then checked against that
+    /// revision's schema (and must never be a request).
+    pub modern: bool,
 }
 
 impl Gateway {
@@ -95,6 +98,7 @@ impl Gateway {
             stdin,
             lines: BufReader::new(stdout).lines(),
             seen: Vec::new(),
+            modern: false,
         }
     }
 
@@ -119,7 +123,7 @@ impl Gateway {
     /// Reads the next message: its exact text, and its JSON.
     pub async fn recv_raw(&mut self) -> (String, Value) {
         let (line, message) = self.recv_unchecked().await;
-        schema::check_outgoing(&message, None);
+        self.check(&message, None);
         (line, message)
     }
 
@@ -170,8 +174,17 @@ impl Gateway {
         self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))
             .await;
         let response = self.response(&id).await;
-        schema::check_outgoing(&response, Some(method));
+        self.check(&response, Some(method));
         response
+    }
+
+    /// Checks a message Manifold sent against the schema of the client's revision.
+    fn check(&self, message: &Value, method: Option<&str>) {
+        if self.modern {
+            schema::check_outgoing_modern(message, method);
+        } else {
+            schema::check_outgoing(message, method);
+        }
     }
 
     /// `initialize` + `notifications/initialized` with the given client capabilities; returns the result.

@@ -107,7 +107,7 @@ pub(crate) async fn message(
             // end of the session stop it; a cancelled request sends no answer.
             let task = post::spawn_request(&entry, request, sink.clone());
             let session = entry.session.clone();
-            entry.tasks.spawn_until_stopped(async move {
+            entry.tasks.spawn_tracked(async move {
                 if let Some(line) = task.await {
                     session.send_via(&sink, line).await;
                 }

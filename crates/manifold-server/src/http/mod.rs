@@ -9,6 +9,7 @@ mod post;
 mod replay;
 mod server;
 mod sse;
+mod stateless;
 mod store;
 mod tls;
 

@@ -1,5 +1,6 @@
 //! POST on the MCP endpoint: one JSON-RPC message (or, with 2025-03-26, a batch) from the client.
-//! Requests are answered with a JSON body; notifications and responses get 202.
+//! Requests are answered with a JSON body; notifications and responses get 202. A 2026-07-28
+//! POST goes to [`super::stateless`].
 
 use std::sync::Arc;
 
@@ -33,6 +34,9 @@ pub(crate) async fn handle(
             return json(StatusCode::BAD_REQUEST, encode_error(e.id(), &error));
         }
     };
+    if super::stateless::is_modern(&headers) {
+        return super::stateless::handle(&app, &principal, &headers, decoded).await;
+    }
     match decoded {
         Decoded::Single(Message::Request(r))
             if r.method == method::INITIALIZE && !headers.contains_key(SESSION_HEADER) =>
@@ -175,7 +179,7 @@ async fn initialize(app: &App, request: Request, principal: &Principal) -> Respo
 }
 
 /// Whether the client takes an SSE stream as the answer to a POST.
-fn accepts_sse(headers: &HeaderMap) -> bool {
+pub(crate) fn accepts_sse(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -193,7 +197,12 @@ const REQUEST_STREAM_CAPACITY: usize = 64;
 /// messages (progress, a relayed sampling request), or takes longer, gets an SSE stream — primed
 /// for resumption — carrying them and then its response; without SSE those messages go to the
 /// session's GET stream.
-async fn respond(app: &App, session: &Arc<HttpSession>, request: Request, sse: bool) -> Response {
+pub(crate) async fn respond(
+    app: &App,
+    session: &Arc<HttpSession>,
+    request: Request,
+    sse: bool,
+) -> Response {
     let replay = app.replay;
     let (sink, mut scoped) = if sse {
         let (tx, rx) = manifold_router::downstream::sink(REQUEST_STREAM_CAPACITY, app.queue.1);
@@ -249,7 +258,8 @@ pub(crate) fn spawn_request(
     let entry = session.clone();
     // Registered before it can finish, so its own removal always finds it.
     let mut in_flight = session.in_flight.lock();
-    let task = session.tasks.spawn_until_stopped(async move {
+    // Tracked, and aborted through `in_flight` when its session ends (shutdown ends them all).
+    let task = session.tasks.spawn_tracked(async move {
         let line = match entry.session.handle_scoped(&request, &sink).await {
             Ok(result) => encode_result(&request.id, &result),
             Err(error) => encode_error(Some(&request.id), &error),
@@ -273,7 +283,7 @@ impl Drop for AbortOnDrop {
 }
 
 /// A request being served; resolves to its encoded response (`None` if cancelled).
-pub(crate) struct RequestTask(tokio::task::JoinHandle<Option<String>>);
+pub(crate) struct RequestTask(tokio::task::JoinHandle<String>);
 
 impl std::future::Future for RequestTask {
     type Output = Option<String>;
@@ -282,9 +292,7 @@ impl std::future::Future for RequestTask {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|done| done.ok().flatten())
+        std::pin::Pin::new(&mut self.0).poll(cx).map(Result::ok)
     }
 }
 
@@ -349,6 +357,6 @@ async fn batch(
     json(StatusCode::OK, format!("[{}]", answers.join(",")))
 }
 
-fn json(status: StatusCode, body: String) -> Response {
+pub(crate) fn json(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -55,6 +55,11 @@ impl HttpSession {
 #[derive(Default)]
 pub(crate) struct Store {
     sessions: DashMap<String, Arc<HttpSession>>,
+    /// What carries each principal's 2026-07-28 requests, which have no session: a session
+    /// that is never initialized and never sent anything of its own (the router serves only
+    /// request-scoped messages to a modern client), holding the principal's own upstream
+    /// sessions of the per-session servers.
+    stateless: DashMap<Arc<str>, Arc<HttpSession>>,
     /// The tasks serving requests of every session.
     tasks: Background,
 }
@@ -69,17 +74,43 @@ impl Store {
         principal: Arc<str>,
     ) -> std::io::Result<(String, Arc<HttpSession>)> {
         let id = new_session_id()?;
+        let entry = self.open(gateway, queue, principal);
+        self.sessions.insert(id.clone(), entry.clone());
+        Ok((id, entry))
+    }
+
+    /// The session that carries `principal`'s 2026-07-28 requests, opened at its first one.
+    pub(crate) fn stateless(
+        &self,
+        gateway: &Gateway,
+        queue: (usize, usize),
+        principal: &Arc<str>,
+    ) -> std::io::Result<Arc<HttpSession>> {
+        if let Some(carrier) = self.stateless.get(principal) {
+            return Ok(carrier.value().clone());
+        }
+        let carrier = self
+            .stateless
+            .entry(principal.clone())
+            .or_insert_with(|| self.open(gateway, queue, principal.clone()));
+        Ok(carrier.value().clone())
+    }
+
+    fn open(
+        &self,
+        gateway: &Gateway,
+        queue: (usize, usize),
+        principal: Arc<str>,
+    ) -> Arc<HttpSession> {
         let (tx, rx) = manifold_router::downstream::shared_sink(queue.0, queue.1);
-        let entry = Arc::new(HttpSession {
+        Arc::new(HttpSession {
             session: Session::open_as(gateway, tx, Face::Http, principal),
             outbox: rx,
             streams: Default::default(),
             in_flight: Mutex::new(HashMap::new()),
             tasks: self.tasks.clone(),
             last_used: Mutex::new(Instant::now()),
-        });
-        self.sessions.insert(id.clone(), entry.clone());
-        Ok((id, entry))
+        })
     }
 
     /// Every open session.
@@ -121,6 +152,12 @@ impl Store {
         let ids: Vec<String> = self.sessions.iter().map(|e| e.key().clone()).collect();
         for id in &ids {
             self.remove(id);
+        }
+        let principals: Vec<Arc<str>> = self.stateless.iter().map(|e| e.key().clone()).collect();
+        for principal in principals {
+            if let Some((_, carrier)) = self.stateless.remove(&principal) {
+                carrier.end();
+            }
         }
         self.tasks.shutdown().await;
     }
