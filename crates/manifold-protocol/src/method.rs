@@ -28,3 +28,5 @@ pub const ROOTS_LIST_CHANGED: &str = "notifications/roots/list_changed";
 pub const SERVER_DISCOVER: &str = "server/discover";
 /// 2026-07-28: a long-lived stream of list changes and resource updates.
 pub const SUBSCRIPTIONS_LISTEN: &str = "subscriptions/listen";
+/// 2026-07-28: the first message of a listen stream, echoing what is honoured.
+pub const SUBSCRIPTIONS_ACKNOWLEDGED: &str = "notifications/subscriptions/acknowledged";

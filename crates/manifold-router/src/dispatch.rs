@@ -97,6 +97,9 @@ async fn dispatch(
             if method == method::SERVER_DISCOVER {
                 return local(modern::discover(session));
             }
+            if method == method::SUBSCRIPTIONS_LISTEN {
+                return local(crate::listen::listen(caller, &request.id, params).await);
+            }
             if manifold_protocol::modern::removed(method) {
                 return local(Err(RouteError::Removed(method.to_string())));
             }

@@ -15,6 +15,7 @@ use crate::gateway::Gateway;
 use crate::naming::downstream_uri;
 use crate::pool::{Scope, Slot};
 use crate::return_path::Owner;
+use crate::subscriptions::Live;
 
 /// How long a burst of `list_changed` from one upstream is gathered into one refresh.
 const LIST_CHANGED_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(20);
@@ -153,7 +154,7 @@ async fn on_notification(gateway: &Gateway, slot: &Arc<Slot>, n: Notification) {
             return;
         }
         method::RESOURCES_UPDATED => {
-            updated(slot, &n).await;
+            updated(gateway, slot, &n).await;
             return;
         }
         method::MESSAGE if !namespace.is_empty() => {
@@ -181,7 +182,7 @@ async fn on_notification(gateway: &Gateway, slot: &Arc<Slot>, n: Notification) {
 
 /// `notifications/resources/updated`: to the sessions subscribed to that resource, with the
 /// namespaced URI; nobody else.
-async fn updated(slot: &Slot, n: &Notification) {
+async fn updated(gateway: &Gateway, slot: &Slot, n: &Notification) {
     let Some(params) = n.params.as_deref() else {
         return;
     };
@@ -198,10 +199,19 @@ async fn updated(slot: &Slot, n: &Notification) {
     }
     obj.set_str("uri", &downstream_uri(&slot.server.namespace, &uri));
     let params = obj.to_raw();
-    for session in subscribers {
-        session
-            .notify(method::RESOURCES_UPDATED, Some(&params))
-            .await;
+    for subscriber in subscribers {
+        match subscriber {
+            Live::Session(session) => {
+                session
+                    .notify(method::RESOURCES_UPDATED, Some(&params))
+                    .await
+            }
+            Live::Listener(listener) => {
+                listener
+                    .notify(gateway, method::RESOURCES_UPDATED, Some(&params))
+                    .await
+            }
+        }
     }
 }
 

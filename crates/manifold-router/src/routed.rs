@@ -33,7 +33,7 @@ pub(crate) struct Served {
 
 /// Names the upstream that serves the request on its `mcp.request` span, before the request goes
 /// there (so what is logged on the way carries it).
-fn routed_to(slot: &Slot) {
+pub(crate) fn routed_to(slot: &Slot) {
     tracing::Span::current().record("server", tracing::field::display(slot.alias()));
 }
 
@@ -135,7 +135,8 @@ pub(crate) async fn subscription(
     let (index, original) = upstreams.resolve_uri(&uri)?;
     let slot = upstreams.resolved(index)?;
     routed_to(slot);
-    let outcome = crate::subscriptions::change(slot, session, &original, on).await;
+    let who = crate::subscriptions::Subscriber::session(session);
+    let outcome = crate::subscriptions::change(slot, session.inner.id, who, &original, on).await;
     Ok(Served::by(slot, outcome))
 }
 
@@ -227,7 +228,11 @@ pub(crate) async fn set_level(session: &Session, params: Option<&RawValue>) -> O
 
 /// The stack's access check for a request that does not pass the stack: what the view hides is
 /// [`RouteError::Denied`] (answered as an unknown name).
-fn allowed(view: &manifold_policy::View, kind: ItemKind, name: &str) -> Result<(), RouteError> {
+pub(crate) fn allowed(
+    view: &manifold_policy::View,
+    kind: ItemKind,
+    name: &str,
+) -> Result<(), RouteError> {
     access::check(view, kind, name).map_err(|_| RouteError::Denied {
         kind,
         name: name.to_string(),

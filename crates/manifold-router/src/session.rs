@@ -59,6 +59,8 @@ pub(crate) struct SessionInner {
     /// Set once its first 2026-07-28 request made it a modern client's (see
     /// [`crate::modern::adopt`]).
     pub(crate) modern: tokio::sync::OnceCell<()>,
+    /// Its `subscriptions/listen` streams (a modern client's; none on a legacy session).
+    listeners: Mutex<Vec<Arc<crate::listen::Listener>>>,
 }
 
 /// Who sent the request being served: its session, and where its request-scoped messages go.
@@ -113,6 +115,7 @@ impl Session {
                 view: parking_lot::RwLock::new(view),
                 closed: std::sync::atomic::AtomicBool::new(false),
                 modern: tokio::sync::OnceCell::new(),
+                listeners: Mutex::new(Vec::new()),
             }),
         };
         gateway.register(&session);
@@ -362,8 +365,34 @@ impl Session {
         self.inner.downstream.notify(method, params).await;
     }
 
-    /// Sends `list_changed` for the changed kinds, or holds them until the client is ready.
+    /// A listen stream of this session begins.
+    pub(crate) fn add_listener(&self, listener: Arc<crate::listen::Listener>) {
+        self.inner.listeners.lock().push(listener);
+    }
+
+    /// The listen stream with `key` ended.
+    pub(crate) fn remove_listener(&self, key: u64) {
+        self.inner.listeners.lock().retain(|l| l.key() != key);
+    }
+
+    /// Sends `list_changed` for the changed kinds, or holds them until the client is ready; a
+    /// modern client gets them on the listen streams that asked for them, and only there.
     pub(crate) async fn announce(&self, changed: &[Kind]) {
+        if self.is_modern() {
+            let listeners = self.inner.listeners.lock().clone();
+            let gateway = self.gateway();
+            for listener in listeners {
+                let mut sent = Vec::new();
+                for kind in changed.iter().filter(|k| listener.wants(**k)) {
+                    let method = kind.list_changed();
+                    if !sent.contains(&method) {
+                        listener.notify(gateway, method, None).await;
+                        sent.push(method);
+                    }
+                }
+            }
+            return;
+        }
         let mut send = Vec::new();
         {
             let mut client = self.client();

@@ -1,7 +1,8 @@
-//! Resource subscriptions, reference-counted across sessions: one upstream subscription per
-//! (upstream, URI) however many sessions subscribed; `notifications/resources/updated` goes to
-//! exactly those sessions, with the namespaced URI; a restarted upstream is subscribed again.
-//! Each upstream session (a [`Slot`]) keeps its own.
+//! Resource subscriptions, reference-counted across subscribers: one upstream subscription per
+//! (upstream, URI) however many subscribed — legacy sessions (`resources/subscribe`) and modern
+//! clients' `subscriptions/listen` streams alike; `notifications/resources/updated` goes to
+//! exactly those, with the namespaced URI; a restarted upstream is subscribed again. Each
+//! upstream session (a [`Slot`]) keeps its own.
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -9,8 +10,43 @@ use std::sync::{Arc, Weak};
 
 use manifold_protocol::{method, RawObject, RawValue};
 
+use crate::listen::Listener;
 use crate::pool::Slot;
 use crate::session::{Session, SessionInner};
+
+/// Who subscribed: a legacy session, or one modern client's listen stream.
+#[derive(Clone)]
+pub(crate) enum Subscriber {
+    Session(Weak<SessionInner>),
+    Listener(Weak<Listener>),
+}
+
+/// A subscriber that is still there, to be told of an update.
+pub(crate) enum Live {
+    Session(Session),
+    Listener(Arc<Listener>),
+}
+
+impl Subscriber {
+    /// `session`, as a subscriber.
+    pub(crate) fn session(session: &Session) -> Subscriber {
+        Subscriber::Session(Arc::downgrade(&session.inner))
+    }
+
+    fn alive(&self) -> bool {
+        match self {
+            Subscriber::Session(s) => s.strong_count() > 0,
+            Subscriber::Listener(l) => l.strong_count() > 0,
+        }
+    }
+
+    fn upgrade(&self) -> Option<Live> {
+        match self {
+            Subscriber::Session(s) => s.upgrade().map(|inner| Live::Session(Session { inner })),
+            Subscriber::Listener(l) => l.upgrade().map(Live::Listener),
+        }
+    }
+}
 
 /// One subscribed (upstream, URI): who is subscribed, and whether the upstream is.
 #[derive(Default)]
@@ -19,7 +55,8 @@ struct Topic {
     /// subscriber waits for the first one's answer instead of being told `Ok` before it; the
     /// value says whether the upstream holds the subscription.
     upstream: tokio::sync::Mutex<bool>,
-    sessions: Mutex<HashMap<u64, Weak<SessionInner>>>,
+    /// By key: a session's id, or a listener's (both drawn from one counter).
+    sessions: Mutex<HashMap<u64, Subscriber>>,
 }
 
 impl Topic {}
@@ -69,8 +106,8 @@ impl Subscriptions {
         }
     }
 
-    /// The sessions subscribed to `uri` (exactly, or to a resource it is part of).
-    pub(crate) fn subscribers(&self, uri: &str) -> Vec<Session> {
+    /// Who is subscribed to `uri` (exactly, or to a resource it is part of).
+    pub(crate) fn subscribers(&self, uri: &str) -> Vec<Live> {
         let topics: Vec<Arc<Topic>> = self
             .table
             .lock()
@@ -85,10 +122,9 @@ impl Subscriptions {
                     .sessions
                     .lock()
                     .values()
-                    .filter_map(Weak::upgrade)
+                    .filter_map(Subscriber::upgrade)
                     .collect::<Vec<_>>()
             })
-            .map(|inner| Session { inner })
             .collect()
     }
 
@@ -98,12 +134,12 @@ impl Subscriptions {
     }
 }
 
-/// `resources/subscribe` (`on`) or `unsubscribe` for `session` on `slot`: upstream only on the
-/// first subscriber and after the last. Requests for one URI take turns while the upstream is
-/// asked, so every subscriber's answer is the upstream's: a refusal reaches each of them.
-pub(crate) async fn change(slot: &Slot, session: &Session, uri: &str, on: bool) -> Outcome {
+/// `resources/subscribe` (`on`) or `unsubscribe` for subscriber `who` under `id` on `slot`:
+/// upstream only on the first subscriber and after the last. Requests for one URI take turns
+/// while the upstream is asked, so every subscriber's answer is the upstream's: a refusal
+/// reaches each of them.
+pub(crate) async fn change(slot: &Slot, id: u64, who: Subscriber, uri: &str, on: bool) -> Outcome {
     let table = &slot.subscriptions;
-    let id = session.inner.id;
     let params = params_for(uri);
     let request = |m: &'static str| {
         slot.upstream
@@ -126,14 +162,14 @@ pub(crate) async fn change(slot: &Slot, session: &Session, uri: &str, on: bool) 
                 *subscribed = true;
             }
             let mut sessions = topic.sessions.lock();
-            sessions.retain(|_, s| s.strong_count() > 0);
-            sessions.insert(id, Arc::downgrade(&session.inner));
+            sessions.retain(|_, s| s.alive());
+            sessions.insert(id, who);
             return Ok(manifold_protocol::object::empty_object());
         }
         let emptied = {
             let mut sessions = topic.sessions.lock();
             let removed = sessions.remove(&id).is_some();
-            sessions.retain(|_, s| s.strong_count() > 0);
+            sessions.retain(|_, s| s.alive());
             removed && sessions.is_empty()
         };
         let outcome = if emptied && *subscribed {
@@ -148,7 +184,7 @@ pub(crate) async fn change(slot: &Slot, session: &Session, uri: &str, on: bool) 
     }
 }
 
-/// A session ended: drop its subscriptions on `slot`, unsubscribing upstream where it was the
+/// A session (or a listen stream) ended: drop its subscriptions on `slot`, unsubscribing upstream where it was the
 /// last subscriber.
 pub(crate) async fn forget(slot: &Slot, id: u64) {
     let table = &slot.subscriptions;
@@ -164,7 +200,7 @@ pub(crate) async fn forget(slot: &Slot, id: u64) {
         let emptied = {
             let mut sessions = topic.sessions.lock();
             sessions.remove(&id);
-            sessions.retain(|_, s| s.strong_count() > 0);
+            sessions.retain(|_, s| s.alive());
             sessions.is_empty()
         };
         if emptied && *subscribed {

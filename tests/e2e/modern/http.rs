@@ -269,3 +269,38 @@ async fn legacy_sessions_keep_working_beside_modern_requests() {
     assert!(legacy["result"]["tools"].is_array(), "{legacy}");
     assert!(legacy["result"].get("resultType").is_none(), "{legacy}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closing_a_modern_answer_stream_cancels_the_call_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("alpha.jsonl").display().to_string();
+    let gw = HttpGateway::start(&format!(
+        "[listen]\nsse_after_ms = 50\n{}",
+        crate::common::testkit_server("alpha", &["--name", "alpha", "--record", &record], "")
+    ))
+    .await;
+    let response = modern_post(
+        &gw,
+        1,
+        "tools/call",
+        json!({"name": "alpha__hang", "arguments": {}}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream",
+        "a call not answered within sse_after_ms is answered with a stream"
+    );
+    drop(response);
+    let what = "the call cancelled upstream once its stream closed";
+    crate::common::eventually(what, std::time::Duration::from_secs(10), async || {
+        std::fs::read_to_string(&record)
+            .unwrap_or_default()
+            .contains("notifications/cancelled")
+            .then_some(())
+    })
+    .await;
+}

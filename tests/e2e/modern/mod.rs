@@ -1,9 +1,11 @@
 //! The 2026-07-28 era on the client face, in front of legacy upstreams: `server/discover`,
 //! stateless requests whose `_meta` carries the client, the era's errors, what every result
 //! carries — on stdio (`stdio`), on Streamable HTTP without sessions (`http`) — checked against
-//! the 2026-07-28 schema, and driven by the official TypeScript v2 client (`sdk`).
+//! the 2026-07-28 schema; `subscriptions/listen` (`listen`); and driven by the official TypeScript v2
+//! client (`sdk`).
 
 mod http;
+mod listen;
 mod sdk;
 mod stdio;
 

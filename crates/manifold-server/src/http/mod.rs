@@ -2,6 +2,7 @@
 //! endpoint taking POST (client messages), GET (the session's stream of server-initiated messages)
 //! and DELETE (end of session); sessions identified by `Mcp-Session-Id`; `Host`/`Origin` checked.
 
+mod answer;
 mod body;
 mod guard;
 mod legacy;

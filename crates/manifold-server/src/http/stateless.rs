@@ -13,7 +13,7 @@ use manifold_policy::auth::Principal;
 use manifold_protocol::modern::{self, RequestMeta};
 use manifold_protocol::{code, encode_error, version, Decoded, ErrorObject, Message, Request};
 
-use super::post::{accepts_sse, json, respond};
+use super::post::{accepts_sse, json};
 use super::{App, VERSION_HEADER};
 
 /// `Mcp-Method`: the request's method, mirrored.
@@ -71,6 +71,17 @@ pub(crate) async fn handle(
     if let Err((status, error)) = check(&request, headers) {
         return json(status, encode_error(Some(&request.id), &error));
     }
+    let sse = accepts_sse(headers);
+    if request.method == manifold_protocol::method::SUBSCRIPTIONS_LISTEN && !sse {
+        let error = ErrorObject::new(
+            code::INVALID_REQUEST,
+            "subscriptions/listen is answered with an SSE stream: Accept must allow text/event-stream",
+        );
+        return json(
+            StatusCode::NOT_ACCEPTABLE,
+            encode_error(Some(&request.id), &error),
+        );
+    }
     let carrier = match app.store.stateless(&app.gateway, app.queue, &principal.0) {
         Ok(carrier) => carrier,
         Err(e) => {
@@ -81,16 +92,13 @@ pub(crate) async fn handle(
             );
         }
     };
-    respond(app, &carrier, request, accepts_sse(headers)).await
+    super::answer::answer(app, &carrier, request, sse).await
 }
 
 /// The checks of a modern request before it is served, with the status of each refusal.
 fn check(request: &Request, headers: &HeaderMap) -> Result<RequestMeta, (StatusCode, ErrorObject)> {
     let bad = |error| (StatusCode::BAD_REQUEST, error);
-    // `subscriptions/listen` is not served yet: like any method Manifold does not serve.
-    let served = modern::REQUESTS.contains(&request.method.as_str())
-        && request.method != manifold_protocol::method::SUBSCRIPTIONS_LISTEN;
-    if !served {
+    if !modern::REQUESTS.contains(&request.method.as_str()) {
         let why = if modern::removed(&request.method) {
             format!(
                 "Method not found: {} was removed in protocol version 2026-07-28",

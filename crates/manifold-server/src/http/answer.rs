@@ -1,0 +1,146 @@
+//! The answer to a 2026-07-28 request (mcp-spec.md §5.3): JSON when only its response comes
+//! within `listen.sse_after_ms`, else an SSE stream of its request-scoped messages (progress, a
+//! listen's notifications) and then its response. The era has no resumption, so the stream owns
+//! its request: a client that closes it cancels the request, and what the request was waiting
+//! for upstream is cancelled with it.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use manifold_protocol::{encode_error, encode_result, Request};
+use manifold_router::downstream::SinkReceiver;
+use tokio::task::{AbortHandle, JoinHandle};
+
+use super::post::json;
+use super::store::HttpSession;
+use super::App;
+
+/// Messages a request may send before its response, held for its stream.
+const STREAM_CAPACITY: usize = 64;
+
+/// How often an SSE answer with nothing to say sends a comment, so intermediaries keep it open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Serves `request` on `carrier` and answers it; `sse`: whether the client takes an SSE stream
+/// (without, it gets the response alone, as JSON, whatever came before it).
+pub(crate) async fn answer(
+    app: &App,
+    carrier: &Arc<HttpSession>,
+    request: Request,
+    sse: bool,
+) -> Response {
+    let (sink, mut rx) = manifold_router::downstream::sink(STREAM_CAPACITY, app.queue.1);
+    let session = carrier.session.clone();
+    // The sink moves into the task: once the task ends, the stream's receiver sees the end.
+    let mut task = carrier.tasks.spawn_tracked(async move {
+        match session.handle_scoped(&request, &sink).await {
+            Ok(result) => encode_result(&request.id, &result),
+            Err(error) => encode_error(Some(&request.id), &error),
+        }
+    });
+    let owner = Owner(task.abort_handle());
+    if !sse {
+        // Only the response: what comes before it has nowhere to go.
+        let drain = async { while rx.recv().await.is_some() {} };
+        let (_, done) = tokio::join!(drain, &mut task);
+        drop(owner);
+        return finished(done);
+    }
+    let first = tokio::select! {
+        biased;
+        done = &mut task => return finished(done),
+        message = rx.recv() => message,
+        () = tokio::time::sleep(app.sse_after) => None,
+    };
+    stream(Streaming {
+        first,
+        rx,
+        task,
+        _owner: owner,
+        done: false,
+    })
+}
+
+/// A JSON answer of a request that ended before anything else was sent.
+fn finished(done: Result<String, tokio::task::JoinError>) -> Response {
+    match done {
+        Ok(line) => json(StatusCode::OK, line),
+        // Aborted (the gateway is shutting down): nothing to answer.
+        Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// Aborts the request when the answer is dropped (the client closed the stream).
+struct Owner(AbortHandle);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// What an SSE answer still has to send.
+struct Streaming {
+    first: Option<String>,
+    rx: SinkReceiver,
+    task: JoinHandle<String>,
+    _owner: Owner,
+    done: bool,
+}
+
+fn stream(state: Streaming) -> Response {
+    let events = futures::stream::unfold(state, |mut state| async move {
+        if let Some(first) = state.first.take() {
+            return Some((Ok::<_, Infallible>(event(&first)), state));
+        }
+        if state.done {
+            return None;
+        }
+        tokio::select! {
+            message = state.rx.recv() => {
+                let bytes = match message {
+                    Some(message) => event(&message),
+                    // Every sender is gone: the request ended; its response is last.
+                    None => {
+                        state.done = true;
+                        match (&mut state.task).await {
+                            Ok(response) => event(&response),
+                            Err(_) => return None,
+                        }
+                    }
+                };
+                Some((Ok(bytes), state))
+            }
+            () = tokio::time::sleep(KEEP_ALIVE) => {
+                Some((Ok(Bytes::from_static(b":\n\n")), state))
+            }
+        }
+    });
+    let mut response = Response::new(Body::from_stream(events));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// One `message` event carrying `data` (a JSON text: its raw line breaks are whitespace between
+/// tokens, and each line becomes a `data:` line the client joins back).
+fn event(data: &str) -> Bytes {
+    let mut out = Vec::with_capacity(data.len() + 24);
+    out.extend_from_slice(b"event: message\n");
+    for line in data.split(['\n', '\r']) {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(line.as_bytes());
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    Bytes::from(out)
+}
