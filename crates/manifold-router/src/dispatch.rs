@@ -24,7 +24,15 @@ pub(crate) async fn serve(
     sink: &crate::downstream::Sink,
     asked: Asked,
 ) -> Result<Box<RawValue>, ErrorObject> {
-    let caller = Caller { session, sink };
+    let meta = match &asked {
+        Asked::Modern(meta) => Some(meta),
+        Asked::Legacy => None,
+    };
+    let caller = Caller {
+        session,
+        sink,
+        meta,
+    };
     let started = Instant::now();
     // The span of this client request: `mcp.upstream` spans of the calls it makes are its
     // children; `server` is recorded once the request is routed.
@@ -35,8 +43,8 @@ pub(crate) async fn serve(
         session = session.inner.id,
         request_id = %request.id
     );
-    let modern = matches!(asked, Asked::Modern(_));
-    let (served_by, outcome) = dispatch(request, &caller, asked).instrument(span).await;
+    let modern = meta.is_some();
+    let (served_by, outcome) = dispatch(request, &caller, &asked).instrument(span).await;
     let gateway = session.gateway();
     let server = match served_by {
         Some(index) => gateway.alias(index),
@@ -73,14 +81,14 @@ pub(crate) async fn serve(
 async fn dispatch(
     request: &Request,
     caller: &Caller<'_>,
-    asked: Asked,
+    asked: &Asked,
 ) -> (Option<usize>, Outcome) {
     let session = caller.session;
     let local = |outcome: Outcome| (None, outcome);
     let method = request.method.as_str();
     let stripped;
     let mut params = request.params.as_deref();
-    match &asked {
+    match asked {
         Asked::Legacy => match method {
             method::INITIALIZE => return local(handshake::initialize(session, params).await),
             method::PING => return local(Ok(empty_object())),
@@ -106,6 +114,15 @@ async fn dispatch(
             stripped = params.and_then(manifold_protocol::modern::strip);
             if let Some(p) = stripped.as_deref() {
                 params = Some(p);
+            }
+            if matches!(
+                method,
+                method::TOOLS_CALL | method::PROMPTS_GET | method::RESOURCES_READ
+            ) {
+                // The retry of a call parked for the client's input goes on with that call.
+                if let Some(outcome) = crate::mrtr::resume(caller, params).await {
+                    return local(outcome);
+                }
             }
         }
     }

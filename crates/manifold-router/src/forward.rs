@@ -62,6 +62,8 @@ pub(crate) async fn forward(
             .rewrite
             .filter(|_| !slot.server.namespace.is_empty())
             .map(|f| (f, slot.server.namespace.clone())),
+        // A modern client's call may be asked for its input (sampling, elicitation, roots).
+        input_from: caller.meta.map(|meta| meta.client_capabilities.clone()),
     };
     let call = Call {
         principal: session.principal().clone(),
@@ -85,7 +87,7 @@ pub(crate) async fn forward(
 }
 
 /// Everything the innermost service needs to send one request upstream.
-struct Sending {
+pub(crate) struct Sending {
     /// The upstream session it goes to (whose return path tracks it while in flight).
     slot: Arc<Slot>,
     inflight: manifold_metrics::IntGauge,
@@ -96,20 +98,47 @@ struct Sending {
     /// Rewrites the URIs of the result for the server's namespace, before the policy layers
     /// (the result-size limit among them) see it.
     rewrite: Option<(ResultRewrite, String)>,
+    /// A modern client's declared capabilities: its call may then be parked for its input
+    /// ([`crate::mrtr`]).
+    input_from: Option<Box<RawValue>>,
 }
 
 /// Rewrites a result's URIs for a namespace (see [`crate::rewrite`]).
 pub(crate) type ResultRewrite = fn(Box<RawValue>, &str) -> Box<RawValue>;
 
 impl Sending {
-    async fn send(self, method: &'static str, timeout: Option<std::time::Duration>) -> Reply {
+    async fn send(mut self, method: &'static str, timeout: Option<std::time::Duration>) -> Reply {
+        match self.input_from.take() {
+            Some(capabilities) => crate::mrtr::drive(self, capabilities, method, timeout).await,
+            None => self.request(method, timeout, None).await,
+        }
+    }
+
+    /// The gateway it is sent through.
+    pub(crate) fn gateway(&self) -> &crate::gateway::Gateway {
+        self.session.gateway()
+    }
+
+    /// Who it is sent for.
+    pub(crate) fn principal(&self) -> &str {
+        self.session.principal()
+    }
+
+    /// The upstream request itself, tracked in the slot's return path while in flight (with
+    /// `input`, where the upstream's requests for a modern client's input go).
+    pub(crate) async fn request(
+        self,
+        method: &'static str,
+        timeout: Option<std::time::Duration>,
+        input: Option<crate::mrtr::Inputs>,
+    ) -> Reply {
         self.inflight.inc();
         let _inflight = DecOnDrop(self.inflight.clone());
         // While in flight, the upstream's progress and requests can be traced back to this client.
-        let _tracked = self
-            .slot
-            .return_path
-            .register(self.prepared, &self.session, &self.sink);
+        let _tracked =
+            self.slot
+                .return_path
+                .register(self.prepared, &self.session, &self.sink, input);
         let result = self
             .slot
             .upstream

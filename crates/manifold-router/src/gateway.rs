@@ -67,6 +67,10 @@ pub(crate) struct Shared {
     events: QueueSender<UpstreamEvent>,
     /// Progress, handled on each upstream connection.
     inline: InlineHook,
+    /// Calls parked for a modern client's input, by handle (see [`crate::mrtr`]).
+    parked: DashMap<u64, crate::mrtr::Parked>,
+    /// Seals and opens the `requestState` of parked calls.
+    sealer: crate::request_state::Sealer,
     /// Every task the gateway spawns; shutdown cancels and awaits them.
     tasks: TaskTracker,
     stop: CancellationToken,
@@ -169,6 +173,8 @@ impl Gateway {
                 policy,
                 events,
                 inline,
+                parked: DashMap::new(),
+                sealer: crate::request_state::Sealer::generate(),
                 tasks: TaskTracker::new(),
                 stop: CancellationToken::new(),
             }
@@ -355,6 +361,29 @@ impl Gateway {
     }
 
     /// Counts a notification sent to a client (`manifold_notifications_total`, `to_client`).
+    /// The sealer of parked calls' `requestState`.
+    pub(crate) fn sealer(&self) -> &crate::request_state::Sealer {
+        &self.shared.sealer
+    }
+
+    /// Parks a call under `handle` for at most `ttl`: dropped then if not taken, which cancels
+    /// it upstream.
+    pub(crate) fn park(&self, handle: u64, parked: crate::mrtr::Parked, ttl: Duration) {
+        self.shared.parked.insert(handle, parked);
+        let gateway = self.clone();
+        self.spawn(async move {
+            tokio::time::sleep(ttl).await;
+            if gateway.shared.parked.remove(&handle).is_some() {
+                tracing::debug!(handle, "a parked call was not retried in time; cancelled");
+            }
+        });
+    }
+
+    /// Takes the call parked under `handle`, if it is still there.
+    pub(crate) fn unpark(&self, handle: u64) -> Option<crate::mrtr::Parked> {
+        self.shared.parked.remove(&handle).map(|(_, parked)| parked)
+    }
+
     pub(crate) fn count_notification(&self, method: &str) {
         let label = manifold_metrics::method_label(method);
         self.shared

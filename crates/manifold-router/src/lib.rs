@@ -16,10 +16,12 @@ mod handshake;
 mod listen;
 mod lists;
 mod modern;
+mod mrtr;
 pub mod naming;
 mod pool;
 mod progress;
 mod relay;
+mod request_state;
 mod return_path;
 pub mod rewrite;
 #[cfg(test)]

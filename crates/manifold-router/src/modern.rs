@@ -75,8 +75,9 @@ pub(crate) fn era_of(session: &Session, request: &Request) -> Result<Asked, Rout
 
 /// Marks `session` as a modern client's (at its first modern request): the upstream sessions
 /// that are its own are initialized for it — with the newest legacy version, its `clientInfo`,
-/// and no client capabilities, since a modern client is never sent requests — and the first
-/// requests wait (at most `startup_wait`) for the upstreams to settle, as `initialize` does.
+/// and the sampling, elicitation and roots capabilities its first request declared (their
+/// requests reach it as input, [`crate::mrtr`]) — and the first requests wait (at most
+/// `startup_wait`) for the upstreams to settle, as `initialize` does.
 pub(crate) async fn adopt(session: &Session, meta: &RequestMeta) {
     session
         .inner
@@ -90,7 +91,7 @@ pub(crate) async fn adopt(session: &Session, meta: &RequestMeta) {
                 });
                 session.set_identity(ClientIdentity {
                     protocol_version: version::LATEST.to_string(),
-                    capabilities: empty_object(),
+                    capabilities: relayed(&meta.client_capabilities),
                     client_info,
                 });
             }
@@ -100,6 +101,20 @@ pub(crate) async fn adopt(session: &Session, meta: &RequestMeta) {
                 .await;
         })
         .await;
+}
+
+/// The capabilities of `declared` that an upstream may use through Manifold.
+fn relayed(declared: &RawValue) -> Box<RawValue> {
+    let Ok(declared) = RawObject::parse(declared) else {
+        return empty_object();
+    };
+    let mut kept = RawObject::default();
+    for key in ["sampling", "elicitation", "roots"] {
+        if let Some(value) = declared.get(key).filter(|v| v.get().starts_with('{')) {
+            kept.set(key, value.to_owned());
+        }
+    }
+    kept.to_raw()
 }
 
 /// `server/discover`: every version Manifold serves, the capabilities merged from the upstreams

@@ -19,6 +19,9 @@ pub(crate) struct InFlight {
     pub(crate) sink: crate::downstream::Sink,
     /// The client's own progress token, when the request carried one.
     pub(crate) original_token: Option<Box<RawValue>>,
+    /// For a modern client's call that may need its input: where the upstream's requests for
+    /// it go (see [`crate::mrtr`]).
+    pub(crate) input: Option<crate::mrtr::Inputs>,
 }
 
 #[derive(Default)]
@@ -82,7 +85,7 @@ impl ReturnPath {
         rewrite: bool,
     ) -> Tracked<'a> {
         let prepared = self.prepare(params, rewrite);
-        self.register(prepared, session, sink)
+        self.register(prepared, session, sink, None)
     }
 
     /// Readies a request's route before it waits for its turn. If its params carry
@@ -119,6 +122,7 @@ impl ReturnPath {
         prepared: Prepared,
         session: &Session,
         sink: &crate::downstream::Sink,
+        input: Option<crate::mrtr::Inputs>,
     ) -> Tracked<'a> {
         let Prepared {
             key,
@@ -129,6 +133,7 @@ impl ReturnPath {
             session: session.clone(),
             sink: sink.clone(),
             original_token,
+            input,
         });
         let mut table = self.table.lock();
         if let Some(token) = &token {
@@ -155,7 +160,10 @@ impl ReturnPath {
             return Owner::Nobody;
         };
         let id = first.session.inner.id;
-        if routes.all(|r| r.session.inner.id == id) {
+        // A modern client's calls share no session state: one of several calls in flight
+        // cannot be told from the others, even when they come from one session.
+        let one_call = table.in_flight.len() == 1;
+        if routes.all(|r| r.session.inner.id == id) && (one_call || first.input.is_none()) {
             Owner::One(first.clone())
         } else {
             Owner::Several

@@ -67,6 +67,8 @@ pub(crate) struct SessionInner {
 pub(crate) struct Caller<'a> {
     pub(crate) session: &'a Session,
     pub(crate) sink: &'a crate::downstream::Sink,
+    /// What a modern request's `_meta` says about its client (`None` for a legacy request).
+    pub(crate) meta: Option<&'a manifold_protocol::modern::RequestMeta>,
 }
 
 /// A cheap handle to one client session.

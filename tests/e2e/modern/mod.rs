@@ -2,10 +2,11 @@
 //! stateless requests whose `_meta` carries the client, the era's errors, what every result
 //! carries — on stdio (`stdio`), on Streamable HTTP without sessions (`http`) — checked against
 //! the 2026-07-28 schema; `subscriptions/listen` (`listen`); and driven by the official TypeScript v2
-//! client (`sdk`).
+//! client (`sdk`); the MRTR bridge from legacy upstreams (`mrtr`).
 
 mod http;
 mod listen;
+mod mrtr;
 mod sdk;
 mod stdio;
 

