@@ -150,7 +150,7 @@ async fn foreign_host_or_origin_is_forbidden() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_bodies_get_clear_statuses() {
     let face = start(
-        "[gateway]\nmax_message_bytes = 2048",
+        "[gateway]\nmax_message_bytes = 4096",
         &testkit("alpha", &["--name", "alpha"]),
     )
     .await;

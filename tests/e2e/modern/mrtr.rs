@@ -163,3 +163,17 @@ async fn a_tampered_state_is_refused_and_a_missing_capability_is_32021() {
         "{missing}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bridge_works_over_http_through_a_shared_upstream() {
+    let (_dir, config) = everything();
+    let (_gateway, url, _) = common::serve_http(&config).await;
+    let plan = json!({
+        "calls": {"ev__trigger-sampling-request": {"prompt": "over http", "maxTokens": 10}},
+    });
+    let out = run_client(&url, &plan).await;
+    assert_eq!(out["era"], "modern", "{out}");
+    let sampled = &out["calls"]["ev__trigger-sampling-request"];
+    assert!(text_of(sampled).contains("sampled through MRTR"), "{out}");
+    assert_eq!(out["handled"]["sampling"], 1, "{out}");
+}

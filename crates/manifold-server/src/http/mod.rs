@@ -83,15 +83,17 @@ where
     if let Some(listener) = admin {
         crate::admin::spawn(listener, gateway.clone(), config, &background);
     }
-    // Shared upstreams serve every HTTP session: they are told about Manifold itself, with no
-    // client capabilities it could not route.
+    // Shared upstreams serve every HTTP session: they are told about Manifold itself, offering
+    // the client capabilities Manifold routes to the one client a request belongs to.
     let raw = |v: serde_json::Value| {
         serde_json::value::to_raw_value(&v)
             .unwrap_or_else(|_| manifold_protocol::object::empty_object())
     };
     gateway.set_identity(ClientIdentity {
         protocol_version: version::LATEST.to_string(),
-        capabilities: raw(json!({})),
+        // What a client may answer through Manifold: a legacy session that declared it gets the
+        // request relayed, a modern client's call gets it as input (MRTR); any other is refused.
+        capabilities: raw(json!({ "sampling": {}, "elicitation": {}, "roots": {} })),
         client_info: raw(
             json!({ "name": config.gateway.name, "version": env!("CARGO_PKG_VERSION") }),
         ),
