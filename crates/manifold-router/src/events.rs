@@ -157,15 +157,15 @@ async fn on_notification(gateway: &Gateway, slot: &Arc<Slot>, n: Notification) {
             updated(gateway, slot, &n).await;
             return;
         }
-        method::MESSAGE if !namespace.is_empty() => {
-            rewrite_param(&n, "logger", |logger| format!("{namespace}/{logger}"))
-                .or_else(|| add_logger(&n, namespace))
-        }
+        method::MESSAGE => log_params(&n, namespace),
         _ => None,
     };
     // Log messages and the rest belong to the client whose requests are in flight there (or
     // the only client); with several candidates they are not delivered rather than guessed.
     let session = match slot.return_path.owner() {
+        // A modern client's call: its log messages were handled on the connection
+        // (`progress::inline`); nothing else is its business.
+        Owner::One(route) if route.input.is_some() => return,
         Owner::One(route) => route.session.clone(),
         Owner::Nobody => match gateway.sole_client(slot) {
             Some(s) => s,
@@ -213,6 +213,18 @@ async fn updated(gateway: &Gateway, slot: &Slot, n: &Notification) {
             }
         }
     }
+}
+
+/// A log message's params with its `logger` under the server's namespace (`None`: unchanged).
+pub(crate) fn log_params(
+    n: &Notification,
+    namespace: &str,
+) -> Option<Box<manifold_protocol::RawValue>> {
+    if namespace.is_empty() {
+        return None;
+    }
+    rewrite_param(n, "logger", |logger| format!("{namespace}/{logger}"))
+        .or_else(|| add_logger(n, namespace))
 }
 
 fn rewrite_param(

@@ -63,7 +63,9 @@ pub(crate) async fn forward(
             .filter(|_| !slot.server.namespace.is_empty())
             .map(|f| (f, slot.server.namespace.clone())),
         // A modern client's call may be asked for its input (sampling, elicitation, roots).
-        input_from: caller.meta.map(|meta| meta.client_capabilities.clone()),
+        input_from: caller
+            .meta
+            .map(|meta| (meta.client_capabilities.clone(), meta.log_level.clone())),
     };
     let call = Call {
         principal: session.principal().clone(),
@@ -98,9 +100,9 @@ pub(crate) struct Sending {
     /// Rewrites the URIs of the result for the server's namespace, before the policy layers
     /// (the result-size limit among them) see it.
     rewrite: Option<(ResultRewrite, String)>,
-    /// A modern client's declared capabilities: its call may then be parked for its input
-    /// ([`crate::mrtr`]).
-    input_from: Option<Box<RawValue>>,
+    /// A modern client's declared capabilities and log level: its call may then be parked for
+    /// its input ([`crate::mrtr`]) and gets the log messages it asked for.
+    input_from: Option<(Box<RawValue>, Option<String>)>,
 }
 
 /// Rewrites a result's URIs for a namespace (see [`crate::rewrite`]).
@@ -109,7 +111,9 @@ pub(crate) type ResultRewrite = fn(Box<RawValue>, &str) -> Box<RawValue>;
 impl Sending {
     async fn send(mut self, method: &'static str, timeout: Option<std::time::Duration>) -> Reply {
         match self.input_from.take() {
-            Some(capabilities) => crate::mrtr::drive(self, capabilities, method, timeout).await,
+            Some((capabilities, level)) => {
+                crate::mrtr::drive(self, capabilities, level.as_deref(), method, timeout).await
+            }
             None => self.request(method, timeout, None).await,
         }
     }

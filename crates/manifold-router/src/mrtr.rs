@@ -42,12 +42,41 @@ pub(crate) struct Ask {
     reply: oneshot::Sender<Result<Box<RawValue>, ErrorObject>>,
 }
 
-/// What a call in flight for a modern client carries, for a server→client request to reach it.
+/// What a call in flight for a modern client carries, for what its upstream sends during it to
+/// reach it: a server→client request as input, a log message at or above its level.
 #[derive(Clone)]
 pub(crate) struct Inputs {
     rounds: mpsc::UnboundedSender<Round>,
     /// The client's declared capabilities, as its request's `_meta` said.
     capabilities: Box<RawValue>,
+    /// The lowest log level it wants (`_meta` `io.modelcontextprotocol/logLevel`): none
+    /// without it.
+    log_level: Option<u8>,
+}
+
+impl Inputs {
+    /// Whether a `notifications/message` at `level` goes to this call.
+    pub(crate) fn wants_log(&self, level: &str) -> bool {
+        match (self.log_level, severity(level)) {
+            (Some(lowest), Some(level)) => level >= lowest,
+            _ => false,
+        }
+    }
+}
+
+/// The rank of a log level (RFC 5424's order, as MCP's `LoggingLevel`), lowest first.
+pub(crate) fn severity(level: &str) -> Option<u8> {
+    const LEVELS: [&str; 8] = [
+        "debug",
+        "info",
+        "notice",
+        "warning",
+        "error",
+        "critical",
+        "alert",
+        "emergency",
+    ];
+    LEVELS.iter().position(|l| *l == level).map(|i| i as u8)
 }
 
 /// A call whose upstream request runs in a gateway task, aborted when this is dropped.
@@ -78,6 +107,7 @@ pub(crate) struct Parked {
 pub(crate) async fn drive(
     sending: Sending,
     capabilities: Box<RawValue>,
+    log_level: Option<&str>,
     method: &'static str,
     timeout: Option<Duration>,
 ) -> Reply {
@@ -87,6 +117,7 @@ pub(crate) async fn drive(
     let inputs = Inputs {
         rounds: tx.clone(),
         capabilities,
+        log_level: log_level.and_then(severity),
     };
     let driver = gateway.spawn(async move {
         let reply = sending.request(method, timeout, Some(inputs)).await;

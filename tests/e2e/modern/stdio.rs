@@ -244,3 +244,44 @@ async fn progress_of_a_modern_request_precedes_its_answer() {
         assert_eq!(p["params"]["progressToken"], "p-1", "{p}");
     }
 }
+
+#[tokio::test]
+async fn log_messages_reach_only_the_requests_that_asked_for_their_level() {
+    let (mut gw, _dir) = modern_gateway().await;
+    let echo = |level: Option<&str>| {
+        let mut params = with_meta(
+            "probe",
+            json!({"name": "alpha__echo", "arguments": {
+                "text": "logged",
+                "notify": "notifications/message",
+                "notify_params": {"level": "warning", "logger": "t", "data": "careful"},
+            }}),
+        );
+        if let Some(level) = level {
+            params["_meta"]["io.modelcontextprotocol/logLevel"] = json!(level);
+        }
+        params
+    };
+    let messages = |gw: &mut Gateway| {
+        let found: Vec<Value> = gw
+            .seen
+            .drain(..)
+            .filter(|m| m["method"] == "notifications/message")
+            .collect();
+        found
+    };
+    let answer = gw.request(1, "tools/call", echo(Some("info"))).await;
+    assert_modern_result(&answer["result"]);
+    let seen = messages(&mut gw);
+    assert_eq!(
+        seen.len(),
+        1,
+        "a warning reaches a request at info: {seen:?}"
+    );
+    assert_eq!(seen[0]["params"]["data"], "careful");
+    assert_eq!(seen[0]["params"]["logger"], "alpha/t", "namespaced as ever");
+    gw.request(2, "tools/call", echo(Some("error"))).await;
+    assert!(messages(&mut gw).is_empty(), "a warning is below error");
+    gw.request(3, "tools/call", echo(None)).await;
+    assert!(messages(&mut gw).is_empty(), "no logLevel, no log messages");
+}
