@@ -271,6 +271,8 @@ pub struct Server {
     /// Whether HTTP-face sessions share one session to this server or get their own (`sharing`;
     /// default: shared for stdio servers, per-session for HTTP ones).
     pub sharing: Sharing,
+    /// Which protocol era Manifold speaks to it (`protocol`; default `auto`).
+    pub era: UpstreamEra,
     /// Which tools (un-namespaced names) are exposed.
     pub tools: Filter,
     /// Which prompts (un-namespaced names) are exposed.
@@ -308,6 +310,19 @@ pub struct Curate {
 
 /// Default `servers.<alias>.queue_timeout_ms`.
 pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Which protocol era an upstream is spoken to in (`protocol = "auto" | "legacy" | "2026-07-28"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamEra {
+    /// Probed with `server/discover`: modern when it answers as a modern server, legacy
+    /// (`initialize`) otherwise; the verdict is kept for the upstream's later starts.
+    #[default]
+    Auto,
+    /// Always `initialize` (2024-11-05 … 2025-11-25).
+    Legacy,
+    /// Always 2026-07-28: `server/discover`, stateless requests.
+    Modern,
+}
 
 /// How downstream HTTP sessions use one upstream (`sharing = "shared" | "per-session"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

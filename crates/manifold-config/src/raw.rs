@@ -116,6 +116,8 @@ pub(crate) struct RawServer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) sharing: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) tools: Option<RawFilter>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) prompts: Option<RawFilter>,

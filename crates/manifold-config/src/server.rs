@@ -9,7 +9,8 @@ use crate::expand::expand;
 use crate::filter::Filter;
 use crate::hosts::is_alias;
 use crate::model::{
-    Curate, HttpProtocol, HttpSpec, Server, Sharing, StdioSpec, Transport, DEFAULT_QUEUE_TIMEOUT,
+    Curate, HttpProtocol, HttpSpec, Server, Sharing, StdioSpec, Transport, UpstreamEra,
+    DEFAULT_QUEUE_TIMEOUT,
 };
 use crate::raw::{RawFilter, RawServer, Text};
 use crate::raw_policy::RawCurate;
@@ -94,6 +95,23 @@ pub(crate) fn freeze_server(
             ))
         }
     };
+    let era = match raw.protocol.as_deref() {
+        None | Some("auto") => UpstreamEra::Auto,
+        Some("legacy") => UpstreamEra::Legacy,
+        Some("2026-07-28") if matches!(kind, Kind::Http) => {
+            return Err(cx.err(
+                &key("protocol"),
+                "\"2026-07-28\" is not available for Streamable HTTP servers yet (stdio ones only)",
+            ))
+        }
+        Some("2026-07-28") => UpstreamEra::Modern,
+        Some(other) => {
+            return Err(cx.err(
+                &key("protocol"),
+                format!("`{other}` is not one of \"auto\", \"legacy\", \"2026-07-28\""),
+            ))
+        }
+    };
     let transport = match kind {
         Kind::Stdio => Transport::Stdio(stdio(&raw, &prefix, cx)?),
         Kind::Http => Transport::Http(http(&raw, &prefix, cx)?),
@@ -117,6 +135,7 @@ pub(crate) fn freeze_server(
         timeout: raw.timeout_ms.map(Duration::from_millis),
         enabled: true,
         sharing,
+        era,
         tools,
         prompts,
         resources,

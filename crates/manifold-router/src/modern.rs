@@ -200,8 +200,8 @@ fn server_info(session: &Session) -> Box<RawValue> {
     }))
 }
 
-/// `result` with the members every modern result has, added by splicing (every byte already
-/// there stays as sent).
+/// `result` with the members every modern result has, added by splicing (every other byte stays
+/// as sent).
 fn complete(
     result: Box<RawValue>,
     server_info: &RawValue,
@@ -225,8 +225,8 @@ fn complete(
             object.set("cacheScope", raw(&Value::from(scope)));
         }
     }
+    // The client's server is Manifold: its serverInfo replaces an upstream's.
     let meta = match object.get("_meta").map(RawObject::parse) {
-        Some(Ok(meta)) if meta.get(wire::SERVER_INFO).is_some() => None,
         Some(Ok(mut meta)) => {
             meta.set(wire::SERVER_INFO, server_info.to_owned());
             Some(meta.to_raw())

@@ -127,5 +127,10 @@ fn spec(
         },
         shutdown_grace: g.shutdown_grace,
         ping_interval: g.ping_interval,
+        era: match server.era {
+            manifold_config::UpstreamEra::Auto => manifold_upstream::Era::Auto,
+            manifold_config::UpstreamEra::Legacy => manifold_upstream::Era::Legacy,
+            manifold_config::UpstreamEra::Modern => manifold_upstream::Era::Modern,
+        },
     }
 }

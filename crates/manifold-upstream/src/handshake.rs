@@ -1,10 +1,59 @@
-//! The legacy handshake with an upstream: `initialize` carrying the downstream client's identity,
-//! version check, `notifications/initialized` (mcp-spec.md §1.1).
+//! The handshake with an upstream, in its era: the `auto` probe (`server/discover`, then
+//! `initialize` if it is not modern), and the legacy handshake — `initialize` carrying the
+//! downstream client's identity, version check, `notifications/initialized` (mcp-spec.md §1.1).
 
 use manifold_protocol::{method, version};
 use serde::Deserialize;
 
-use crate::{ClientIdentity, ServerInfo, Upstream};
+use crate::modern::{discover, Probed};
+use crate::{ClientIdentity, Era, ServerInfo, TransportSpec, Upstream};
+
+/// Opens the session on the current connection in the upstream's era. An `auto` upstream is
+/// probed once (stdio and in-process: a Streamable HTTP upstream is spoken to in the legacy era
+/// for now) and the verdict kept for its later starts; one that fails during the probe (some
+/// servers exit on any request before `initialize`) is started again as legacy.
+pub(crate) async fn handshake(
+    up: &Upstream,
+    identity: &ClientIdentity,
+) -> Result<ServerInfo, String> {
+    let spec = &up.inner.spec;
+    let http = matches!(spec.transport, TransportSpec::Http(_));
+    let verdict = *up.inner.verdict.lock();
+    let modern = match (spec.era, verdict) {
+        (Era::Legacy, _) => false,
+        (Era::Modern, _) => true,
+        (Era::Auto, _) if http => false,
+        (Era::Auto, Some(known)) => known,
+        (Era::Auto, None) => {
+            let probed = discover(up, identity, true).await;
+            return match probed {
+                Ok(Probed::Modern(info)) => {
+                    *up.inner.verdict.lock() = Some(true);
+                    tracing::info!("upstream speaks 2026-07-28");
+                    Ok(info)
+                }
+                Ok(Probed::Legacy) => {
+                    *up.inner.verdict.lock() = Some(false);
+                    initialize(up, identity).await
+                }
+                Err(e) => {
+                    *up.inner.verdict.lock() = Some(false);
+                    Err(format!(
+                        "{e} (during the era probe: it starts again as legacy)"
+                    ))
+                }
+            };
+        }
+    };
+    if modern {
+        match discover(up, identity, false).await? {
+            Probed::Modern(info) => Ok(info),
+            Probed::Legacy => Err("upstream is not a 2026-07-28 server".to_string()),
+        }
+    } else {
+        initialize(up, identity).await
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -5,6 +5,7 @@
 mod connector;
 mod error;
 mod handshake;
+mod modern;
 mod pending;
 mod session;
 mod supervisor;
@@ -33,6 +34,18 @@ pub enum TransportSpec {
     InProcess(Connector),
 }
 
+/// Which protocol era an upstream is spoken to in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Era {
+    /// Probed with `server/discover` at its first start; the verdict is kept for later starts.
+    #[default]
+    Auto,
+    /// `initialize` (2024-11-05 … 2025-11-25).
+    Legacy,
+    /// 2026-07-28: `server/discover`, then every request stateless.
+    Modern,
+}
+
 /// Restart policy for a failed upstream.
 #[derive(Debug, Clone, Copy)]
 pub struct RestartPolicy {
@@ -58,8 +71,10 @@ pub struct UpstreamSpec {
     /// Step between stdin close, SIGTERM and SIGKILL at shutdown.
     pub shutdown_grace: Duration,
     /// Interval of health pings while up (zero: none). An upstream that leaves a ping unanswered
-    /// past `timeout` is restarted.
+    /// past `timeout` is restarted. A modern upstream is pinged with `server/discover`.
     pub ping_interval: Duration,
+    /// Which era it is spoken to in.
+    pub era: Era,
 }
 
 /// What Manifold tells an upstream about its client in `initialize`: the downstream client's own

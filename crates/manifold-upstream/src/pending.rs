@@ -27,6 +27,9 @@ pub(crate) struct Live {
     pub(crate) keep_text: bool,
     pub(crate) down_reason: String,
     pub(crate) pending: HashMap<i64, Pending>,
+    /// For a 2026-07-28 upstream: the `_meta` members every request carries (its client's
+    /// protocol version, capabilities and `clientInfo`).
+    pub(crate) modern_meta: Option<Vec<(&'static str, Box<RawValue>)>>,
 }
 
 impl Live {

@@ -32,6 +32,8 @@ pub(crate) struct Inner {
     pub(crate) stop: watch::Sender<bool>,
     /// Set while an HTTP session is transparently re-initialized: new calls wait for it.
     pub(crate) paused: watch::Sender<bool>,
+    /// What the `auto` probe found (`Some(true)`: modern), kept across restarts.
+    pub(crate) verdict: Mutex<Option<bool>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -67,6 +69,7 @@ impl Upstream {
                 inline,
                 stop,
                 paused,
+                verdict: Mutex::new(None),
                 task: Mutex::new(None),
             }),
         };
@@ -127,6 +130,9 @@ impl Upstream {
         }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         tracing::Span::current().record("id", id);
+        let meta = self.inner.live.lock().modern_meta.clone();
+        let stateless = meta.map(|meta| crate::modern::with_meta(params, &meta));
+        let params = stateless.as_deref().or(params);
         let text = encode_request(&Id::Num(id), method, params);
         let (tx, rx) = oneshot::channel();
         let sender = {

@@ -63,6 +63,16 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+/// What a health ping is: `ping`, or `server/discover` for a 2026-07-28 upstream (which has no
+/// `ping`).
+fn health_method(up: &Upstream) -> &'static str {
+    if up.inner.live.lock().modern_meta.is_some() {
+        manifold_protocol::method::SERVER_DISCOVER
+    } else {
+        manifold_protocol::method::PING
+    }
+}
+
 fn backoff(initial: Duration, max: Duration, failures: u32) -> Duration {
     let factor = 1u32 << failures.saturating_sub(1).min(16);
     initial.saturating_mul(factor).min(max)
@@ -93,6 +103,7 @@ async fn run_once(
         let mut live = up.inner.live.lock();
         live.sender = Some(sender);
         live.up = false;
+        live.modern_meta = None;
         live.keep_text = matches!(spec.transport, TransportSpec::Http(_));
     }
     // Unbounded: the pump must never block on it while a re-initialize waits for the pump.
@@ -113,7 +124,7 @@ async fn run_once(
             break 'life "no client identity".to_string();
         };
         let info = tokio::select! {
-            r = handshake::initialize(up, &ident) => match r {
+            r = handshake::handshake(up, &ident) => match r {
                 Ok(info) => info,
                 Err(e) => break 'life e,
             },
@@ -130,7 +141,7 @@ async fn run_once(
             tokio::select! {
                 _ = pings.tick() => {
                     tokio::select! {
-                        r = up.call(manifold_protocol::method::PING, None, None, true) => {
+                        r = up.call(health_method(up), None, None, true) => {
                             if let Err(CallError::Timeout { ms, .. }) = r {
                                 break 'life format!("did not answer a health ping within {ms} ms");
                             }

@@ -2,13 +2,15 @@
 //! stateless requests whose `_meta` carries the client, the era's errors, what every result
 //! carries — on stdio (`stdio`), on Streamable HTTP without sessions (`http`) — checked against
 //! the 2026-07-28 schema; `subscriptions/listen` (`listen`); and driven by the official TypeScript v2
-//! client (`sdk`); the MRTR bridge from legacy upstreams (`mrtr`).
+//! client (`sdk`); the MRTR bridge from legacy upstreams (`mrtr`); 2026-07-28 upstreams
+//! (`upstreams`).
 
 mod http;
 mod listen;
 mod mrtr;
 mod sdk;
 mod stdio;
+mod upstreams;
 
 use serde_json::{json, Value};
 

@@ -1,6 +1,7 @@
 //! Every validation error names the file and the key path.
 
 use super::*;
+use crate::UpstreamEra;
 
 /// Asserts the error's key and that its problem mentions `needle`.
 fn assert_err(text: &str, key: &str, needle: &str) {
@@ -338,4 +339,24 @@ fn url_and_header_rules() {
     );
     let config = toml_ok("[servers.alpha]\nurl = \"HTTP://Example.com\"\n");
     assert_eq!(http(server(&config, "alpha")).url, "HTTP://Example.com");
+}
+
+#[test]
+fn protocol_names_an_era() {
+    let config = toml_ok(&format!("{OK_SERVER}protocol = \"2026-07-28\"\n"));
+    assert_eq!(config.servers[0].era, UpstreamEra::Modern);
+    let config = toml_ok(OK_SERVER);
+    assert_eq!(config.servers[0].era, UpstreamEra::Auto, "auto by default");
+    let config = toml_ok(&format!("{OK_SERVER}protocol = \"legacy\"\n"));
+    assert_eq!(config.servers[0].era, UpstreamEra::Legacy);
+    assert_err(
+        &format!("{OK_SERVER}protocol = \"2025\"\n"),
+        "servers.alpha.protocol",
+        "is not one of",
+    );
+    assert_err(
+        "[servers.web]\nurl = \"http://127.0.0.1:1/mcp\"\nprotocol = \"2026-07-28\"\n",
+        "servers.web.protocol",
+        "not available for Streamable HTTP",
+    );
 }

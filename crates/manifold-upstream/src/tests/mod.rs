@@ -90,6 +90,8 @@ fn start(
         restart: RESTART,
         shutdown_grace: Duration::from_secs(1),
         ping_interval: Duration::ZERO,
+        // These tests are of the legacy session (`initialize`); the probe has tests of its own.
+        era: crate::Era::Legacy,
     };
     let identity = ClientIdentity {
         protocol_version: "2025-03-26".into(),

