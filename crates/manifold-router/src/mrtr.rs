@@ -202,7 +202,10 @@ pub(crate) async fn resume(
     params: Option<&RawValue>,
 ) -> Option<Result<Box<RawValue>, RouteError>> {
     let object = RawObject::parse(params?).ok()?;
-    let state = object.get_str("requestState")?;
+    // Only a state Manifold minted is its own; an upstream's goes back to it with the retry.
+    let state = object
+        .get_str("requestState")
+        .filter(|s| s.starts_with(crate::request_state::PREFIX))?;
     let session = caller.session;
     let gateway = session.gateway();
     let invalid = || {

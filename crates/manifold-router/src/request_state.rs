@@ -9,7 +9,8 @@ use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde::{Deserialize, Serialize};
 
-const PREFIX: &str = "mf1.";
+/// What every state Manifold mints starts with.
+pub(crate) const PREFIX: &str = "mf1.";
 /// Binds the ciphertext to its use: a key used for anything else would not open it.
 const AAD: &[u8] = b"manifold/requestState/v1";
 

@@ -85,7 +85,7 @@ impl ReturnPath {
         rewrite: bool,
     ) -> Tracked<'a> {
         let prepared = self.prepare(params, rewrite);
-        self.register(prepared, session, sink, None)
+        self.register(Some(prepared), session, sink, None)
     }
 
     /// Readies a request's route before it waits for its turn. If its params carry
@@ -119,7 +119,7 @@ impl ReturnPath {
     /// waiting for a concurrency slot must not make routing ambiguous).
     pub(crate) fn register<'a>(
         &'a self,
-        prepared: Prepared,
+        prepared: Option<Prepared>,
         session: &Session,
         sink: &crate::downstream::Sink,
         input: Option<crate::mrtr::Inputs>,
@@ -128,7 +128,7 @@ impl ReturnPath {
             key,
             original_token,
             token,
-        } = prepared;
+        } = prepared.unwrap_or_else(|| self.unprepared());
         let route = Arc::new(InFlight {
             session: session.clone(),
             sink: sink.clone(),
@@ -144,6 +144,15 @@ impl ReturnPath {
             routes: self,
             key,
             token,
+        }
+    }
+
+    /// The route of a request that carried no progress token and was not prepared.
+    fn unprepared(&self) -> Prepared {
+        Prepared {
+            key: self.next.fetch_add(1, Ordering::Relaxed) + 1,
+            original_token: None,
+            token: None,
         }
     }
 

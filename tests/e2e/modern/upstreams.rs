@@ -1,7 +1,8 @@
 //! 2026-07-28 upstreams: a modern-only server built on the official TypeScript SDK v2
 //! (`@modelcontextprotocol/server` 2.4.0, pinned in tests/npm) behind Manifold with the default
-//! `protocol = "auto"`, used by a legacy client and by a modern one; its own record shows
-//! `server/discover` and never `initialize`.
+//! `protocol = "auto"`, used by a legacy client and by a modern one, and its input_required
+//! answered by the official TypeScript v1 client through real legacy requests; its own record
+//! shows `server/discover` and never `initialize`.
 
 use serde_json::{json, Value};
 
@@ -44,7 +45,11 @@ async fn a_legacy_client_uses_a_modern_only_upstream() {
     );
     let listed = gw.request(1, "tools/list", json!({})).await;
     let names = common::names(&listed["result"], "tools", "name");
-    assert_eq!(names, ["modern__greet"], "{listed}");
+    assert_eq!(
+        names,
+        ["modern__greet", "modern__confirm", "modern__ask_model"],
+        "{listed}"
+    );
     let called = gw
         .call_tool(2, "modern__greet", json!({"name": "legacy client"}))
         .await;
@@ -108,4 +113,51 @@ async fn a_modern_client_uses_a_modern_only_upstream() {
         "the upstream sees the client's own clientInfo: {}",
         calls[0]
     );
+}
+
+/// The official TypeScript SDK v1 client (legacy only), with sampling and elicitation handlers,
+/// through the HTTP face to the modern-only server's tools that ask for input the 2026-07-28
+/// way: Manifold sends it real `elicitation/create` and `sampling/createMessage` requests, and
+/// its answers complete the calls.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_legacy_client_answers_a_modern_upstreams_input_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("modern.jsonl").display().to_string();
+    let (_config_dir, config) = common::write_config(&format!(
+        "[admin]\nlisten = \"off\"\n{}",
+        modern_only(&record, "")
+    ));
+    let (_gateway, url, _) = common::serve_http(&config).await;
+    let plan = json!({
+        "allCapabilities": true,
+        "calls": {
+            "modern__confirm": {},
+            "modern__ask_model": {"question": "2+2?"},
+        },
+    });
+    let out = crate::ts_client::run_client(&url, &plan).await;
+    assert_eq!(
+        out["calls"]["modern__confirm"]["result"]["content"][0]["text"], "confirmed by ts",
+        "{out}"
+    );
+    assert_eq!(
+        out["calls"]["modern__ask_model"]["result"]["content"][0]["text"],
+        "the model said: sampled by ts",
+        "{out}"
+    );
+    // The upstream saw each call twice: first bare, then retried with the client's answers and
+    // its own requestState.
+    let calls: Vec<Value> = received(&record)
+        .into_iter()
+        .filter(|m| m["method"] == "tools/call")
+        .collect();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    let retries: Vec<&Value> = calls
+        .iter()
+        .filter(|c| c["params"].get("inputResponses").is_some())
+        .collect();
+    assert_eq!(retries.len(), 2, "{calls:?}");
+    assert!(!received(&record)
+        .iter()
+        .any(|m| m["method"] == "initialize"));
 }
