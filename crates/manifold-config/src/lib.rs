@@ -28,8 +28,8 @@ use figment::Figment;
 pub use error::ConfigError;
 pub use filter::Filter;
 pub use model::{
-    Admin, Config, Curate, Gateway, HttpProtocol, HttpSpec, Listen, Restart, Server, Sharing,
-    StdioSpec, Tls, Transport, UpstreamEra, DEFAULT_ADMIN_LISTEN, DEFAULT_ALLOWED_HOSTS,
+    Admin, Config, Curate, Gateway, HttpProtocol, HttpSpec, Listen, Restart, SecretKey, Server,
+    Sharing, StdioSpec, Tls, Transport, UpstreamEra, DEFAULT_ADMIN_LISTEN, DEFAULT_ALLOWED_HOSTS,
     DEFAULT_BODY_TIMEOUT, DEFAULT_CLIENT_MAX_IN_FLIGHT, DEFAULT_CLIENT_QUEUE_BYTES, DEFAULT_DRAIN,
     DEFAULT_HEADER_TIMEOUT, DEFAULT_HTTP_PATH, DEFAULT_IDLE_TIMEOUT, DEFAULT_INITIAL_BACKOFF,
     DEFAULT_MAX_BACKOFF, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_NAME,

@@ -99,6 +99,32 @@ pub struct Gateway {
     /// Bytes of messages from one HTTP upstream waiting to be processed; past it, its responses
     /// are read no further until they are (`upstream_queue_bytes`).
     pub upstream_queue_bytes: usize,
+    /// The keys `requestState` is sealed with (`request_state_keys`, base64 of 32 bytes each):
+    /// the first seals, every one opens, so a key can be rotated in while the old one still
+    /// opens what it sealed. Empty: a key generated at start.
+    pub request_state_keys: Vec<SecretKey>,
+}
+
+/// A 256-bit key, never shown (its `Debug` is redacted).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(pub(crate) [u8; 32]);
+
+impl SecretKey {
+    /// A key of these bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> SecretKey {
+        SecretKey(bytes)
+    }
+
+    /// Its bytes.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey([redacted])")
+    }
 }
 
 impl Default for Gateway {
@@ -117,6 +143,7 @@ impl Default for Gateway {
             client_max_in_flight: DEFAULT_CLIENT_MAX_IN_FLIGHT,
             client_queue_bytes: DEFAULT_CLIENT_QUEUE_BYTES,
             upstream_queue_bytes: DEFAULT_UPSTREAM_QUEUE_BYTES,
+            request_state_keys: Vec::new(),
         }
     }
 }

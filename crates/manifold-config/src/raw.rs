@@ -47,6 +47,7 @@ pub(crate) struct RawGateway {
     pub(crate) client_max_in_flight: Option<usize>,
     pub(crate) client_queue_bytes: Option<usize>,
     pub(crate) upstream_queue_bytes: Option<usize>,
+    pub(crate) request_state_keys: Option<Vec<Text>>,
 }
 
 /// `[gateway.restart]`.

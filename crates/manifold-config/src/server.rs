@@ -32,7 +32,7 @@ impl Context<'_> {
         ConfigError::new(self.file, self.keys.display(key), problem)
     }
 
-    fn expand(&self, key: &str, text: &Text) -> Result<String, ConfigError> {
+    pub(crate) fn expand(&self, key: &str, text: &Text) -> Result<String, ConfigError> {
         expand(&text.0, self.lookup).map_err(|e| self.err(key, e.to_string()))
     }
 

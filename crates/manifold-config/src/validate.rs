@@ -144,7 +144,9 @@ fn gateway(raw: RawGateway, cx: &Context<'_>) -> Result<Gateway, ConfigError> {
         "gateway.upstream_queue_bytes",
         cx,
     )?;
+    let request_state_keys = request_state_keys(raw.request_state_keys, cx)?;
     Ok(Gateway {
+        request_state_keys,
         name,
         separator,
         page_size: raw.page_size.unwrap_or(0),
@@ -169,6 +171,37 @@ fn gateway(raw: RawGateway, cx: &Context<'_>) -> Result<Gateway, ConfigError> {
         client_queue_bytes,
         upstream_queue_bytes,
     })
+}
+
+/// `gateway.request_state_keys`: each, after `${VAR}` expansion, the base64 (standard or URL-safe)
+/// of 32 bytes; an empty one (an unset optional variable) is left out. Errors never show a key.
+fn request_state_keys(
+    raw: Option<Vec<crate::raw::Text>>,
+    cx: &Context<'_>,
+) -> Result<Vec<crate::model::SecretKey>, ConfigError> {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
+    let mut keys = Vec::new();
+    for (i, text) in raw.unwrap_or_default().iter().enumerate() {
+        let key = format!("gateway.request_state_keys[{i}]");
+        let value = cx.expand(&key, text)?;
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        let bytes = STANDARD
+            .decode(value)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(value.trim_end_matches('=')))
+            .map_err(|_| cx.err(&key, "must be base64"))?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
+            cx.err(
+                &key,
+                "must be 32 bytes (the base64 of a random 256-bit key)",
+            )
+        })?;
+        keys.push(crate::model::SecretKey(bytes));
+    }
+    Ok(keys)
 }
 
 /// Non-empty, from `[A-Za-z0-9_.-]`, and holding at least one character a namespace cannot

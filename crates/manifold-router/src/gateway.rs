@@ -174,7 +174,7 @@ impl Gateway {
                 events,
                 inline,
                 parked: DashMap::new(),
-                sealer: crate::request_state::Sealer::generate(),
+                sealer: crate::request_state::Sealer::new(&g.request_state_keys),
                 tasks: TaskTracker::new(),
                 stop: CancellationToken::new(),
             }
@@ -377,6 +377,11 @@ impl Gateway {
                 tracing::debug!(handle, "a parked call was not retried in time; cancelled");
             }
         });
+    }
+
+    /// How many calls are parked.
+    pub(crate) fn parked_calls(&self) -> usize {
+        self.shared.parked.len()
     }
 
     /// Takes the call parked under `handle`, if it is still there.

@@ -25,6 +25,10 @@ use crate::session::Caller;
 /// How long a parked call waits for the client's retry.
 pub(crate) const PARKED_FOR: Duration = Duration::from_secs(600);
 
+/// Calls parked at once, across the gateway: past it a call asking for input is failed (and
+/// cancelled upstream) instead of parked, so clients that never retry cannot grow memory.
+pub(crate) const MAX_PARKED: usize = 4096;
+
 /// What happens next in a call that may need its client's input.
 pub(crate) enum Round {
     /// The upstream asks for input.
@@ -164,6 +168,12 @@ async fn next_round(
 
 /// Parks `parked` and answers with the `InputRequiredResult` that asks for its input.
 fn park(gateway: &Gateway, parked: Parked) -> Reply {
+    if gateway.parked_calls() >= MAX_PARKED {
+        // Dropping `parked` cancels the call upstream.
+        return Err(internal(
+            "too many calls are waiting for their clients' input; try again later",
+        ));
+    }
     let mut requests = serde_json::Map::new();
     for (key, ask) in &parked.waiting {
         let params = ask

@@ -1,7 +1,8 @@
 //! The `requestState` Manifold mints for a call it parked (2026-07-28 MRTR, mcp-spec.md §4.7):
-//! which parked call, whose, and until when, sealed with AES-256-GCM under a key of the process
-//! (generated at start), so a client can neither read nor forge nor extend one. The text is
-//! `mf1.` and the base64url of nonce ‖ ciphertext ‖ tag.
+//! which parked call, whose, and until when, sealed with AES-256-GCM, so a client can neither
+//! read nor forge nor extend one. The keys come from `gateway.request_state_keys` (the first
+//! seals, each opens: rotation without invalidating what the old key sealed) or, without them,
+//! one generated at start. The text is `mf1.` and the base64url of nonce ‖ ciphertext ‖ tag.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -28,26 +29,41 @@ pub(crate) struct State {
     pub(crate) expires_ms: u64,
 }
 
-/// Seals and opens request states with the process's key.
+/// Seals and opens request states with the process's keys.
 pub(crate) struct Sealer {
-    key: LessSafeKey,
+    /// The first seals; every one opens.
+    keys: Vec<LessSafeKey>,
     rng: SystemRandom,
 }
 
+fn aes_key(bytes: &[u8; 32]) -> Option<LessSafeKey> {
+    UnboundKey::new(&AES_256_GCM, bytes)
+        .ok()
+        .map(LessSafeKey::new)
+}
+
 impl Sealer {
-    /// A sealer with a fresh random key.
-    pub(crate) fn generate() -> Sealer {
+    /// A sealer with the configured keys, or with a fresh random one when there are none.
+    pub(crate) fn new(configured: &[manifold_config::SecretKey]) -> Sealer {
         let rng = SystemRandom::new();
-        let mut bytes = [0u8; 32];
-        // The OS generator does not fail on Linux; a zero key would still be unique per use of
-        // its nonce, and this is logged.
-        if rng.fill(&mut bytes).is_err() {
-            tracing::error!("no randomness for the requestState key");
+        let mut keys: Vec<LessSafeKey> = configured
+            .iter()
+            .filter_map(|k| aes_key(k.bytes()))
+            .collect();
+        if keys.is_empty() {
+            let mut bytes = [0u8; 32];
+            if rng.fill(&mut bytes).is_err() {
+                tracing::error!("no randomness for the requestState key");
+            }
+            keys.extend(aes_key(&bytes));
         }
-        let key = UnboundKey::new(&AES_256_GCM, &bytes)
-            .map(LessSafeKey::new)
-            .unwrap_or_else(|_| unreachable!("a 32-byte key is an AES-256 key"));
-        Sealer { key, rng }
+        Sealer { keys, rng }
+    }
+
+    /// A sealer with a fresh random key.
+    #[cfg(test)]
+    pub(crate) fn generate() -> Sealer {
+        Sealer::new(&[])
     }
 
     /// `state`, sealed.
@@ -55,7 +71,8 @@ impl Sealer {
         let mut nonce = [0u8; NONCE_LEN];
         self.rng.fill(&mut nonce).ok()?;
         let mut sealed = serde_json::to_vec(state).ok()?;
-        self.key
+        self.keys
+            .first()?
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(AAD),
@@ -74,13 +91,12 @@ impl Sealer {
             return None;
         }
         let (nonce, sealed) = bytes.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let mut sealed = sealed.to_vec();
-        let plain = self
-            .key
-            .open_in_place(nonce, Aad::from(AAD), &mut sealed)
-            .ok()?;
-        serde_json::from_slice(plain).ok()
+        self.keys.iter().find_map(|key| {
+            let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+            let mut sealed = sealed.to_vec();
+            let plain = key.open_in_place(nonce, Aad::from(AAD), &mut sealed).ok()?;
+            serde_json::from_slice(plain).ok()
+        })
     }
 }
 
@@ -105,6 +121,31 @@ mod tests {
         assert_eq!(sealer.open(&text), Some(state()));
         // Two seals of one state differ (a fresh nonce each).
         assert_ne!(sealer.seal(&state()).unwrap(), text);
+    }
+
+    #[test]
+    fn a_rotated_keyring_still_opens_what_the_old_key_sealed() {
+        let old = manifold_config::SecretKey::from_bytes([1; 32]);
+        let new = manifold_config::SecretKey::from_bytes([2; 32]);
+        let before = Sealer::new(std::slice::from_ref(&old));
+        let sealed = before.seal(&state()).unwrap();
+        let rotated = Sealer::new(&[new.clone(), old]);
+        assert_eq!(
+            rotated.open(&sealed),
+            Some(state()),
+            "the old key still opens"
+        );
+        let resealed = rotated.seal(&state()).unwrap();
+        assert_eq!(
+            Sealer::new(&[new]).open(&resealed),
+            Some(state()),
+            "the new key seals"
+        );
+        assert_eq!(
+            before.open(&resealed),
+            None,
+            "the old key alone does not open the new"
+        );
     }
 
     #[test]

@@ -360,3 +360,31 @@ fn protocol_names_an_era() {
         "not available for Streamable HTTP",
     );
 }
+
+#[test]
+fn request_state_keys_are_32_bytes_of_base64_and_never_shown() {
+    let key = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let config = toml_ok(&format!(
+        "[gateway]\nrequest_state_keys = [\"{key}\", \"\"]\n{OK_SERVER}"
+    ));
+    assert_eq!(
+        config.gateway.request_state_keys.len(),
+        1,
+        "an empty one is left out"
+    );
+    assert_eq!(config.gateway.request_state_keys[0].bytes(), &[1u8; 32]);
+    let shown = format!("{:?}", config.gateway);
+    assert!(
+        !shown.contains(key) && shown.contains("redacted"),
+        "{shown}"
+    );
+    assert_err(
+        &format!("[gateway]\nrequest_state_keys = [\"c2hvcnQ=\"]\n{OK_SERVER}"),
+        "gateway.request_state_keys[0]",
+        "must be 32 bytes",
+    );
+    let err = toml_err(&format!(
+        "[gateway]\nrequest_state_keys = [\"{key}!\"]\n{OK_SERVER}"
+    ));
+    assert!(!err.to_string().contains(key), "{err}");
+}
