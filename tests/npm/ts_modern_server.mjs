@@ -65,6 +65,18 @@ serveStdio(
         return { content: [{ type: "text", text: `the model said: ${answer.content?.text}` }] };
       },
     );
+    server.registerTool(
+      "add_tool",
+      { description: "Adds the tool `extra` (a list change)", inputSchema: z.object({}) },
+      async () => {
+        server.registerTool(
+          "extra",
+          { description: "Added at run time", inputSchema: z.object({}) },
+          async () => ({ content: [{ type: "text", text: "extra" }] }),
+        );
+        return { content: [{ type: "text", text: "added" }] };
+      },
+    );
     return server;
   },
   { legacy: "reject" },

@@ -153,6 +153,8 @@ async fn on_notification(gateway: &Gateway, slot: &Arc<Slot>, n: Notification) {
             crate::relay::cancelled(gateway, slot, n.params.as_deref()).await;
             return;
         }
+        // A modern upstream acknowledging the listen Manifold keeps open with it.
+        method::SUBSCRIPTIONS_ACKNOWLEDGED => return,
         method::RESOURCES_UPDATED => {
             updated(gateway, slot, &n).await;
             return;

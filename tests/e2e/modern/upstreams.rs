@@ -47,7 +47,12 @@ async fn a_legacy_client_uses_a_modern_only_upstream() {
     let names = common::names(&listed["result"], "tools", "name");
     assert_eq!(
         names,
-        ["modern__greet", "modern__confirm", "modern__ask_model"],
+        [
+            "modern__greet",
+            "modern__confirm",
+            "modern__ask_model",
+            "modern__add_tool"
+        ],
         "{listed}"
     );
     let called = gw
@@ -160,4 +165,42 @@ async fn a_legacy_client_answers_a_modern_upstreams_input_requests() {
     assert!(!received(&record)
         .iter()
         .any(|m| m["method"] == "initialize"));
+}
+
+/// A modern upstream tells of list changes only on a listen stream: Manifold keeps one open
+/// with it, so a tool it adds reaches a legacy client as `list_changed` and in the next list.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_modern_upstreams_list_changes_reach_a_legacy_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("modern.jsonl").display().to_string();
+    let (_config_dir, config) = common::write_config(&modern_only(&record, ""));
+    let mut gw = Gateway::spawn(&config);
+    gw.initialize().await;
+    let added = gw.call_tool(1, "modern__add_tool", json!({})).await;
+    assert_eq!(added["result"]["content"][0]["text"], "added", "{added}");
+    let changed = loop {
+        if let Some(m) = gw
+            .seen
+            .iter()
+            .find(|m| m["method"] == "notifications/tools/list_changed")
+        {
+            break m.clone();
+        }
+        let m = gw.recv().await;
+        gw.seen.push(m);
+    };
+    assert!(changed.get("id").is_none(), "{changed}");
+    let listed = gw.request(2, "tools/list", json!({})).await;
+    let names = common::names(&listed["result"], "tools", "name");
+    assert!(names.contains(&"modern__extra".to_string()), "{names:?}");
+    assert!(
+        !gw.seen
+            .iter()
+            .any(|m| m["method"] == "notifications/subscriptions/acknowledged"),
+        "the upstream's acknowledgement is Manifold's own business: {:?}",
+        gw.seen
+    );
+    assert!(received(&record)
+        .iter()
+        .any(|m| m["method"] == "subscriptions/listen"));
 }
