@@ -56,9 +56,17 @@ pub(crate) struct Inputs {
     /// The lowest log level it wants (`_meta` `io.modelcontextprotocol/logLevel`): none
     /// without it.
     log_level: Option<u8>,
+    /// Where its request-scoped messages go once a retry took the call over (the retry's
+    /// stream; before any, the first request's).
+    stream: std::sync::Arc<parking_lot::Mutex<Option<crate::downstream::Sink>>>,
 }
 
 impl Inputs {
+    /// The stream of the request that took the call over, if a retry did.
+    pub(crate) fn stream(&self) -> Option<crate::downstream::Sink> {
+        self.stream.lock().clone()
+    }
+
     /// Whether a `notifications/message` at `level` goes to this call.
     pub(crate) fn wants_log(&self, level: &str) -> bool {
         match (self.log_level, severity(level)) {
@@ -86,6 +94,8 @@ pub(crate) fn severity(level: &str) -> Option<u8> {
 /// A call whose upstream request runs in a gateway task, aborted when this is dropped.
 pub(crate) struct Call {
     rounds: mpsc::UnboundedReceiver<Round>,
+    /// Shared with the call's [`Inputs`]: a retry points it at its own stream.
+    stream: std::sync::Arc<parking_lot::Mutex<Option<crate::downstream::Sink>>>,
     /// Held only to abort the upstream request when the call is dropped.
     _driver: Driver,
 }
@@ -118,10 +128,12 @@ pub(crate) async fn drive(
     let gateway = sending.gateway().clone();
     let principal = sending.principal().to_string();
     let (tx, rounds) = mpsc::unbounded_channel();
+    let stream = std::sync::Arc::new(parking_lot::Mutex::new(None));
     let inputs = Inputs {
         rounds: tx.clone(),
         capabilities,
         log_level: log_level.and_then(severity),
+        stream: stream.clone(),
     };
     let driver = gateway.spawn(async move {
         let reply = sending.request(method, timeout, Some(inputs)).await;
@@ -129,6 +141,7 @@ pub(crate) async fn drive(
     });
     let call = Call {
         rounds,
+        stream,
         _driver: Driver(driver),
     };
     next_round(&gateway, principal, call, HashMap::new()).await
@@ -232,6 +245,8 @@ pub(crate) async fn resume(
     let Some(mut parked) = gateway.unpark(state.handle) else {
         return invalid();
     };
+    // What the call sends from now on (progress, log messages) goes on this retry's stream.
+    *parked.call.stream.lock() = Some(caller.sink.clone());
     let responses = object
         .get("inputResponses")
         .and_then(|r| RawObject::parse(r).ok())

@@ -79,11 +79,14 @@ fn log(gateway: &Gateway, id: usize, n: &Notification) -> Inline {
 /// Puts `text` on `route`'s stream: waiting for room on stdio (backpressure), dropping it on a
 /// full HTTP stream.
 fn deliver(route: &InFlight, text: String, what: &str) -> Inline {
-    match route.sink.try_send(text) {
+    // A parked call taken over by a retry: its messages go on the retry's stream.
+    let retried = route.input.as_ref().and_then(|inputs| inputs.stream());
+    let sink = retried.as_ref().unwrap_or(&route.sink);
+    match sink.try_send(text) {
         Ok(()) => Inline::Done,
         Err(TrySendError::Full(text)) if !route.session.lossy() => {
             // A stdio client reading slowly: the connection waits for room (backpressure).
-            let sink = route.sink.clone();
+            let sink = sink.clone();
             Inline::Wait(Box::pin(async move {
                 let _ = sink.send(text).await;
             }))

@@ -105,7 +105,7 @@ pub(crate) async fn call(
             args.get("cancel_after_ms").and_then(Value::as_u64),
         ) {
             (Some(prompt), Some(ms)) => sample_then_cancel(session, reply, prompt, ms).await,
-            (Some(prompt), None) => sample(session, reply, prompt).await,
+            (Some(prompt), None) => sample(session, params, reply, prompt).await,
             (None, _) => tool_error("missing string argument \"prompt\""),
         },
         // Generated and long-named tools echo their text argument.
@@ -164,17 +164,28 @@ fn link(session: &Session) -> Value {
     })
 }
 
-async fn sample(session: &Session, reply: &Reply, prompt: &str) -> Value {
-    let params = json!({
+/// Asks the client to sample; once it answered, reports one progress step (when the call
+/// carried a token) and answers with the sampled text.
+async fn sample(session: &Session, params: &Value, reply: &Reply, prompt: &str) -> Value {
+    let request = json!({
         "messages": [{ "role": "user", "content": { "type": "text", "text": prompt } }],
         "maxTokens": 100,
     });
     match session
-        .request_client(reply, "sampling/createMessage", params)
+        .request_client(reply, "sampling/createMessage", request)
         .await
     {
         Ok(result) => match sampled_text(&result) {
-            Some(t) => ok_text(t),
+            Some(t) => {
+                if let Some(token) = params.pointer("/_meta/progressToken") {
+                    let note = rpc::notification(
+                        "notifications/progress",
+                        json!({ "progressToken": token, "progress": 1, "message": "sampled" }),
+                    );
+                    session.deliver(reply, Out::Message(note.to_string()));
+                }
+                ok_text(t)
+            }
             None => tool_error(format!("sampling result has no text content: {result}")),
         },
         Err(err) => tool_error(format!("sampling failed: {}", err.message)),

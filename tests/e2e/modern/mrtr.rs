@@ -177,3 +177,57 @@ async fn the_bridge_works_over_http_through_a_shared_upstream() {
     assert!(text_of(sampled).contains("sampled through MRTR"), "{out}");
     assert_eq!(out["handled"]["sampling"], 1, "{out}");
 }
+
+/// A parked call's later rounds report on the retry's own stream: the first round's answer (an
+/// HTTP response) is gone by then. Raw 2026-07-28 POSTs to the HTTP face, a testkit upstream
+/// whose `sample` tool reports progress once the client's sample came back.
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_after_the_input_goes_on_the_retrys_stream() {
+    use crate::common::http::{Answer, HttpGateway};
+    let gw = HttpGateway::start(&common::testkit_server("alpha", &["--name", "alpha"], "")).await;
+    let post = |id: i64, params: &Value| {
+        gw.post(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params}))
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "alpha__sample")
+    };
+    let mut call = with_meta(
+        "raw",
+        json!({"name": "alpha__sample", "arguments": {"prompt": "p"}}),
+    );
+    call["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({"sampling": {}});
+    call["_meta"]["progressToken"] = json!("p-9");
+    let first = Answer::send(post(1, &call)).await;
+    let result = first.json()["result"].clone();
+    assert_eq!(result["resultType"], "input_required", "{}", first.text);
+    let key = result["inputRequests"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let mut retry = call.clone();
+    retry["requestState"] = result["requestState"].clone();
+    retry["inputResponses"] = json!({ key: {"role": "assistant",
+        "content": {"type": "text", "text": "from the retry"}, "model": "m"} });
+    let answer = Answer::send(post(2, &retry)).await;
+    let messages = answer.sse();
+    let progress: Vec<&Value> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert_eq!(progress.len(), 1, "{}", answer.text);
+    assert_eq!(
+        progress[0]["params"]["progressToken"], "p-9",
+        "{}",
+        answer.text
+    );
+    let last = messages.last().expect("the result last");
+    assert_eq!(last["id"], 2);
+    assert_eq!(
+        last["result"]["content"][0]["text"], "from the retry",
+        "{}",
+        answer.text
+    );
+}

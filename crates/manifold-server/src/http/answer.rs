@@ -50,16 +50,31 @@ pub(crate) async fn answer(
         drop(owner);
         return finished(done);
     }
+    // Messages first: one queued before the response makes the answer a stream (it must reach
+    // the client, ahead of the response). The sink may outlive the request (a call parked for
+    // input keeps a clone), so the request's end is watched for itself.
+    let mut response = None;
     let first = tokio::select! {
         biased;
-        done = &mut task => return finished(done),
-        message = rx.recv() => message,
+        message = rx.recv() => match message {
+            Some(message) => Some(message),
+            // Every sender is gone: the request ended with nothing before its response.
+            None => return finished((&mut task).await),
+        },
+        done = &mut task => match rx.try_recv() {
+            Ok(message) => {
+                response = Some(done);
+                Some(message)
+            }
+            Err(_) => return finished(done),
+        },
         () = tokio::time::sleep(app.sse_after) => None,
     };
     stream(Streaming {
         first,
         rx,
         task,
+        response,
         _owner: owner,
         done: false,
     })
@@ -98,6 +113,8 @@ struct Streaming {
     first: Option<String>,
     rx: SinkReceiver,
     task: JoinHandle<(StatusCode, String)>,
+    /// The request's answer, once it ended (what is still queued goes first).
+    response: Option<Result<(StatusCode, String), tokio::task::JoinError>>,
     _owner: Owner,
     done: bool,
 }
@@ -107,26 +124,35 @@ fn stream(state: Streaming) -> Response {
         if let Some(first) = state.first.take() {
             return Some((Ok::<_, Infallible>(event(&first)), state));
         }
-        if state.done {
-            return None;
-        }
-        tokio::select! {
-            message = state.rx.recv() => {
-                let bytes = match message {
-                    Some(message) => event(&message),
-                    // Every sender is gone: the request ended; its response is last.
-                    None => {
-                        state.done = true;
-                        match (&mut state.task).await {
-                            Ok((_, response)) => event(&response),
-                            Err(_) => return None,
-                        }
-                    }
-                };
-                Some((Ok(bytes), state))
+        loop {
+            if state.done {
+                return None;
             }
-            () = tokio::time::sleep(KEEP_ALIVE) => {
-                Some((Ok(Bytes::from_static(b":\n\n")), state))
+            if let Some(done) = state.response.take() {
+                // Ended: what it queued before its response goes out first.
+                if let Ok(message) = state.rx.try_recv() {
+                    state.response = Some(done);
+                    return Some((Ok(event(&message)), state));
+                }
+                state.done = true;
+                return match done {
+                    Ok((_, line)) => Some((Ok(event(&line)), state)),
+                    Err(_) => None,
+                };
+            }
+            tokio::select! {
+                biased;
+                message = state.rx.recv() => match message {
+                    Some(message) => return Some((Ok(event(&message)), state)),
+                    None => {
+                        let done = (&mut state.task).await;
+                        state.response = Some(done);
+                    }
+                },
+                done = &mut state.task => state.response = Some(done),
+                () = tokio::time::sleep(KEEP_ALIVE) => {
+                    return Some((Ok(Bytes::from_static(b":\n\n")), state));
+                }
             }
         }
     });
