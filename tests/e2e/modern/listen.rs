@@ -88,17 +88,7 @@ async fn listen_on_stdio_gets_updates_and_list_changes_tagged_with_its_id() {
         )
         .await;
     assert!(toggled["result"].is_object(), "{toggled}");
-    let changed = loop {
-        if let Some(m) = gw
-            .seen
-            .iter()
-            .find(|m| m["method"] == "notifications/tools/list_changed")
-        {
-            break m.clone();
-        }
-        let m = gw.recv().await;
-        gw.seen.push(m);
-    };
+    let changed = gw.notification("notifications/tools/list_changed").await;
     assert_eq!(changed["params"]["_meta"][SUBSCRIPTION_ID], id, "{changed}");
     // Cancelling the listen gives up the upstream subscription it held.
     gw.send(

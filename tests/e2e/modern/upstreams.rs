@@ -178,17 +178,7 @@ async fn a_modern_upstreams_list_changes_reach_a_legacy_client() {
     gw.initialize().await;
     let added = gw.call_tool(1, "modern__add_tool", json!({})).await;
     assert_eq!(added["result"]["content"][0]["text"], "added", "{added}");
-    let changed = loop {
-        if let Some(m) = gw
-            .seen
-            .iter()
-            .find(|m| m["method"] == "notifications/tools/list_changed")
-        {
-            break m.clone();
-        }
-        let m = gw.recv().await;
-        gw.seen.push(m);
-    };
+    let changed = gw.notification("notifications/tools/list_changed").await;
     assert!(changed.get("id").is_none(), "{changed}");
     let listed = gw.request(2, "tools/list", json!({})).await;
     let names = common::names(&listed["result"], "tools", "name");
