@@ -171,6 +171,46 @@ pub fn unsupported(requested: &str) -> ErrorObject {
     )
 }
 
+/// The `_meta` members that say who a modern request's client is, as it sent them: what a
+/// 2026-07-28 upstream is told on its behalf.
+pub fn members(meta: &RequestMeta) -> Vec<(&'static str, Box<RawValue>)> {
+    let text = |s: &str| serde_json::value::to_raw_value(s).ok();
+    let mut members = Vec::with_capacity(4);
+    members.extend(text(&meta.protocol_version).map(|v| (PROTOCOL_VERSION, v)));
+    members.push((CLIENT_CAPABILITIES, meta.client_capabilities.clone()));
+    if let Some(info) = &meta.client_info {
+        members.push((CLIENT_INFO, info.clone()));
+    }
+    if let Some(level) = meta.log_level.as_deref().and_then(text) {
+        members.push((LOG_LEVEL, level));
+    }
+    members
+}
+
+/// `params` with `members` set in its `_meta` where it has none of that name: every other byte
+/// as it was.
+pub fn with_members(params: Option<&RawValue>, members: &[(&str, Box<RawValue>)]) -> Box<RawValue> {
+    let mut object = params
+        .and_then(|p| RawObject::parse(p).ok())
+        .unwrap_or_default();
+    let meta = meta_with(object.get("_meta"), members);
+    object.set("_meta", meta);
+    object.to_raw()
+}
+
+/// A `_meta` object (`None`: an empty one) with `members` set where it has none of that name.
+pub fn meta_with(meta: Option<&RawValue>, members: &[(&str, Box<RawValue>)]) -> Box<RawValue> {
+    let mut meta = meta
+        .and_then(|m| RawObject::parse(m).ok())
+        .unwrap_or_default();
+    for (key, value) in members {
+        if meta.get(key).is_none() {
+            meta.set(key, value.clone());
+        }
+    }
+    meta.to_raw()
+}
+
 /// `params` without the modern keys of its `_meta`, for a legacy-era peer (which may refuse a
 /// request carrying them); `None` when there are none to take out. Every other byte of `params`,
 /// and every other member of `_meta` (`progressToken`, trace context …), stays as sent.

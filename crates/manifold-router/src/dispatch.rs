@@ -32,6 +32,7 @@ pub(crate) async fn serve(
         session,
         sink,
         meta,
+        retry_of: None,
     };
     let started = Instant::now();
     // The span of this client request: `mcp.upstream` spans of the calls it makes are its
@@ -87,6 +88,9 @@ async fn dispatch(
     let local = |outcome: Outcome| (None, outcome);
     let method = request.method.as_str();
     let stripped;
+    let restored;
+    let retrying;
+    let mut caller = caller;
     let mut params = request.params.as_deref();
     match asked {
         Asked::Legacy => match method {
@@ -119,9 +123,20 @@ async fn dispatch(
                 method,
                 method::TOOLS_CALL | method::PROMPTS_GET | method::RESOURCES_READ
             ) {
-                // The retry of a call parked for the client's input goes on with that call.
-                if let Some(outcome) = crate::mrtr::resume(caller, params).await {
-                    return local(outcome);
+                match crate::mrtr::resume(caller, params).await {
+                    crate::mrtr::Retry::New => {}
+                    // The retry of a call parked for the client's input goes on with that call.
+                    crate::mrtr::Retry::Answered(outcome) => return local(outcome),
+                    // That of an upstream's round goes back to that upstream.
+                    crate::mrtr::Retry::ToUpstream { server, params: p } => {
+                        restored = (server, p);
+                        params = Some(&restored.1);
+                        retrying = Caller {
+                            retry_of: Some(&restored.0),
+                            ..*caller
+                        };
+                        caller = &retrying;
+                    }
                 }
             }
         }

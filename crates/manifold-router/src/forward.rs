@@ -28,6 +28,12 @@ pub(crate) async fn forward(
     if route.original != route.downstream {
         obj.set_str(route.key, route.original);
     }
+    if caller.retry_of.is_some_and(|server| server != slot.alias()) {
+        // The round was another server's: its state is no state of this one.
+        return Err(RouteError::invalid_params(
+            "Invalid or expired requestState",
+        ));
+    }
     let session = caller.session;
     let gateway = session.gateway();
     let policy = gateway.policy();
@@ -48,6 +54,12 @@ pub(crate) async fn forward(
     // Progress tokens are rewritten now; the request counts as in flight (for metrics, and
     // for routing what the upstream sends back) only once it is really sent.
     let prepared = slot.return_path.prepare(&mut obj, session.shares(slot));
+    // A modern upstream is told who the client is as the client said it, request by request.
+    if let Some(meta) = caller.meta.filter(|_| slot.upstream.is_modern()) {
+        let members = manifold_protocol::modern::members(meta);
+        let merged = manifold_protocol::modern::meta_with(obj.get("_meta"), &members);
+        obj.set("_meta", merged);
+    }
     let sending = Sending {
         slot: slot.clone(),
         inflight: gateway
@@ -146,11 +158,14 @@ impl Sending {
                 .return_path
                 .register(self.prepared.take(), &self.session, &self.sink, input);
         let result = self.upstream_request(method, &self.params, timeout).await?;
-        // A modern upstream's input_required, for a legacy client: asked of it as requests.
-        let result = if !modern_client && crate::input_bridge::is_input_required(&result) {
-            crate::input_bridge::fulfil(&self, method, timeout, result).await?
-        } else {
+        let result = if !crate::input_bridge::is_input_required(&result) {
             result
+        } else if modern_client {
+            // A modern upstream's input round, for a modern client: passed on, its state sealed.
+            crate::input_relay::wrap(self.gateway(), self.principal(), self.slot.alias(), result)?
+        } else {
+            // For a legacy client: asked of it as requests.
+            crate::input_bridge::fulfil(&self, method, timeout, result).await?
         };
         Ok(match &self.rewrite {
             Some((rewrite, namespace)) => rewrite(result, namespace),

@@ -14,6 +14,7 @@ mod forward;
 mod gateway;
 mod handshake;
 mod input_bridge;
+mod input_relay;
 mod listen;
 mod lists;
 mod modern;

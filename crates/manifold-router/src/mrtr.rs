@@ -19,7 +19,7 @@ use tokio::task::AbortHandle;
 use crate::error::RouteError;
 use crate::forward::Sending;
 use crate::gateway::Gateway;
-use crate::request_state::State;
+use crate::request_state::{Resumes, State};
 use crate::session::Caller;
 
 /// How long a parked call waits for the client's retry.
@@ -201,7 +201,7 @@ fn park(gateway: &Gateway, parked: Parked) -> Reply {
     }
     let handle = gateway.next_session_id();
     let state = State {
-        handle,
+        of: Resumes::Parked(handle),
         principal: parked.principal.clone(),
         expires_ms: now_ms() + PARKED_FOR.as_millis() as u64,
     };
@@ -217,22 +217,38 @@ fn park(gateway: &Gateway, parked: Parked) -> Reply {
     serde_json::value::to_raw_value(&result).map_err(|e| internal(&e.to_string()))
 }
 
-/// A modern request that carries a `requestState`: the retry of a parked call, answered by
-/// delivering its `inputResponses` and waiting for the call's next round. `None` when the
-/// request carries none (it is a new call).
-pub(crate) async fn resume(
-    caller: &Caller<'_>,
-    params: Option<&RawValue>,
-) -> Option<Result<Box<RawValue>, RouteError>> {
-    let object = RawObject::parse(params?).ok()?;
-    // Only a state Manifold minted is its own; an upstream's goes back to it with the retry.
-    let state = object
+/// What a modern request carrying a `requestState` goes on with.
+pub(crate) enum Retry {
+    /// A new call: the request carries no state Manifold minted.
+    New,
+    /// The retry of a parked call, answered with that call's next round.
+    Answered(Result<Box<RawValue>, RouteError>),
+    /// The retry of a modern upstream's input round: routed again, to that server only, with
+    /// these params (the upstream's own `requestState` back in place).
+    ToUpstream {
+        server: String,
+        params: Box<RawValue>,
+    },
+}
+
+/// A modern `tools/call`, `prompts/get` or `resources/read`: the retry of a parked call is
+/// answered by delivering its `inputResponses` and waiting for the call's next round; that of an
+/// upstream's round gets the upstream's state back.
+pub(crate) async fn resume(caller: &Caller<'_>, params: Option<&RawValue>) -> Retry {
+    let Some(object) = params.and_then(|p| RawObject::parse(p).ok()) else {
+        return Retry::New;
+    };
+    // Only a state Manifold minted is its own.
+    let Some(state) = object
         .get_str("requestState")
-        .filter(|s| s.starts_with(crate::request_state::PREFIX))?;
+        .filter(|s| s.starts_with(crate::request_state::PREFIX))
+    else {
+        return Retry::New;
+    };
     let session = caller.session;
     let gateway = session.gateway();
     let invalid = || {
-        Some(Err(RouteError::invalid_params(
+        Retry::Answered(Err(RouteError::invalid_params(
             "Invalid or expired requestState",
         )))
     };
@@ -242,7 +258,16 @@ pub(crate) async fn resume(
     if state.principal != session.principal().as_ref() || state.expires_ms < now_ms() {
         return invalid();
     }
-    let Some(mut parked) = gateway.unpark(state.handle) else {
+    let handle = match state.of {
+        Resumes::Parked(handle) => handle,
+        Resumes::Upstream { server, state } => {
+            return match crate::input_relay::restore(object, &state) {
+                Some(params) => Retry::ToUpstream { server, params },
+                None => invalid(),
+            }
+        }
+    };
+    let Some(mut parked) = gateway.unpark(handle) else {
         return invalid();
     };
     // What the call sends from now on (progress, log messages) goes on this retry's stream.
@@ -261,7 +286,7 @@ pub(crate) async fn resume(
     }
     // What is still unanswered is asked again, with what the upstream asks next.
     let reply = next_round(gateway, parked.principal, parked.call, parked.waiting).await;
-    Some(reply.map_err(RouteError::Failed))
+    Retry::Answered(reply.map_err(RouteError::Failed))
 }
 
 /// The answer to an upstream's server→client request made during a modern client's call: the
@@ -326,7 +351,7 @@ fn internal(message: &str) -> Failure {
     }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

@@ -1,6 +1,7 @@
-//! The `requestState` Manifold mints for a call it parked (2026-07-28 MRTR, mcp-spec.md §4.7):
-//! which parked call, whose, and until when, sealed with AES-256-GCM, so a client can neither
-//! read nor forge nor extend one. The keys come from `gateway.request_state_keys` (the first
+//! The `requestState` Manifold mints (2026-07-28 MRTR, mcp-spec.md §4.7) — for a call it parked
+//! (which one), or around a modern upstream's own (which upstream, and its state as it sent
+//! it) — whose it is and until when, sealed with AES-256-GCM, so a client can neither read nor
+//! forge nor extend one. The keys come from `gateway.request_state_keys` (the first
 //! seals, each opens: rotation without invalidating what the old key sealed) or, without them,
 //! one generated at start. The text is `mf1.` and the base64url of nonce ‖ ciphertext ‖ tag.
 
@@ -18,15 +19,33 @@ const AAD: &[u8] = b"manifold/requestState/v1";
 /// What a `requestState` says once opened.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct State {
-    /// The parked call.
-    #[serde(rename = "h")]
-    pub(crate) handle: u64,
+    /// What the retry resumes.
+    #[serde(rename = "k")]
+    pub(crate) of: Resumes,
     /// The principal it belongs to.
     #[serde(rename = "p")]
     pub(crate) principal: String,
     /// When it expires, in milliseconds since the Unix epoch.
     #[serde(rename = "e")]
     pub(crate) expires_ms: u64,
+}
+
+/// What a retry carrying a state resumes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Resumes {
+    /// A call parked in this gateway, by its handle.
+    #[serde(rename = "h")]
+    Parked(u64),
+    /// A modern upstream's input round: the retry goes back to that server with its state.
+    #[serde(rename = "u")]
+    Upstream {
+        /// The server's alias.
+        #[serde(rename = "s")]
+        server: String,
+        /// Its `requestState`, the JSON text exactly as it sent it.
+        #[serde(rename = "r")]
+        state: String,
+    },
 }
 
 /// Seals and opens request states with the process's keys.
@@ -106,7 +125,7 @@ mod tests {
 
     fn state() -> State {
         State {
-            handle: 7,
+            of: Resumes::Parked(7),
             principal: "alice".into(),
             expires_ms: 1_800_000_000_000,
         }
@@ -121,6 +140,21 @@ mod tests {
         assert_eq!(sealer.open(&text), Some(state()));
         // Two seals of one state differ (a fresh nonce each).
         assert_ne!(sealer.seal(&state()).unwrap(), text);
+    }
+
+    #[test]
+    fn an_upstreams_state_is_kept_as_its_text() {
+        let sealer = Sealer::generate();
+        let wrapped = State {
+            of: Resumes::Upstream {
+                server: "docs".into(),
+                state: r#""a\u0062c""#.into(),
+            },
+            ..state()
+        };
+        let text = sealer.seal(&wrapped).unwrap();
+        assert!(!text.contains("docs"));
+        assert_eq!(sealer.open(&text), Some(wrapped));
     }
 
     #[test]

@@ -64,11 +64,14 @@ pub(crate) struct SessionInner {
 }
 
 /// Who sent the request being served: its session, and where its request-scoped messages go.
+#[derive(Clone, Copy)]
 pub(crate) struct Caller<'a> {
     pub(crate) session: &'a Session,
     pub(crate) sink: &'a crate::downstream::Sink,
     /// What a modern request's `_meta` says about its client (`None` for a legacy request).
     pub(crate) meta: Option<&'a manifold_protocol::modern::RequestMeta>,
+    /// The server a retry of a modern upstream's input round must go back to.
+    pub(crate) retry_of: Option<&'a str>,
 }
 
 /// A cheap handle to one client session.

@@ -3,7 +3,7 @@
 //! version, capabilities and `clientInfo`), spliced into the request's own params.
 
 use manifold_protocol::modern::{CLIENT_CAPABILITIES, CLIENT_INFO, PROTOCOL_VERSION};
-use manifold_protocol::{code, method, version, RawObject, RawValue};
+use manifold_protocol::{code, method, version, RawValue};
 use serde::Deserialize;
 
 use crate::{CallError, ClientIdentity, ServerInfo, Upstream};
@@ -43,31 +43,6 @@ pub(crate) fn meta_of(identity: &ClientIdentity) -> Vec<(&'static str, Box<RawVa
     ]
 }
 
-/// `params` with the modern `_meta` members set (those the request already has kept): every
-/// other byte as it was.
-pub(crate) fn with_meta(
-    params: Option<&RawValue>,
-    members: &[(&'static str, Box<RawValue>)],
-) -> Box<RawValue> {
-    let mut object = params
-        .and_then(|p| RawObject::parse(p).ok())
-        .unwrap_or_default();
-    let meta = {
-        let mut meta = object
-            .get("_meta")
-            .and_then(|m| RawObject::parse(m).ok())
-            .unwrap_or_default();
-        for (key, value) in members {
-            if meta.get(key).is_none() {
-                meta.set(key, value.clone());
-            }
-        }
-        meta.to_raw()
-    };
-    object.set("_meta", meta);
-    object.to_raw()
-}
-
 /// `server/discover` on the current connection, as `identity`'s gateway: the upstream's
 /// capabilities and identity. `probing`: an error or silence means legacy, not failure.
 pub(crate) async fn discover(
@@ -76,7 +51,7 @@ pub(crate) async fn discover(
     probing: bool,
 ) -> Result<Probed, String> {
     let members = meta_of(identity);
-    let params = with_meta(None, &members);
+    let params = manifold_protocol::modern::with_members(None, &members);
     let wait = probing.then_some(PROBE_WAIT.min(up.inner.spec.timeout));
     let raw = match up
         .call(method::SERVER_DISCOVER, Some(&params), wait, false)

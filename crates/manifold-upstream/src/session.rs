@@ -93,6 +93,12 @@ impl Upstream {
         self.inner.health.borrow().clone()
     }
 
+    /// Whether its current connection speaks 2026-07-28 (requests are stateless, each carrying
+    /// its client's `_meta`).
+    pub fn is_modern(&self) -> bool {
+        self.inner.live.lock().modern_meta.is_some()
+    }
+
     /// A receiver that sees every health change.
     pub fn watch_health(&self) -> watch::Receiver<Health> {
         self.inner.health.subscribe()
@@ -131,7 +137,7 @@ impl Upstream {
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         tracing::Span::current().record("id", id);
         let meta = self.inner.live.lock().modern_meta.clone();
-        let stateless = meta.map(|meta| crate::modern::with_meta(params, &meta));
+        let stateless = meta.map(|meta| manifold_protocol::modern::with_members(params, &meta));
         let params = stateless.as_deref().or(params);
         let text = encode_request(&Id::Num(id), method, params);
         let (tx, rx) = oneshot::channel();

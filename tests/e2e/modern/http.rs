@@ -208,6 +208,41 @@ async fn the_era_errors_carry_their_http_status() {
         status_and_code(&disagreeing),
         (StatusCode::BAD_REQUEST, json!(-32020))
     );
+    // A version Manifold does not know, in the header and the body alike: -32022 naming the
+    // versions it serves and echoing the one asked for.
+    let unknown = Answer::send(
+        gw.post(
+            json!({"jsonrpc": "2.0", "id": 12, "method": "server/discover",
+                        "params": {"_meta": other}}),
+        )
+        .header("mcp-protocol-version", "2099-01-01")
+        .header("mcp-method", "server/discover"),
+    )
+    .await;
+    assert_eq!(
+        status_and_code(&unknown),
+        (StatusCode::BAD_REQUEST, json!(-32022)),
+        "{}",
+        unknown.text
+    );
+    let refused = unknown.json();
+    assert_eq!(refused["id"], 12);
+    assert_eq!(refused["error"]["data"]["requested"], "2099-01-01");
+    assert!(refused["error"]["data"]["supported"]
+        .as_array()
+        .is_some_and(|v| v.contains(&json!("2026-07-28"))));
+    // An unknown header version over a body naming 2026-07-28: the two disagree.
+    let unknown_header = Answer::send(
+        gw.post(json!({"jsonrpc": "2.0", "id": 13, "method": "tools/list",
+                        "params": {"_meta": meta("h")}}))
+            .header("mcp-protocol-version", "2099-01-01")
+            .header("mcp-method", "tools/list"),
+    )
+    .await;
+    assert_eq!(
+        status_and_code(&unknown_header),
+        (StatusCode::BAD_REQUEST, json!(-32020))
+    );
     // Missing _meta.
     let bare = Answer::send(
         gw.post(json!({"jsonrpc": "2.0", "id": 6, "method": "tools/list", "params": {}}))

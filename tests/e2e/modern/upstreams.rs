@@ -194,3 +194,60 @@ async fn a_modern_upstreams_list_changes_reach_a_legacy_client() {
         .iter()
         .any(|m| m["method"] == "subscriptions/listen"));
 }
+
+/// The official TypeScript v2 client (2026-07-28) in front of the modern-only server: the
+/// upstream's input_required passes through with its own keys, the SDK runs its handlers and
+/// retries, the calls complete, and the upstream got each retry with the client's answers and
+/// the client's own declared capabilities (not the gateway's).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_modern_client_answers_a_modern_upstreams_input_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("modern.jsonl").display().to_string();
+    let (_config_dir, config) = common::write_config(&format!(
+        "[admin]\nlisten = \"off\"\n{}",
+        modern_only(&record, "")
+    ));
+    let plan = json!({
+        "command": common::manifold_bin(),
+        "args": ["serve", "--stdio", "--config", config],
+        "capabilities": {"elicitation": {}, "sampling": {}},
+        "calls": {
+            "modern__confirm": {},
+            "modern__ask_model": {"question": "2+2?"},
+        },
+    });
+    let out = crate::common::node::run_script(
+        "ts_modern_mrtr.mjs",
+        "stdio",
+        &plan,
+        std::time::Duration::from_secs(90),
+    )
+    .await;
+    assert_eq!(out["era"], "modern", "{out}");
+    assert_eq!(
+        out["calls"]["modern__confirm"]["result"]["content"][0]["text"], "confirmed by Ada",
+        "{out}"
+    );
+    assert_eq!(
+        out["calls"]["modern__ask_model"]["result"]["content"][0]["text"],
+        "the model said: sampled through MRTR",
+        "{out}"
+    );
+    assert_eq!(
+        out["handled"],
+        json!({"sampling": 1, "elicitation": 1}),
+        "{out}"
+    );
+    let calls: Vec<Value> = received(&record)
+        .into_iter()
+        .filter(|m| m["method"] == "tools/call")
+        .collect();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    for call in &calls {
+        assert_eq!(
+            call["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"],
+            json!({"elicitation": {}, "sampling": {}}),
+            "{call}"
+        );
+    }
+}

@@ -37,6 +37,9 @@ pub(crate) async fn handle(
     if super::stateless::is_modern(&headers) {
         return super::stateless::handle(&app, &principal, &headers, decoded).await;
     }
+    if let Some(refusal) = super::stateless::unsupported_version(&headers, &decoded) {
+        return refusal;
+    }
     match decoded {
         Decoded::Single(Message::Request(r))
             if r.method == method::INITIALIZE && !headers.contains_key(SESSION_HEADER) =>

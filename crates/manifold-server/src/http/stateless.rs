@@ -28,6 +28,35 @@ pub(crate) fn is_modern(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.as_bytes() == version::MODERN.as_bytes())
 }
 
+/// The answer to a request of an era Manifold does not serve: its `MCP-Protocol-Version` is no
+/// version Manifold knows and its `_meta` names a version, as a modern client's does. It gets
+/// `-32022` with the versions served (HTTP 400), under its id; `None` for any other POST.
+pub(crate) fn unsupported_version(headers: &HeaderMap, decoded: &Decoded) -> Option<Response> {
+    let requested = headers.get(VERSION_HEADER)?.to_str().unwrap_or("");
+    if version::is_supported(requested) {
+        return None;
+    }
+    let Decoded::Single(Message::Request(request)) = decoded else {
+        return None;
+    };
+    let error = match modern::read(request.params.as_deref()) {
+        // A legacy request: the legacy era's refusal.
+        Ok(None) => return None,
+        Ok(Some(_)) => mismatch(format!(
+            "{VERSION_HEADER} header is `{requested}` but the body's _meta names {}",
+            version::MODERN
+        )),
+        Err(error) if error.code == code::UNSUPPORTED_PROTOCOL_VERSION => {
+            modern::unsupported(requested)
+        }
+        Err(error) => error,
+    };
+    Some(json(
+        StatusCode::BAD_REQUEST,
+        encode_error(Some(&request.id), &error),
+    ))
+}
+
 /// Answers a 2026-07-28 POST.
 pub(crate) async fn handle(
     app: &Arc<App>,
