@@ -232,19 +232,20 @@ impl ServerHandler for RmcpUpstream {
                 None,
             ));
         }
-        let peer = context
-            .peer
-            .peer_info()
-            .map(|info| serde_json::to_value(&*info).expect("client info serializes"))
-            .or_else(|| {
-                // A 2026-07-28 client never initializes: who it is comes with each request.
-                let meta = serde_json::to_value(&context.meta).ok()?;
-                Some(json!({
-                    "clientInfo": meta.get("io.modelcontextprotocol/clientInfo")?,
-                    "capabilities": meta.get("io.modelcontextprotocol/clientCapabilities"),
-                    "protocolVersion": meta.get("io.modelcontextprotocol/protocolVersion"),
-                }))
-            });
+        // A 2026-07-28 client never initializes: who it is comes with each request.
+        let stateless = serde_json::to_value(&context.meta).ok().and_then(|meta| {
+            Some(json!({
+                "clientInfo": meta.get("io.modelcontextprotocol/clientInfo")?,
+                "capabilities": meta.get("io.modelcontextprotocol/clientCapabilities"),
+                "protocolVersion": meta.get("io.modelcontextprotocol/protocolVersion"),
+            }))
+        });
+        let peer = stateless.or_else(|| {
+            context
+                .peer
+                .peer_info()
+                .map(|info| serde_json::to_value(&*info).expect("client info serializes"))
+        });
         let args = request.arguments.unwrap_or_default();
         let result: rmcp::model::CallToolResult =
             from_json(self.tool_result(&request.name, args, peer));

@@ -95,22 +95,17 @@ pub(crate) fn freeze_server(
             ))
         }
     };
-    let era =
-        match raw.protocol.as_deref() {
-            None | Some("auto") => UpstreamEra::Auto,
-            Some("legacy") => UpstreamEra::Legacy,
-            Some("2026-07-28") if matches!(kind, Kind::Http) => return Err(cx.err(
+    let era = match raw.protocol.as_deref() {
+        None | Some("auto") => UpstreamEra::Auto,
+        Some("legacy") => UpstreamEra::Legacy,
+        Some("2026-07-28") => UpstreamEra::Modern,
+        Some(other) => {
+            return Err(cx.err(
                 &key("protocol"),
-                "\"2026-07-28\" is not available for Streamable HTTP servers yet (stdio ones only)",
-            )),
-            Some("2026-07-28") => UpstreamEra::Modern,
-            Some(other) => {
-                return Err(cx.err(
-                    &key("protocol"),
-                    format!("`{other}` is not one of \"auto\", \"legacy\", \"2026-07-28\""),
-                ))
-            }
-        };
+                format!("`{other}` is not one of \"auto\", \"legacy\", \"2026-07-28\""),
+            ))
+        }
+    };
     let transport = match kind {
         Kind::Stdio => Transport::Stdio(stdio(&raw, &prefix, cx)?),
         Kind::Http => Transport::Http(http(&raw, &prefix, cx)?),

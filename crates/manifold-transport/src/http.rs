@@ -75,6 +75,10 @@ pub(crate) struct HttpShared {
     pub(crate) inbound: crate::queue::QueueSender<Inbound>,
     pub(crate) max: usize,
     tasks: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Spoken to in the 2026-07-28 era ([`crate::modern_http`]).
+    modern: std::sync::atomic::AtomicBool,
+    /// The POST of each 2026-07-28 request in flight, by id: aborting it cancels the request.
+    pub(crate) modern_posts: Mutex<std::collections::HashMap<Id, tokio::task::AbortHandle>>,
     pub(crate) legacy: Legacy,
 }
 
@@ -115,6 +119,8 @@ pub fn connect_http(params: &HttpParams) -> Result<Connection, TransportError> {
         inbound: tx,
         max: params.max_message_bytes,
         tasks: Mutex::new(Vec::new()),
+        modern: std::sync::atomic::AtomicBool::new(false),
+        modern_posts: Mutex::new(std::collections::HashMap::new()),
         legacy: Legacy::new(params.protocol == HttpProtocol::Auto),
     });
     if params.protocol == HttpProtocol::LegacySse {
@@ -138,6 +144,19 @@ impl HttpShared {
         *self.protocol_version.lock() = Some(version.to_string());
     }
 
+    /// Speaks the 2026-07-28 era from now on (`true`), or the legacy one until `initialize`
+    /// names its version.
+    pub(crate) fn set_modern(&self, modern: bool) {
+        self.modern
+            .store(modern, std::sync::atomic::Ordering::Release);
+        *self.protocol_version.lock() =
+            modern.then(|| manifold_protocol::version::MODERN.to_string());
+    }
+
+    fn is_modern(&self) -> bool {
+        self.modern.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     pub(crate) fn session_id(&self) -> Option<String> {
         self.session_id.lock().clone()
     }
@@ -149,7 +168,7 @@ impl HttpShared {
             && !self.had_session.load(std::sync::atomic::Ordering::Acquire)
     }
 
-    fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
         let mut req = self
             .client
             .request(method, self.url.clone())
@@ -170,6 +189,9 @@ impl HttpShared {
     ) -> Result<(), TransportError> {
         if self.inbound.is_closed() {
             return Err(TransportError::Closed);
+        }
+        if self.is_modern() {
+            return self.post_modern(text, request_id);
         }
         let this = self.clone();
         let task = tokio::spawn(async move {
@@ -360,7 +382,7 @@ impl HttpShared {
 
     /// Reads one SSE response to its end, delivering its messages; says whether it carried the
     /// response to `request_id`.
-    async fn read_sse(
+    pub(crate) async fn read_sse(
         &self,
         resp: reqwest::Response,
         decoder: &mut SseDecoder,
@@ -477,7 +499,7 @@ impl HttpShared {
 }
 
 /// How one SSE response ended.
-enum Stream {
+pub(crate) enum Stream {
     /// It carried the response awaited.
     Answered,
     /// It ended after `events` events without it.

@@ -7,6 +7,8 @@ mod duplex;
 mod http;
 mod legacy_sse;
 mod lines;
+mod mirrored;
+mod modern_http;
 mod process_group;
 pub mod queue;
 mod stdio;
@@ -109,6 +111,14 @@ impl Sender {
     }
 
     /// Tells the transport the negotiated protocol version (sent as `MCP-Protocol-Version`).
+    /// Speaks the 2026-07-28 era over Streamable HTTP from now on (`true`: every request a
+    /// stateless POST of its own), or the legacy one; stdio has nothing to switch.
+    pub fn set_modern(&self, modern: bool) {
+        if let SenderKind::Http(shared) = &self.inner {
+            shared.set_modern(modern);
+        }
+    }
+
     pub fn set_protocol_version(&self, version: &str) {
         if let SenderKind::Http(shared) = &self.inner {
             shared.set_protocol_version(version);

@@ -7,22 +7,26 @@ use serde::Deserialize;
 
 use crate::modern::{discover, Probed};
 use crate::{ClientIdentity, Era, ServerInfo, TransportSpec, Upstream};
+use manifold_transport::HttpProtocol;
 
 /// Opens the session on the current connection in the upstream's era. An `auto` upstream is
-/// probed once (stdio and in-process: a Streamable HTTP upstream is spoken to in the legacy era
-/// for now) and the verdict kept for its later starts; one that fails during the probe (some
-/// servers exit on any request before `initialize`) is started again as legacy.
+/// probed once and the verdict kept for its later starts (per process on stdio, per server URL
+/// over HTTP); a stdio one that fails during the probe (some servers exit on any request before
+/// `initialize`) is started again as legacy.
 pub(crate) async fn handshake(
     up: &Upstream,
     identity: &ClientIdentity,
 ) -> Result<ServerInfo, String> {
     let spec = &up.inner.spec;
     let http = matches!(spec.transport, TransportSpec::Http(_));
+    // The deprecated HTTP+SSE transport has no 2026-07-28 era to probe for.
+    let http_sse =
+        matches!(&spec.transport, TransportSpec::Http(p) if p.protocol == HttpProtocol::LegacySse);
     let verdict = *up.inner.verdict.lock();
     let modern = match (spec.era, verdict) {
         (Era::Legacy, _) => false,
+        (Era::Auto, _) if http_sse => false,
         (Era::Modern, _) => true,
-        (Era::Auto, _) if http => false,
         (Era::Auto, Some(known)) => known,
         (Era::Auto, None) => {
             let probed = discover(up, identity, true).await;
@@ -35,6 +39,16 @@ pub(crate) async fn handshake(
                 Ok(Probed::Legacy) => {
                     *up.inner.verdict.lock() = Some(false);
                     initialize(up, identity).await
+                }
+                // An HTTP server that failed the probe (a legacy one answering 400 without a
+                // JSON-RPC error, say) is asked to `initialize` at once; only its success
+                // makes the verdict, so a server that was down is probed again next time.
+                Err(e) if http => {
+                    let info = initialize(up, identity)
+                        .await
+                        .map_err(|i| format!("{e}; then {i}"))?;
+                    *up.inner.verdict.lock() = Some(false);
+                    Ok(info)
                 }
                 Err(e) => {
                     *up.inner.verdict.lock() = Some(false);
@@ -78,6 +92,10 @@ pub(crate) async fn initialize(
         "clientInfo": identity.client_info,
     });
     let params = serde_json::value::to_raw_value(&params).map_err(|e| e.to_string())?;
+    if let Some(sender) = up.inner.live.lock().sender.clone() {
+        // After a probe over HTTP: the legacy era again, with its session.
+        sender.set_modern(false);
+    }
     let raw = up
         .call(method::INITIALIZE, Some(&params), None, false)
         .await

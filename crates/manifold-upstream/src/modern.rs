@@ -52,6 +52,11 @@ pub(crate) async fn discover(
 ) -> Result<Probed, String> {
     let members = meta_of(identity);
     let params = manifold_protocol::modern::with_members(None, &members);
+    let sender = up.inner.live.lock().sender.clone();
+    if let Some(sender) = &sender {
+        // Over HTTP the probe itself is a 2026-07-28 POST (version and method headers).
+        sender.set_modern(true);
+    }
     let wait = probing.then_some(PROBE_WAIT.min(up.inner.spec.timeout));
     let raw = match up
         .call(method::SERVER_DISCOVER, Some(&params), wait, false)
@@ -81,9 +86,6 @@ pub(crate) async fn discover(
         ));
     }
     up.inner.live.lock().modern_meta = Some(members);
-    if let Some(sender) = up.inner.live.lock().sender.clone() {
-        sender.set_protocol_version(version::MODERN);
-    }
     Ok(Probed::Modern(ServerInfo {
         protocol_version: version::MODERN.to_string(),
         capabilities: result.capabilities,

@@ -3,9 +3,10 @@
 //! carries — on stdio (`stdio`), on Streamable HTTP without sessions (`http`) — checked against
 //! the 2026-07-28 schema; `subscriptions/listen` (`listen`); and driven by the official TypeScript v2
 //! client (`sdk`); the MRTR bridge from legacy upstreams (`mrtr`); 2026-07-28 upstreams
-//! (`upstreams`).
+//! over stdio (`upstreams`) and Streamable HTTP (`http_upstreams`).
 
 mod http;
+mod http_upstreams;
 mod listen;
 mod mrtr;
 mod sdk;

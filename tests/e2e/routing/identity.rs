@@ -26,12 +26,13 @@ async fn whoami_shows_the_rmcp_clients_identity_and_capabilities_upstream() {
         "not declared: {who}"
     );
 
-    // The rmcp upstream (over HTTP) got the same identity.
+    // The rmcp upstream (over HTTP; rmcp 3 serves both eras, so the probe finds it modern) got
+    // the same identity with each request.
     let r = call(&client, "rmcp__client_info", json!({})).await;
     let seen = r.structured_content.expect("client_info structuredContent");
     assert_eq!(seen["clientInfo"]["name"], "rmcp-e2e-client", "{seen}");
     assert_eq!(seen["clientInfo"]["version"], "9.8.7", "{seen}");
-    assert_eq!(seen["protocolVersion"], "2025-11-25", "{seen}");
+    assert_eq!(seen["protocolVersion"], "2026-07-28", "{seen}");
     assert!(seen["capabilities"]["sampling"].is_object(), "{seen}");
     assert!(seen["capabilities"]["roots"].is_object(), "{seen}");
 

