@@ -1,8 +1,9 @@
 // A modern-only MCP server built on the official TypeScript SDK v2 (`@modelcontextprotocol/server`),
 // with `legacy: "reject"`, so a 2025-era opening (`initialize`) is refused and only 2026-07-28 is
 // spoken: over stdio by `serveStdio`, or with `--http` over Streamable HTTP by `createMcpHandler`
-// on 127.0.0.1 (it prints `listening on <url>`). `greet` echoes its argument; `confirm` and
-// `ask_model` need the client's input (elicitation, sampling) and ask for it the 2026-07-28 way,
+// on 127.0.0.1 (it prints `listening on <url>`). `greet` echoes its argument; `forecast` has an
+// `x-mcp-header` argument (the SDK refuses an HTTP call without its `Mcp-Param-Region` header
+// with -32020); `confirm` and `ask_model` need the client's input (elicitation, sampling) and ask for it the 2026-07-28 way,
 // with an input_required result (MRTR). With `--record FILE` it appends every line it receives
 // to FILE (over HTTP, each body after a `HEADERS {…}` line of its request's headers). Run by
 // Manifold as an upstream in tests/e2e/modern/upstreams.rs.
@@ -67,6 +68,14 @@ const factory = () => {
         }
         return { content: [{ type: "text", text: `the model said: ${answer.content?.text}` }] };
       },
+    );
+    server.registerTool(
+      "forecast",
+      {
+        description: "Names its region, which HTTP clients mirror in Mcp-Param-Region",
+        inputSchema: z.object({ region: z.string().meta({ "x-mcp-header": "Region" }) }),
+      },
+      async ({ region }) => ({ content: [{ type: "text", text: `sunny in ${region}` }] }),
     );
     server.registerTool(
       "add_tool",

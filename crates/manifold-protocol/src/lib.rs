@@ -12,6 +12,7 @@ pub mod message;
 pub mod method;
 pub mod modern;
 pub mod object;
+pub mod param_headers;
 pub mod splice;
 pub mod sse;
 pub mod version;

@@ -211,6 +211,24 @@ pub fn meta_with(meta: Option<&RawValue>, members: &[(&str, Box<RawValue>)]) -> 
     meta.to_raw()
 }
 
+/// `value` as a mirrored header (`Mcp-Name`, `Mcp-Param-*`) carries it: as is when it is plain
+/// visible ASCII (inner spaces allowed) and could not be taken for the sentinel, else
+/// `=?base64?<base64 of its UTF-8>?=`.
+pub fn header_value(value: &str) -> String {
+    use base64::Engine as _;
+    let plain = !value.is_empty()
+        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && !value.starts_with(' ')
+        && !value.ends_with(' ')
+        && !value.starts_with("=?");
+    if plain {
+        value.to_string()
+    } else {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
+        format!("=?base64?{encoded}?=")
+    }
+}
+
 /// `params` without the modern keys of its `_meta`, for a legacy-era peer (which may refuse a
 /// request carrying them); `None` when there are none to take out. Every other byte of `params`,
 /// and every other member of `_meta` (`progressToken`, trace context …), stays as sent.
@@ -233,6 +251,15 @@ pub fn strip(params: &RawValue) -> Option<Box<RawValue>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_that_are_not_plain_visible_ascii_are_encoded() {
+        assert_eq!(header_value("get_weather"), "get_weather");
+        assert_eq!(header_value("a b"), "a b");
+        assert_eq!(header_value(" lead"), "=?base64?IGxlYWQ=?=");
+        assert_eq!(header_value("=?base64?x?="), "=?base64?PT9iYXNlNjQ/eD89?=");
+        assert_eq!(header_value("tab\there"), "=?base64?dGFiCWhlcmU=?=");
+    }
 
     fn raw(text: &str) -> Box<RawValue> {
         RawValue::from_string(text.to_string()).unwrap()

@@ -123,6 +123,8 @@ pub struct ToolInfo {
     pub fixed: Map<String, Value>,
     /// `schema`, compiled at the first call of this catalog version.
     pub compiled: OnceLock<Arc<ArgumentSchema>>,
+    /// Its arguments a 2026-07-28 HTTP upstream is sent in `Mcp-Param-*` headers too.
+    pub mirrors: Vec<manifold_protocol::param_headers::Mirror>,
 }
 
 impl ToolInfo {
@@ -187,7 +189,17 @@ impl Catalog {
                     if name != original {
                         item[kind.key()] = Value::String(name.clone());
                     }
-                    let tool = (kind == Kind::Tools).then(|| tool_info(&mut item, curate));
+                    let tool = match kind {
+                        Kind::Tools => match tool_info(&mut item, curate) {
+                            Ok(tool) => Some(tool),
+                            Err(why) => {
+                                // A client must drop such a tool; Manifold does so for all of them.
+                                tracing::warn!(server = source.alias, %name, %why, "tool dropped: invalid x-mcp-header");
+                                continue;
+                            }
+                        },
+                        _ => None,
+                    };
                     let Ok(json) = serde_json::value::to_raw_value(&item) else {
                         continue;
                     };
@@ -249,12 +261,13 @@ pub fn item_kind(kind: Kind) -> ItemKind {
 }
 
 /// Applies curation to a tool as listed (description; pinned arguments removed from the schema
-/// clients see) and keeps what calling it needs.
-fn tool_info(item: &mut Value, curate: Option<&Curate>) -> Arc<ToolInfo> {
+/// clients see) and keeps what calling it needs; an error for invalid `x-mcp-header`s.
+fn tool_info(item: &mut Value, curate: Option<&Curate>) -> Result<Arc<ToolInfo>, String> {
     let schema = item
         .get("inputSchema")
         .cloned()
         .unwrap_or_else(|| serde_json::json!({"type": "object"}));
+    let mirrors = manifold_protocol::param_headers::plan(&schema)?;
     let fixed = curate
         .map(|c| c.fixed_arguments.clone())
         .unwrap_or_default();
@@ -273,11 +286,12 @@ fn tool_info(item: &mut Value, curate: Option<&Curate>) -> Arc<ToolInfo> {
             }
         }
     }
-    Arc::new(ToolInfo {
+    Ok(Arc::new(ToolInfo {
         schema,
         fixed,
         compiled: OnceLock::new(),
-    })
+        mirrors,
+    }))
 }
 
 #[cfg(test)]
@@ -299,6 +313,31 @@ mod tests {
             .map(|u| json!({"uri": u, "name": u}))
             .collect();
         l
+    }
+
+    #[test]
+    fn a_tool_with_an_invalid_x_mcp_header_is_dropped_and_a_valid_one_kept() {
+        let mut l = lists(&[], &[]);
+        l.items[Kind::Tools.index()] = vec![
+            json!({"name": "bad", "inputSchema": {"type": "object", "properties": {
+                "n": {"type": "number", "x-mcp-header": "N"}}}}),
+            json!({"name": "good", "inputSchema": {"type": "object", "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"}}}}),
+        ];
+        let catalog = Catalog::build(
+            &[Source {
+                alias: "a",
+                namespace: "a",
+                lists: Some(&l),
+                curate: &NONE,
+            }],
+            "__",
+        );
+        assert_eq!(catalog.list(Kind::Tools).names, ["a__good"]);
+        let target = &catalog.list(Kind::Tools).by_name["a__good"];
+        let mirrors = &target.tool.as_ref().unwrap().mirrors;
+        assert_eq!(mirrors.len(), 1);
+        assert_eq!(mirrors[0].header, "Region");
     }
 
     #[test]

@@ -47,6 +47,17 @@ pub(crate) async fn forward(
         )?,
         _ => (None, None),
     };
+    // A 2026-07-28 HTTP upstream is also sent the annotated arguments as headers.
+    let param_headers = match &route.tool {
+        Some(tool) if !tool.mirrors.is_empty() && slot.upstream.mirrors_arguments() => {
+            let sent = obj
+                .get("arguments")
+                .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+                .unwrap_or(Value::Null);
+            manifold_protocol::param_headers::headers(&tool.mirrors, &sent)
+        }
+        _ => Vec::new(),
+    };
     // The audit log records the arguments as they are sent, numbers as written.
     let arguments_text = (route.kind == ItemKind::Tool && policy.audits_arguments())
         .then(|| obj.get("arguments").map(|raw| raw.to_owned()))
@@ -70,6 +81,7 @@ pub(crate) async fn forward(
         session: session.clone(),
         sink: caller.sink.clone(),
         params: obj.to_raw(),
+        param_headers,
         rewrite: route
             .rewrite
             .filter(|_| !slot.server.namespace.is_empty())
@@ -110,6 +122,8 @@ pub(crate) struct Sending {
     session: Session,
     sink: crate::downstream::Sink,
     params: Box<RawValue>,
+    /// Its `Mcp-Param-*` headers (for a 2026-07-28 HTTP upstream).
+    param_headers: Vec<(String, String)>,
     /// Rewrites the URIs of the result for the server's namespace, before the policy layers
     /// (the result-size limit among them) see it.
     rewrite: Option<(ResultRewrite, String)>,
@@ -184,7 +198,7 @@ impl Sending {
     ) -> Reply {
         self.slot
             .upstream
-            .request(method, Some(params), timeout)
+            .request_with_headers(method, Some(params), timeout, self.param_headers.clone())
             .await
             .map_err(|e| Failure {
                 outcome: e.outcome(),

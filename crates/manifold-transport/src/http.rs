@@ -186,12 +186,13 @@ impl HttpShared {
         self: &Arc<Self>,
         text: String,
         request_id: Option<Id>,
+        headers: Vec<(String, String)>,
     ) -> Result<(), TransportError> {
         if self.inbound.is_closed() {
             return Err(TransportError::Closed);
         }
         if self.is_modern() {
-            return self.post_modern(text, request_id);
+            return self.post_modern(text, request_id, headers);
         }
         let this = self.clone();
         let task = tokio::spawn(async move {

@@ -104,9 +104,20 @@ impl Sender {
     /// Queues `text` for the peer; `request_id` names the request it carries, if it is one, so a
     /// delivery failure can be reported against it. Waits while the outbound queue is full.
     pub async fn send(&self, text: String, request_id: Option<Id>) -> Result<(), TransportError> {
+        self.send_with_headers(text, request_id, Vec::new()).await
+    }
+
+    /// [`Sender::send`], with `headers` added to a 2026-07-28 HTTP POST (`Mcp-Param-*`); other
+    /// transports, and the legacy era, have no use for them.
+    pub async fn send_with_headers(
+        &self,
+        text: String,
+        request_id: Option<Id>,
+        headers: Vec<(String, String)>,
+    ) -> Result<(), TransportError> {
         match &self.inner {
             SenderKind::Lines(tx) => tx.send(text).await.map_err(|_| TransportError::Closed),
-            SenderKind::Http(shared) => shared.post(text, request_id),
+            SenderKind::Http(shared) => shared.post(text, request_id, headers),
         }
     }
 

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use base64::Engine as _;
+use manifold_protocol::modern::header_value;
 use manifold_protocol::Id;
 use serde::Deserialize;
 
@@ -74,22 +74,6 @@ impl Mirrored {
     }
 }
 
-/// `value` as a mirrored header carries it: as is when it is plain visible ASCII (inner spaces
-/// allowed) and could not be taken for the sentinel, else `=?base64?<base64 of UTF-8>?=`.
-pub(crate) fn header_value(value: &str) -> String {
-    let plain = !value.is_empty()
-        && value.bytes().all(|b| (0x20..0x7f).contains(&b))
-        && !value.starts_with(' ')
-        && !value.ends_with(' ')
-        && !value.starts_with("=?");
-    if plain {
-        value.to_string()
-    } else {
-        let encoded = base64::engine::general_purpose::STANDARD.encode(value.as_bytes());
-        format!("=?base64?{encoded}?=")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,15 +103,6 @@ mod tests {
             r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"\u00e9t\u00e9"}}"#,
         );
         assert_eq!(call.name.as_deref(), Some("=?base64?w6l0w6k=?="));
-    }
-
-    #[test]
-    fn values_that_are_not_plain_visible_ascii_are_encoded() {
-        assert_eq!(header_value("get_weather"), "get_weather");
-        assert_eq!(header_value("a b"), "a b");
-        assert_eq!(header_value(" lead"), "=?base64?IGxlYWQ=?=");
-        assert_eq!(header_value("=?base64?x?="), "=?base64?PT9iYXNlNjQ/eD89?=");
-        assert_eq!(header_value("tab\there"), "=?base64?dGFiCWhlcmU=?=");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A 2026-07-28 Streamable HTTP upstream (mcp-spec.md §5.3): every request is a POST of its
-//! own, with `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` mirrored from its body and no
-//! session; its answer is a JSON body (whatever the status: the era's errors come with 400 or
+//! own, with `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` mirrored from its body (and
+//! the `Mcp-Param-*` headers the session above gives it) and no session; its answer is a JSON body (whatever the status: the era's errors come with 400 or
 //! 404) or an SSE stream of its progress and log messages ending with its response, never
 //! resumed. A request is cancelled by closing its stream, so `notifications/cancelled` is never
 //! posted: it aborts the POST of the request it names.
@@ -22,6 +22,7 @@ impl HttpShared {
         self: &Arc<Self>,
         text: String,
         request_id: Option<Id>,
+        params: Vec<(String, String)>,
     ) -> Result<(), TransportError> {
         let mirrored = Mirrored::of(&text);
         if let Some(cancelled) = &mirrored.cancels {
@@ -37,7 +38,7 @@ impl HttpShared {
         let id = request_id.clone();
         let task = tokio::spawn(async move {
             let outcome = this
-                .post_modern_and_read(text, &mirrored, id.as_ref())
+                .post_modern_and_read(text, &mirrored, &params, id.as_ref())
                 .await;
             if let Some(id) = &id {
                 this.modern_posts.lock().remove(id);
@@ -61,6 +62,7 @@ impl HttpShared {
         &self,
         text: String,
         mirrored: &Mirrored,
+        params: &[(String, String)],
         request_id: Option<&Id>,
     ) -> Result<(), String> {
         let mut request = self
@@ -72,6 +74,9 @@ impl HttpShared {
         }
         if let Some(name) = &mirrored.name {
             request = request.header(NAME_HEADER, name);
+        }
+        for (name, value) in params {
+            request = request.header(name.as_str(), value.as_str());
         }
         let resp = request
             .body(text)

@@ -122,12 +122,49 @@ impl Upstream {
         tracing::Instrument::instrument(self.call(method, params, timeout, true), span).await
     }
 
+    /// [`Upstream::request`] with `headers` added to its POST when the upstream is a 2026-07-28
+    /// Streamable HTTP one (its `Mcp-Param-*` headers); elsewhere they are not sent.
+    pub async fn request_with_headers(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        timeout: Option<Duration>,
+        headers: Vec<(String, String)>,
+    ) -> Result<Box<RawValue>, CallError> {
+        let span = tracing::info_span!(
+            "mcp.upstream",
+            server = %self.alias(),
+            %method,
+            id = tracing::field::Empty
+        );
+        let call = self.call_with(method, params, timeout, true, headers);
+        tracing::Instrument::instrument(call, span).await
+    }
+
+    /// Whether requests to it mirror tool arguments in `Mcp-Param-*` headers: a 2026-07-28
+    /// Streamable HTTP upstream.
+    pub fn mirrors_arguments(&self) -> bool {
+        matches!(self.inner.spec.transport, crate::TransportSpec::Http(_)) && self.is_modern()
+    }
+
     pub(crate) async fn call(
         &self,
         method: &str,
         params: Option<&RawValue>,
         timeout: Option<Duration>,
         require_up: bool,
+    ) -> Result<Box<RawValue>, CallError> {
+        self.call_with(method, params, timeout, require_up, Vec::new())
+            .await
+    }
+
+    async fn call_with(
+        &self,
+        method: &str,
+        params: Option<&RawValue>,
+        timeout: Option<Duration>,
+        require_up: bool,
+        headers: Vec<(String, String)>,
     ) -> Result<Box<RawValue>, CallError> {
         let deadline = timeout.unwrap_or(self.inner.spec.timeout);
         if require_up && *self.inner.paused.borrow() {
@@ -172,7 +209,11 @@ impl Upstream {
             reason: "request cancelled by the client",
             armed: true,
         };
-        if sender.send(text, Some(Id::Num(id))).await.is_err() {
+        if sender
+            .send_with_headers(text, Some(Id::Num(id)), headers)
+            .await
+            .is_err()
+        {
             guard.armed = false;
             self.inner.live.lock().pending.remove(&id);
             return Err(self.failed("connection closed"));

@@ -1,9 +1,10 @@
 //! 2026-07-28 upstreams over Streamable HTTP: the modern-only TypeScript v2 server
 //! (`@modelcontextprotocol/server` 2.4.0, `createMcpHandler` with `legacy: "reject"`) behind
 //! Manifold with the default `protocol = "auto"`. The probe finds it modern; every request is a
-//! POST of its own with `MCP-Protocol-Version: 2026-07-28`, `Mcp-Method` and `Mcp-Name` mirrored
-//! from its body and no session; a legacy client and a modern one both use it, the modern one
-//! through an input round. Its record shows the headers and never `initialize`.
+//! POST of its own with `MCP-Protocol-Version: 2026-07-28`, `Mcp-Method`, `Mcp-Name` and the
+//! `x-mcp-header` arguments' `Mcp-Param-*` mirrored from its body, and no session; a legacy
+//! client and a modern one both use it, the modern one through an input round. Its record shows
+//! the headers and never `initialize`.
 
 use serde_json::{json, Value};
 
@@ -57,6 +58,15 @@ async fn a_modern_http_upstream_is_found_by_the_probe_and_used_statelessly() {
         called["result"]["content"][0]["text"], "hello legacy",
         "{called}"
     );
+    // Its `x-mcp-header` argument goes in `Mcp-Param-Region` too (the SDK refuses the call
+    // without it), base64-sentinelled as it is not plain ASCII.
+    let forecast = legacy
+        .call_tool(3, "web__forecast", json!({"region": "Zürich"}))
+        .await;
+    assert_eq!(
+        forecast["result"]["content"][0]["text"], "sunny in Zürich",
+        "{forecast}"
+    );
     // A modern client, through the upstream's own input round.
     let mut modern = Gateway::spawn(&config);
     modern.modern = true;
@@ -95,6 +105,11 @@ async fn a_modern_http_upstream_is_found_by_the_probe_and_used_statelessly() {
         assert!(headers.get("mcp-session-id").is_none(), "{headers}");
         if body["method"] == "tools/call" {
             assert_eq!(headers["mcp-name"], body["params"]["name"], "{headers}");
+            let region = &headers["mcp-param-region"];
+            match body["params"]["name"].as_str() {
+                Some("forecast") => assert_eq!(region, "=?base64?WsO8cmljaA==?=", "{headers}"),
+                _ => assert!(region.is_null(), "{headers}"),
+            }
         }
         assert_eq!(
             body["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"], "2026-07-28",

@@ -51,6 +51,7 @@ async fn a_legacy_client_uses_a_modern_only_upstream() {
             "modern__greet",
             "modern__confirm",
             "modern__ask_model",
+            "modern__forecast",
             "modern__add_tool"
         ],
         "{listed}"
