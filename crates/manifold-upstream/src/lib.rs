@@ -5,7 +5,9 @@
 mod connector;
 mod error;
 mod handshake;
+mod listen;
 mod modern;
+mod modern_compat;
 mod pending;
 mod session;
 mod supervisor;

@@ -30,6 +30,12 @@ pub(crate) struct Live {
     /// For a 2026-07-28 upstream: the `_meta` members every request carries (its client's
     /// protocol version, capabilities and `clientInfo`).
     pub(crate) modern_meta: Option<Vec<(&'static str, Box<RawValue>)>>,
+    /// For a 2026-07-28 upstream: the log level its requests ask for (the legacy
+    /// `logging/setLevel` Manifold was sent), kept across restarts.
+    pub(crate) log_level: Option<Box<RawValue>>,
+    /// For a 2026-07-28 upstream: a listen per subscribed resource URI (in place of
+    /// `resources/subscribe`), for this life of the connection.
+    pub(crate) resource_listens: HashMap<String, crate::listen::ListenStream>,
 }
 
 impl Live {

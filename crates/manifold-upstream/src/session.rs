@@ -171,10 +171,23 @@ impl Upstream {
             let mut resumed = self.inner.paused.subscribe();
             let _ = tokio::time::timeout(deadline, resumed.wait_for(|p| !*p)).await;
         }
+        let (meta, log_level) = {
+            let live = self.inner.live.lock();
+            (live.modern_meta.clone(), live.log_level.clone())
+        };
+        if meta.is_some() {
+            if let Some(answer) = crate::modern_compat::stand_in(self, method, params) {
+                return answer;
+            }
+        }
         let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
         tracing::Span::current().record("id", id);
-        let meta = self.inner.live.lock().modern_meta.clone();
-        let stateless = meta.map(|meta| manifold_protocol::modern::with_members(params, &meta));
+        let stateless = meta.map(|mut meta| {
+            if let Some(level) = log_level {
+                meta.push((manifold_protocol::modern::LOG_LEVEL, level));
+            }
+            manifold_protocol::modern::with_members(params, &meta)
+        });
         let params = stateless.as_deref().or(params);
         let text = encode_request(&Id::Num(id), method, params);
         let (tx, rx) = oneshot::channel();

@@ -104,6 +104,8 @@ async fn run_once(
         live.sender = Some(sender);
         live.up = false;
         live.modern_meta = None;
+        // The last life's listens ended with its connection.
+        live.resource_listens.clear();
         live.keep_text = matches!(spec.transport, TransportSpec::Http(_));
     }
     // Unbounded: the pump must never block on it while a re-initialize waits for the pump.
@@ -137,7 +139,7 @@ async fn run_once(
         was_up = true;
         let _ = up.inner.events.send(UpstreamEvent::Up(up.index())).await;
         // Held for the life: a modern upstream tells of list changes on a listen stream only.
-        let _listen = listen_for_list_changes(up);
+        let _listen = crate::listen::for_list_changes(up);
         let mut pings = health_pings(spec.ping_interval);
         loop {
             tokio::select! {
@@ -194,39 +196,6 @@ async fn run_once(
     pump.abort();
     closer.close(spec.shutdown_grace).await;
     (reason, was_up)
-}
-
-/// For a 2026-07-28 upstream: its `subscriptions/listen` for every list's changes, open until
-/// this is dropped (which cancels it upstream). Its notifications arrive as any upstream's do.
-fn listen_for_list_changes(up: &Upstream) -> Option<ListenStream> {
-    up.inner.live.lock().modern_meta.as_ref()?;
-    let up = up.clone();
-    let task = tokio::spawn(async move {
-        let params = serde_json::json!({ "notifications": {
-            "toolsListChanged": true,
-            "promptsListChanged": true,
-            "resourcesListChanged": true,
-        }});
-        let Ok(params) = serde_json::value::to_raw_value(&params) else {
-            return;
-        };
-        // No deadline a listen could reach: it ends with the connection or when dropped.
-        let forever = Duration::from_secs(365 * 24 * 3600);
-        let method = manifold_protocol::method::SUBSCRIPTIONS_LISTEN;
-        if let Err(e) = up.call(method, Some(&params), Some(forever), true).await {
-            tracing::debug!(error = %e, "the upstream's listen stream ended");
-        }
-    });
-    Some(ListenStream(task))
-}
-
-/// An upstream listen stream, cancelled when dropped.
-struct ListenStream(tokio::task::JoinHandle<()>);
-
-impl Drop for ListenStream {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// A ticker for health pings; with a zero interval it never fires.
