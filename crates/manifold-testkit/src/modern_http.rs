@@ -73,9 +73,15 @@ fn refuse(id: &Value, err: &RpcError) -> Response {
     )
 }
 
-/// A header's value, if present and text.
-fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"))
+/// A header's value, if present: its values joined by `, ` when it is repeated (so repeated
+/// values never match a body's one), `U+FFFD` for one that is not text.
+fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
+    let values: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("\u{fffd}"))
+        .collect();
+    (!values.is_empty()).then(|| values.join(", "))
 }
 
 /// `-32020` unless the `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers that are
