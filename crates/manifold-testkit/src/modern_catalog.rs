@@ -1,5 +1,6 @@
 //! The tools and prompts of `--profile conformance` in the 2026-07-28 era: the legacy fixture's
-//! (but `test_reconnection`, which needs resumable streams), the MRTR ones, the diagnostic
+//! (`test_reconnection` is a plain delayed answer here: this era has no resumable stream to
+//! close), the MRTR ones, the diagnostic
 //! tools of the stateless scenarios (`test_missing_capability`, `test_logging_tool`,
 //! `test_trigger_tool_change`, `test_trigger_prompt_change`), and `test_dynamic_tool` /
 //! `test_dynamic_prompt`, listed after an odd number of triggers.
@@ -17,9 +18,6 @@ use crate::mrtr_tools;
 use crate::rpc::{self, RpcError};
 use crate::session::{Out, Reply, Session};
 use crate::tools::ok_text;
-
-/// Legacy fixture tools not served in this era.
-const LEGACY_ONLY: [&str; 1] = ["test_reconnection"];
 
 /// The tool that appears and disappears with `test_trigger_tool_change`.
 const DYNAMIC_TOOL: &str = "test_dynamic_tool";
@@ -52,10 +50,7 @@ fn tool(name: &str, description: &str, schema: Value) -> Value {
 
 /// Every tool of this era, in a stable order.
 pub(crate) fn tools(hub: &Hub) -> Vec<Value> {
-    let mut list: Vec<Value> = conformance_tools::tools()
-        .into_iter()
-        .filter(|t| !LEGACY_ONLY.iter().any(|n| t["name"] == *n))
-        .collect();
+    let mut list = conformance_tools::tools();
     for (name, description) in mrtr_tools::TOOLS.iter().chain(DIAGNOSTIC.iter()) {
         list.push(tool(name, description, no_args()));
     }
@@ -166,7 +161,6 @@ mod tests {
         let before = names(&tools(&hub));
         assert!(before.contains(&"test_simple_text".to_string()));
         assert!(before.contains(&"test_input_required_result_multi_round".to_string()));
-        assert!(!before.contains(&"test_reconnection".to_string()));
         assert!(!before.contains(&DYNAMIC_TOOL.to_string()));
         hub.toggle_tool();
         assert!(names(&tools(&hub)).contains(&DYNAMIC_TOOL.to_string()));

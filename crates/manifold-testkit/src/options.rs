@@ -22,7 +22,8 @@ use serde_json::Value;
 Tools: echo, add, fail, sleep, hang, crash, garbage, big, link, whoami, toggle, sample (only if the \
 client declared sampling), gen_<i> (--tools), a 60-character name (--long-names) and raw (--raw).\n\n\
 --profile conformance replaces that catalog with the fixture of the official MCP conformance suite \
-(test_* tools, test:// resources, test_* prompts).\n\n\
+(test_* tools, test:// resources, test_* prompts), served in the legacy era and in the stateless \
+2026-07-28 one (server/discover, MRTR tools, subscriptions/listen).\n\n\
 Every option may also be set in a TOML or JSON file given with --config (keys in kebab-case or \
 snake_case, e.g. page-size = 2); flags on the command line override the file."
 )]

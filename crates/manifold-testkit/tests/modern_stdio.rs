@@ -77,7 +77,6 @@ async fn discover_first_then_stateless_requests() {
     ] {
         assert!(names.contains(&tool), "{tool} in {names:?}");
     }
-    assert!(!names.contains(&"test_reconnection"));
     assert_eq!(list["resultType"], "complete");
     assert_eq!(list["ttlMs"], 0);
 
