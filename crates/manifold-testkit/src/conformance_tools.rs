@@ -34,18 +34,33 @@ pub(crate) fn string_args(names: &[(&str, &str)]) -> Value {
     json!({ "type": "object", "properties": properties, "required": required })
 }
 
-/// The schema the `json-schema-2020-12` scenario expects verbatim (SEP-1613).
+/// The schema the `json-schema-2020-12` scenario expects verbatim: SEP-1613's `$schema`, `$defs`
+/// and `additionalProperties`, and SEP-2106's `$anchor`, `allOf`/`anyOf` and `if`/`then`/`else`.
 fn schema_2020_12() -> Value {
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
         "$defs": {
             "address": {
+                "$anchor": "addressDef",
                 "type": "object",
                 "properties": { "street": { "type": "string" }, "city": { "type": "string" } },
             },
         },
-        "properties": { "name": { "type": "string" }, "address": { "$ref": "#/$defs/address" } },
+        "properties": {
+            "name": { "type": "string" },
+            "address": { "$ref": "#/$defs/address" },
+            "contactMethod": { "type": "string", "enum": ["phone", "email"] },
+            "phone": { "type": "string" },
+            "email": { "type": "string" },
+        },
+        "allOf": [{ "anyOf": [{ "required": ["phone"] }, { "required": ["email"] }] }],
+        "if": {
+            "properties": { "contactMethod": { "const": "phone" } },
+            "required": ["contactMethod"],
+        },
+        "then": { "required": ["phone"] },
+        "else": { "required": ["email"] },
         "additionalProperties": false,
     })
 }

@@ -85,12 +85,14 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// `-32020` unless the `MCP-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers that are
-/// present agree with the body (`Mcp-Name` mirrors `params.name` or `params.uri`).
+/// present agree with the body (`Mcp-Name` mirrors `params.name` or `params.uri`); when
+/// `strict`, `Mcp-Method` and (for a body that names something) `Mcp-Name` must be present.
 fn check_headers(
     headers: &HeaderMap,
     method: &str,
     params: &Value,
     meta: &Meta,
+    strict: bool,
 ) -> Result<(), RpcError> {
     if let Some(v) = header_text(headers, VERSION_HEADER) {
         if v != meta.version {
@@ -112,6 +114,12 @@ fn check_headers(
         "resources/read" => params.get("uri"),
         _ => None,
     };
+    if strict && !headers.contains_key(METHOD_HEADER) {
+        return Err(RpcError::header_mismatch("missing Mcp-Method header"));
+    }
+    if strict && named.is_some() && !headers.contains_key(NAME_HEADER) {
+        return Err(RpcError::header_mismatch("missing Mcp-Name header"));
+    }
     if let (Some(n), Some(body)) = (header_text(headers, NAME_HEADER), named) {
         if body.as_str() != Some(n.trim()) {
             return Err(RpcError::header_mismatch(format!(
@@ -154,7 +162,7 @@ pub(crate) async fn post(shared: &Arc<Shared>, headers: &HeaderMap, msg: Value) 
     }
     let params = msg.get("params").cloned().unwrap_or(Value::Null);
     let checked = Meta::parse(&params).and_then(|meta| {
-        check_headers(headers, &method, &params, &meta)?;
+        check_headers(headers, &method, &params, &meta, shared.opts.strict_headers)?;
         meta.check_version()
     });
     if let Err(err) = checked {
@@ -302,14 +310,18 @@ mod tests {
         } });
         let meta = Meta::parse(&params).unwrap();
         let ok = headers(&[(METHOD_HEADER, "tools/call"), (NAME_HEADER, "t")]);
-        assert!(check_headers(&ok, "tools/call", &params, &meta).is_ok());
-        assert!(check_headers(&HeaderMap::new(), "tools/call", &params, &meta).is_ok());
+        assert!(check_headers(&ok, "tools/call", &params, &meta, true).is_ok());
+        assert!(check_headers(&HeaderMap::new(), "tools/call", &params, &meta, false).is_ok());
+        for partial in [HeaderMap::new(), headers(&[(METHOD_HEADER, "tools/call")])] {
+            let err = check_headers(&partial, "tools/call", &params, &meta, true).unwrap_err();
+            assert_eq!(err.code, -32020);
+        }
         for bad in [
             headers(&[(METHOD_HEADER, "tools/list")]),
             headers(&[(NAME_HEADER, "u")]),
             headers(&[(VERSION_HEADER, "2025-11-25")]),
         ] {
-            let err = check_headers(&bad, "tools/call", &params, &meta).unwrap_err();
+            let err = check_headers(&bad, "tools/call", &params, &meta, false).unwrap_err();
             assert_eq!(err.code, -32020);
         }
         assert_eq!(status_of(-32601), StatusCode::NOT_FOUND);

@@ -119,6 +119,12 @@ pub struct Options {
     #[arg(long, value_name = "N")]
     pub session_ttl_requests: Option<u64>,
 
+    /// HTTP, 2026-07-28 era: also refuse (`-32020`) a request without `Mcp-Method`, or without
+    /// `Mcp-Name` when its body names a tool, prompt or resource (by default only headers that
+    /// disagree with the body are refused).
+    #[arg(long)]
+    pub strict_headers: bool,
+
     /// Which catalog to serve: the testkit's own (`default`) or the fixture tools, resources
     /// and prompts the official MCP conformance suite expects (`conformance`). Under
     /// `conformance`, --tools, --resources, --prompts, --long-names and --tool-prefix are ignored.
@@ -171,6 +177,7 @@ struct FileConfig {
     http: Option<String>,
     sse: Option<bool>,
     session_ttl_requests: Option<u64>,
+    strict_headers: Option<bool>,
     profile: Option<Profile>,
 }
 
@@ -238,6 +245,7 @@ impl Options {
             misbehave_sampling,
             fail_start,
             sse,
+            strict_headers,
             profile
         );
         optional!(
