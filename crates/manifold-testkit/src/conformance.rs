@@ -67,7 +67,7 @@ pub(crate) async fn execute(
     }
 }
 
-fn resources() -> Vec<Value> {
+pub(crate) fn resources() -> Vec<Value> {
     let resource = |uri: &str, name: &str, description: &str, mime: &str| json!({ "uri": uri, "name": name, "description": description, "mimeType": mime });
     vec![
         resource(
@@ -108,7 +108,7 @@ fn template_id(uri: &str) -> Option<&str> {
     (!id.is_empty() && !id.contains('/')).then_some(id)
 }
 
-fn read_resource(uri: &str) -> Result<Value, RpcError> {
+pub(crate) fn read_resource(uri: &str) -> Result<Value, RpcError> {
     let content = match uri {
         STATIC_TEXT => json!({
             "uri": uri,
@@ -148,7 +148,7 @@ fn subscribe(session: &Arc<Session>, uri: &str) -> Result<Value, RpcError> {
     Ok(json!({}))
 }
 
-fn prompts() -> Vec<Value> {
+pub(crate) fn prompts() -> Vec<Value> {
     let arg = |name: &str, description: &str| json!({ "name": name, "description": description, "required": true });
     vec![
         json!({ "name": "test_simple_prompt", "description": "A simple prompt without arguments" }),
@@ -166,11 +166,11 @@ fn prompts() -> Vec<Value> {
     ]
 }
 
-fn user(content: Value) -> Value {
+pub(crate) fn user(content: Value) -> Value {
     json!({ "role": "user", "content": content })
 }
 
-fn get_prompt(params: &Value) -> Result<Value, RpcError> {
+pub(crate) fn get_prompt(params: &Value) -> Result<Value, RpcError> {
     let name = str_param(params, "name")?;
     let arg = |key: &str| {
         params

@@ -21,11 +21,11 @@ const STEP: Duration = Duration::from_millis(50);
 /// How long `test_reconnection` waits after closing its stream before answering.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
-fn no_args() -> Value {
+pub(crate) fn no_args() -> Value {
     json!({ "type": "object", "properties": {} })
 }
 
-fn string_args(names: &[(&str, &str)]) -> Value {
+pub(crate) fn string_args(names: &[(&str, &str)]) -> Value {
     let properties: serde_json::Map<String, Value> = names
         .iter()
         .map(|(n, d)| (n.to_string(), json!({ "type": "string", "description": d })))
@@ -34,18 +34,33 @@ fn string_args(names: &[(&str, &str)]) -> Value {
     json!({ "type": "object", "properties": properties, "required": required })
 }
 
-/// The schema the `json-schema-2020-12` scenario expects verbatim (SEP-1613).
+/// The schema the `json-schema-2020-12` scenario expects verbatim: SEP-1613's `$schema`, `$defs`
+/// and `additionalProperties`, and SEP-2106's `$anchor`, `allOf`/`anyOf` and `if`/`then`/`else`.
 fn schema_2020_12() -> Value {
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
         "$defs": {
             "address": {
+                "$anchor": "addressDef",
                 "type": "object",
                 "properties": { "street": { "type": "string" }, "city": { "type": "string" } },
             },
         },
-        "properties": { "name": { "type": "string" }, "address": { "$ref": "#/$defs/address" } },
+        "properties": {
+            "name": { "type": "string" },
+            "address": { "$ref": "#/$defs/address" },
+            "contactMethod": { "type": "string", "enum": ["phone", "email"] },
+            "phone": { "type": "string" },
+            "email": { "type": "string" },
+        },
+        "allOf": [{ "anyOf": [{ "required": ["phone"] }, { "required": ["email"] }] }],
+        "if": {
+            "properties": { "contactMethod": { "const": "phone" } },
+            "required": ["contactMethod"],
+        },
+        "then": { "required": ["phone"] },
+        "else": { "required": ["email"] },
         "additionalProperties": false,
     })
 }
@@ -166,7 +181,9 @@ pub(crate) async fn call(
                 { "type": "resource", "resource": resource },
             ] })
         }
-        "test_tool_with_logging" => with_logging(session, reply).await,
+        "test_tool_with_logging" => {
+            with_logging(session, reply, |level| session.logs_at(level)).await
+        }
         "test_tool_with_progress" => with_progress(session, params, reply).await,
         "test_error_handling" => tool_error("This tool intentionally returns an error for testing"),
         "test_reconnection" => {
@@ -179,17 +196,7 @@ pub(crate) async fn call(
             None => tool_error("missing string argument \"prompt\""),
         },
         "test_elicitation" => match args.get("message").and_then(Value::as_str) {
-            Some(message) => {
-                let schema = json!({
-                    "type": "object",
-                    "properties": {
-                        "username": { "type": "string", "description": "User's response" },
-                        "email": { "type": "string", "description": "User's email address" },
-                    },
-                    "required": ["username", "email"],
-                });
-                elicit(session, reply, message, schema, "User response").await
-            }
+            Some(message) => elicit(session, reply, message, user_schema(), "User response").await,
             None => tool_error("missing string argument \"message\""),
         },
         "test_elicitation_sep1034_defaults" => {
@@ -222,7 +229,12 @@ pub(crate) async fn call(
     Ok(result)
 }
 
-async fn with_logging(session: &Session, reply: &Reply) -> Value {
+/// Sends three info messages 50 ms apart (those `passes` lets through), then answers.
+pub(crate) async fn with_logging(
+    session: &Session,
+    reply: &Reply,
+    passes: impl Fn(usize) -> bool,
+) -> Value {
     let info = LOG_LEVELS.iter().position(|l| *l == "info").unwrap_or(1);
     let steps = [
         "Tool execution started",
@@ -233,7 +245,7 @@ async fn with_logging(session: &Session, reply: &Reply) -> Value {
         if i > 0 {
             tokio::time::sleep(STEP).await;
         }
-        if session.logs_at(info) {
+        if passes(info) {
             let params = json!({ "level": "info", "logger": "conformance", "data": message });
             let note = rpc::notification("notifications/message", params);
             session.deliver(reply, Out::Message(note.to_string()));
@@ -316,8 +328,20 @@ async fn elicit(
     }
 }
 
+/// The form `test_elicitation` asks the user to fill in.
+pub(crate) fn user_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "username": { "type": "string", "description": "User's response" },
+            "email": { "type": "string", "description": "User's email address" },
+        },
+        "required": ["username", "email"],
+    })
+}
+
 /// A form whose fields of every primitive type carry a default (SEP-1034).
-fn sep1034_schema() -> Value {
+pub(crate) fn sep1034_schema() -> Value {
     json!({
         "type": "object",
         "properties": {
@@ -337,7 +361,7 @@ fn sep1034_schema() -> Value {
 }
 
 /// A form with the five enum variants of SEP-1330.
-fn sep1330_schema() -> Value {
+pub(crate) fn sep1330_schema() -> Value {
     let titled = |prefix: &str, noun: &str| {
         json!([
             { "const": format!("{prefix}1"), "title": format!("First {noun}") },

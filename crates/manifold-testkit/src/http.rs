@@ -1,4 +1,5 @@
-//! The Streamable HTTP transport (protocol 2025-03-26 … 2025-11-25) at `/mcp`.
+//! The Streamable HTTP transport (protocol 2025-03-26 … 2025-11-25) at `/mcp`; POSTs of the
+//! 2026-07-28 era (`--profile conformance`) are handed to `modern_http`.
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -25,7 +26,7 @@ use crate::resume::Streams;
 use crate::rpc::{self, SUPPORTED_VERSIONS};
 use crate::session::{Handled, Out, Reply, Session};
 use crate::shared::Shared;
-use crate::{guard, sse, Crashed};
+use crate::{guard, modern_http, sse, Crashed};
 
 const SESSION_HEADER: &str = "mcp-session-id";
 const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -226,6 +227,9 @@ async fn post_mcp(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) 
         Ok(msg) => msg,
         Err(parse_error) => return json_response(StatusCode::BAD_REQUEST, parse_error.to_string()),
     };
+    if app.shared.opts.profile == Profile::Conformance && modern_http::is_modern(&headers, &msg) {
+        return modern_http::post(&app.shared, &headers, msg).await;
+    }
     let method = msg.get("method").and_then(Value::as_str);
     let is_request = method.is_some() && msg.get("id").is_some();
     let is_initialize = is_request && method == Some("initialize");

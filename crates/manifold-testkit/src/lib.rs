@@ -1,6 +1,7 @@
 //! `manifold-testkit`: a configurable fake MCP server for Manifold's tests, benchmarks and demo.
 //!
-//! It speaks the legacy MCP lifecycle (protocol versions 2024-11-05 … 2025-11-25) over
+//! It speaks the legacy MCP lifecycle (protocol versions 2024-11-05 … 2025-11-25), and under
+//! `--profile conformance` also the stateless 2026-07-28 era, over
 //! stdio ([`serve_stdio`]) or Streamable HTTP ([`serve_http`]), and its behaviour is
 //! driven by [`Options`] (the binary's command-line flags).
 //!
@@ -26,6 +27,36 @@
 //! `--sse` streams are resumable (SEP-1699): a priming event (id, `retry`), ids on every
 //! event, and a GET with `Last-Event-ID` gets the rest of a stream the server closed early.
 //!
+//! The conformance profile is dual-era: beside the legacy lifecycle it serves the stateless
+//! 2026-07-28 era (module `modern`). A request whose `params._meta` names
+//! `io.modelcontextprotocol/protocolVersion` (and any `server/discover` or
+//! `subscriptions/listen`) is of that era; over HTTP so is a POST without a session whose
+//! `MCP-Protocol-Version` is no legacy version; `initialize` without such `_meta` starts a
+//! legacy session as before. In that era there is no session: `server/discover` lists every
+//! version served and the capabilities; `_meta` must carry the version and
+//! `clientCapabilities` (`-32602`), the version must be 2026-07-28 (`-32022` with
+//! `data.supported`/`requested`); removed methods (`initialize`, `ping`, `logging/setLevel`,
+//! `resources/subscribe`, `resources/unsubscribe`) and unknown ones are `-32601`; every result
+//! carries `resultType` and `_meta["io.modelcontextprotocol/serverInfo"]`, and discover, the
+//! lists and reads carry `ttlMs`/`cacheScope`; an unknown resource is `-32602` with `data.uri`.
+//! Its tools are the legacy fixture's plus the MRTR ones (`mrtr_tools`: they answer
+//! `InputRequiredResult`s, some with a `requestState` sealed by HMAC-SHA256 under a random
+//! per-process key, and ask only for input kinds the client declared, `-32021` otherwise;
+//! `test_sampling` and the elicitation tools ask through MRTR too) and the diagnostic ones
+//! (`modern_catalog`); the prompt `test_input_required_result_prompt` asks for input first.
+//! Progress goes out when `_meta.progressToken` is given, `notifications/message` only when
+//! `_meta["io.modelcontextprotocol/logLevel"]` is, at or above it. `subscriptions/listen`
+//! (`listen`) is acknowledged first, then gets only the kinds it asked for, tagged with
+//! `_meta["io.modelcontextprotocol/subscriptionId"]` (its request id), until cancelled;
+//! `test_trigger_tool_change`/`test_trigger_prompt_change` add or remove `test_dynamic_tool`/
+//! `test_dynamic_prompt` and tell the listens. Over HTTP (`modern_http`) headers present must
+//! agree with the body (`MCP-Protocol-Version` with `_meta`, `Mcp-Method`, `Mcp-Name`:
+//! `-32020`), errors carry the era's status (400; 404 for `-32601`), nothing is minted, and a
+//! request that sends a message before its response (or, with `--sse`, any success) is answered
+//! with a plain event stream; dropping the answer cancels the request. Over stdio the era's
+//! messages are interleaved lines and `notifications/cancelled` ends a listen. The default
+//! profile stays legacy-only.
+//!
 //! A server bound to a loopback address refuses (403) a `Host` or `Origin` header that is
 //! not local (DNS-rebinding protection).
 //!
@@ -39,7 +70,13 @@ mod conformance;
 mod conformance_tools;
 mod guard;
 mod http;
+mod listen;
 mod methods;
+mod modern;
+mod modern_catalog;
+mod modern_http;
+mod mrtr;
+mod mrtr_tools;
 mod options;
 mod record;
 mod resume;

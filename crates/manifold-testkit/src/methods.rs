@@ -88,6 +88,22 @@ pub(crate) fn str_param<'a>(params: &'a Value, key: &str) -> Result<&'a str, Rpc
         .ok_or_else(|| RpcError::invalid_params(format!("missing string parameter {key:?}")))
 }
 
+/// The server's capabilities, the same in both eras.
+pub(crate) fn capabilities() -> Value {
+    json!({
+        "tools": { "listChanged": true },
+        "prompts": { "listChanged": true },
+        "resources": { "subscribe": true, "listChanged": true },
+        "completions": {},
+        "logging": {},
+    })
+}
+
+/// The server's `Implementation` (`serverInfo`).
+pub(crate) fn server_info(opts: &crate::options::Options) -> Value {
+    json!({ "name": opts.name, "version": "0.1.0" })
+}
+
 async fn initialize(session: &Session, params: &Value) -> Result<Value, RpcError> {
     let opts = session.opts();
     if opts.hang_initialize {
@@ -99,14 +115,8 @@ async fn initialize(session: &Session, params: &Value) -> Result<Value, RpcError
         .unwrap_or(LATEST_VERSION);
     let mut result = json!({
         "protocolVersion": version,
-        "capabilities": {
-            "tools": { "listChanged": true },
-            "prompts": { "listChanged": true },
-            "resources": { "subscribe": true, "listChanged": true },
-            "completions": {},
-            "logging": {},
-        },
-        "serverInfo": { "name": opts.name, "version": "0.1.0" },
+        "capabilities": capabilities(),
+        "serverInfo": server_info(opts),
     });
     if let Some(text) = &opts.instructions {
         result["instructions"] = json!(text);

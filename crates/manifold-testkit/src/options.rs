@@ -22,7 +22,8 @@ use serde_json::Value;
 Tools: echo, add, fail, sleep, hang, crash, garbage, big, link, whoami, toggle, sample (only if the \
 client declared sampling), gen_<i> (--tools), a 60-character name (--long-names) and raw (--raw).\n\n\
 --profile conformance replaces that catalog with the fixture of the official MCP conformance suite \
-(test_* tools, test:// resources, test_* prompts).\n\n\
+(test_* tools, test:// resources, test_* prompts), served in the legacy era and in the stateless \
+2026-07-28 one (server/discover, MRTR tools, subscriptions/listen).\n\n\
 Every option may also be set in a TOML or JSON file given with --config (keys in kebab-case or \
 snake_case, e.g. page-size = 2); flags on the command line override the file."
 )]
@@ -118,6 +119,12 @@ pub struct Options {
     #[arg(long, value_name = "N")]
     pub session_ttl_requests: Option<u64>,
 
+    /// HTTP, 2026-07-28 era: also refuse (`-32020`) a request without `Mcp-Method`, or without
+    /// `Mcp-Name` when its body names a tool, prompt or resource (by default only headers that
+    /// disagree with the body are refused).
+    #[arg(long)]
+    pub strict_headers: bool,
+
     /// Which catalog to serve: the testkit's own (`default`) or the fixture tools, resources
     /// and prompts the official MCP conformance suite expects (`conformance`). Under
     /// `conformance`, --tools, --resources, --prompts, --long-names and --tool-prefix are ignored.
@@ -170,6 +177,7 @@ struct FileConfig {
     http: Option<String>,
     sse: Option<bool>,
     session_ttl_requests: Option<u64>,
+    strict_headers: Option<bool>,
     profile: Option<Profile>,
 }
 
@@ -237,6 +245,7 @@ impl Options {
             misbehave_sampling,
             fail_start,
             sse,
+            strict_headers,
             profile
         );
         optional!(

@@ -12,6 +12,9 @@ use serde_json::{json, Value};
 pub(crate) const SUPPORTED_VERSIONS: [&str; 4] =
     ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 
+/// The stateless protocol version (2026-07-28), served by `--profile conformance`.
+pub(crate) const MODERN_VERSION: &str = "2026-07-28";
+
 /// Version answered when the client asks for one we do not know.
 pub(crate) const LATEST_VERSION: &str = "2025-11-25";
 
@@ -56,6 +59,39 @@ impl RpcError {
         RpcError {
             data: Some(json!({ "uri": uri })),
             ..Self::new(-32002, format!("Resource not found: {uri}"))
+        }
+    }
+
+    /// `-32020`: an HTTP header does not match the body (2026-07-28).
+    pub(crate) fn header_mismatch(detail: impl fmt::Display) -> Self {
+        Self::new(-32020, format!("Header mismatch: {detail}"))
+    }
+
+    /// `-32021`: the request needs client capabilities it did not declare (2026-07-28).
+    pub(crate) fn missing_capability(required: Value) -> Self {
+        RpcError {
+            message: format!("Missing required client capability: {required}"),
+            data: Some(json!({ "requiredCapabilities": required })),
+            ..Self::new(-32021, "")
+        }
+    }
+
+    /// `-32022`: the requested protocol version is not served (2026-07-28).
+    pub(crate) fn unsupported_version(requested: &str, supported: &[&str]) -> Self {
+        RpcError {
+            data: Some(json!({ "supported": supported, "requested": requested })),
+            ..Self::new(
+                -32022,
+                format!("Unsupported protocol version {requested:?}"),
+            )
+        }
+    }
+
+    /// The same error with `data` set.
+    pub(crate) fn with_data(self, data: Value) -> Self {
+        RpcError {
+            data: Some(data),
+            ..self
         }
     }
 

@@ -11,6 +11,7 @@ use tokio::task::AbortHandle;
 
 use crate::catalog::{self, ToolView};
 use crate::methods;
+use crate::modern;
 use crate::options::{Options, Profile};
 use crate::rpc::{self, Kind, RpcError};
 use crate::shared::Shared;
@@ -44,6 +45,11 @@ impl Reply {
             tx,
             messages_via_events: false,
         }
+    }
+
+    /// Sends `out` to `tx` itself, whatever the mode (a listen's notifications).
+    pub(crate) fn send(&self, out: Out) -> bool {
+        self.tx.send(out).is_ok()
     }
 
     /// Only the response goes to `tx`; other messages go to the session event stream.
@@ -360,7 +366,10 @@ impl Session {
         params: Value,
         reply: &Reply,
     ) -> Handled {
+        let modern =
+            self.opts().profile == Profile::Conformance && modern::is_modern(&method, &params);
         match method.as_str() {
+            _ if modern => {}
             "initialize" => self.state().init = Some(params.clone()),
             "ping" => {}
             _ => self.mark_early(&method, &id),
@@ -393,7 +402,11 @@ impl Session {
         let task = tokio::spawn({
             let key = key.clone();
             async move {
-                let outcome = methods::execute(&this, &method, &params, &reply).await;
+                let outcome = if modern {
+                    modern::execute(&this, &id, &method, &params, &reply).await
+                } else {
+                    methods::execute(&this, &method, &params, &reply).await
+                };
                 let latency = this.opts().latency_ms;
                 if latency > 0 {
                     tokio::time::sleep(Duration::from_millis(latency)).await;

@@ -1,10 +1,12 @@
-//! Server-wide state: options, the record file, the tools/call counter and the crash signal.
+//! Server-wide state: options, the record file, the tools/call counter, the crash signal and
+//! the 2026-07-28 era's hub of open listens.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use crate::listen::Hub;
 use crate::options::Options;
 use crate::record::Recorder;
 
@@ -14,6 +16,8 @@ pub(crate) struct Shared {
     pub(crate) opts: Options,
     /// The `--record` file, if any.
     pub(crate) recorder: Option<Recorder>,
+    /// Open `subscriptions/listen` requests and the lists the trigger tools change.
+    pub(crate) hub: Hub,
     tool_calls: AtomicU64,
     crashed: watch::Sender<bool>,
 }
@@ -25,6 +29,7 @@ impl Shared {
         Ok(Arc::new(Shared {
             opts,
             recorder,
+            hub: Hub::default(),
             tool_calls: AtomicU64::new(0),
             crashed: watch::Sender::new(false),
         }))
