@@ -9,6 +9,10 @@ use serde_json::{json, Value};
 use super::{common, start, testkit};
 use crate::common::http::{sse_messages, SseReader};
 
+/// The conformance fixture serves both eras: these tests use its legacy one (log messages on the
+/// GET stream whatever the level).
+const LEGACY: &str = "protocol = \"legacy\"";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn list_changes_arrive_on_the_get_stream() {
     let face = start("", &testkit("alpha", &["--name", "alpha"])).await;
@@ -112,7 +116,11 @@ async fn a_plain_call_is_answered_with_json_even_when_sse_is_accepted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_dropped_get_stream_resumes_with_last_event_id_losing_and_repeating_nothing() {
-    let face = start("", &testkit("c", &["--profile", "conformance"])).await;
+    let face = start(
+        "",
+        &common::testkit_server("c", &["--profile", "conformance"], LEGACY),
+    )
+    .await;
     let sid = face.open_session().await;
     // A JSON-only client: the tool's log messages travel on the GET stream.
     let log_call = |id: i64| {
@@ -208,7 +216,7 @@ async fn a_session_that_reads_nothing_loses_messages_beyond_its_queue_not_the_ga
     // Two queued messages at most; nobody reads the GET stream while nine are produced.
     let face = start(
         "[listen]\nsession_queue = 2",
-        &testkit("c", &["--profile", "conformance"]),
+        &common::testkit_server("c", &["--profile", "conformance"], LEGACY),
     )
     .await;
     let sid = face.open_session().await;

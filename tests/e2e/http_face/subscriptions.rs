@@ -19,7 +19,7 @@ async fn three_subscribers_one_upstream_subscription() {
         &common::testkit_server(
             "c",
             &["--profile", "conformance", "--record", &record],
-            "sharing = \"shared\"",
+            "sharing = \"shared\"\nprotocol = \"legacy\"",
         ),
     )
     .await;
@@ -95,7 +95,7 @@ async fn a_refused_subscription_is_refused_to_every_subscriber() {
         &common::testkit_server(
             "r",
             &["--refuse-subscribe-ms", "1000", "--record", &record],
-            "sharing = \"shared\"",
+            "sharing = \"shared\"\nprotocol = \"legacy\"",
         ),
     )
     .await;

@@ -19,7 +19,12 @@ fn servers(record: &str) -> String {
     format!(
         "{}{}",
         common::testkit_server("alpha", &["--name", "alpha"], ""),
-        common::testkit_server("fx", &["--profile", "conformance", "--record", record], ""),
+        common::testkit_server(
+            "fx",
+            &["--profile", "conformance", "--record", record],
+            // Its legacy era: resources/subscribe upstream (a modern one is in `stand_ins`).
+            "protocol = \"legacy\"",
+        ),
     )
 }
 

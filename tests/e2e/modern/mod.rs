@@ -3,13 +3,15 @@
 //! carries — on stdio (`stdio`), on Streamable HTTP without sessions (`http`) — checked against
 //! the 2026-07-28 schema; `subscriptions/listen` (`listen`); and driven by the official TypeScript v2
 //! client (`sdk`); the MRTR bridge from legacy upstreams (`mrtr`); 2026-07-28 upstreams
-//! over stdio (`upstreams`) and Streamable HTTP (`http_upstreams`).
+//! over stdio (`upstreams`) and Streamable HTTP (`http_upstreams`), and what Manifold stands in for
+//! when a legacy client uses one (`stand_ins`).
 
 mod http;
 mod http_upstreams;
 mod listen;
 mod mrtr;
 mod sdk;
+mod stand_ins;
 mod stdio;
 mod upstreams;
 
