@@ -1,7 +1,8 @@
 //! `x-mcp-header` (2026-07-28, mcp-spec.md §4.1, §5.3): the tool arguments a Streamable HTTP
 //! request mirrors in `Mcp-Param-{name}` headers — which properties of a tool's `inputSchema`
 //! are annotated (reached through `properties` only; primitive `string`, `integer` or `boolean`;
-//! a non-empty token, unique regardless of case), and the headers one call's arguments give.
+//! a non-empty token, unique regardless of case), the headers one call's arguments give, and
+//! whether the headers a client sent agree with its arguments.
 
 use serde_json::Value;
 
@@ -96,6 +97,83 @@ pub fn headers(mirrors: &[Mirror], arguments: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The header prefix, lowercase.
+pub const PREFIX: &str = "mcp-param-";
+
+/// Checks the `Mcp-Param-*` headers a client sent (`given`: lowercase names, values as sent)
+/// against its `arguments`: each mirrored argument present in the body needs its header, with
+/// the same value (decoded from the base64 sentinel, which must be valid; integers compared as
+/// numbers), and a header of a mirrored argument the body lacks is refused too. Headers that
+/// name no mirrored argument are not this check's business (they are forwarded).
+pub fn check(
+    mirrors: &[Mirror],
+    arguments: &Value,
+    given: &[(String, String)],
+) -> Result<(), String> {
+    for mirror in mirrors {
+        let name = format!("{PREFIX}{}", mirror.header.to_ascii_lowercase());
+        let sent = given.iter().find(|(n, _)| *n == name).map(|(_, v)| v);
+        let body = mirror
+            .path
+            .iter()
+            .try_fold(arguments, |v, key| v.get(key))
+            .filter(|v| !v.is_null());
+        match (body, sent) {
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(format!(
+                    "the body carries `{}` but the Mcp-Param-{} header is missing",
+                    mirror.path.join("."),
+                    mirror.header
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(format!(
+                    "the Mcp-Param-{} header names `{}`, which the body does not carry",
+                    mirror.header,
+                    mirror.path.join(".")
+                ))
+            }
+            (Some(body), Some(sent)) => {
+                let sent = decode(sent).ok_or_else(|| {
+                    format!("the Mcp-Param-{} header is not valid base64", mirror.header)
+                })?;
+                let agrees = match body {
+                    Value::String(s) => *s == sent,
+                    Value::Bool(b) => sent == b.to_string(),
+                    Value::Number(n) => n.as_i64().is_some_and(|i| sent.parse::<i64>() == Ok(i)),
+                    _ => false,
+                };
+                if !agrees {
+                    return Err(format!(
+                        "the Mcp-Param-{} header does not match the body's `{}`",
+                        mirror.header,
+                        mirror.path.join(".")
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A header value as the client meant it: the base64 sentinel `=?base64?…?=` decoded (strictly:
+/// padding and alphabet must be right, and the text UTF-8; `None` otherwise), any other value
+/// taken literally.
+pub fn decode(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    match value
+        .strip_prefix("=?base64?")
+        .and_then(|rest| rest.strip_suffix("?="))
+    {
+        Some(encoded) => base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok()),
+        None => Some(value.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +230,56 @@ mod tests {
                 "mcp-param-region".to_string(),
                 "=?base64?WsO8cmljaA==?=".to_string()
             )]
+        );
+    }
+
+    #[test]
+    fn a_clients_headers_must_agree_with_its_arguments() {
+        let mirrors = plan(&schema()).unwrap();
+        let args = json!({"region": "Hello", "options": {"tenant": 42}});
+        let given = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+        let ok = given(&[("mcp-param-region", "Hello"), ("mcp-param-tenant", "42")]);
+        assert_eq!(check(&mirrors, &args, &ok), Ok(()));
+        let base64 = given(&[
+            ("mcp-param-region", "=?base64?SGVsbG8=?="),
+            ("mcp-param-tenant", "42"),
+            ("mcp-param-other", "forwarded, not checked"),
+        ]);
+        assert_eq!(check(&mirrors, &args, &base64), Ok(()));
+        for bad in [
+            given(&[("mcp-param-tenant", "42")]),
+            given(&[("mcp-param-region", "hello"), ("mcp-param-tenant", "42")]),
+            given(&[
+                ("mcp-param-region", "=?base64?SGVsbG8?="),
+                ("mcp-param-tenant", "42"),
+            ]),
+            given(&[
+                ("mcp-param-region", "=?base64?SGVs!!!bG8=?="),
+                ("mcp-param-tenant", "42"),
+            ]),
+            given(&[("mcp-param-region", "Hello"), ("mcp-param-tenant", "43")]),
+            given(&[
+                ("mcp-param-region", "Hello"),
+                ("mcp-param-tenant", "42"),
+                ("mcp-param-dry-run", "true"),
+            ]),
+        ] {
+            assert!(check(&mirrors, &args, &bad).is_err(), "{bad:?}");
+        }
+        // A value that merely looks like base64, without the whole sentinel, is literal.
+        let literal = json!({"region": "=?base64?SGVsbG8="});
+        assert_eq!(
+            check(
+                &mirrors,
+                &literal,
+                &given(&[("mcp-param-region", "=?base64?SGVsbG8=")])
+            ),
+            Ok(())
         );
     }
 

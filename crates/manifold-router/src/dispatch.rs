@@ -23,6 +23,7 @@ pub(crate) async fn serve(
     request: &Request,
     sink: &crate::downstream::Sink,
     asked: Asked,
+    param_headers: Option<&[(String, String)]>,
 ) -> Result<Box<RawValue>, ErrorObject> {
     let meta = match &asked {
         Asked::Modern(meta) => Some(meta),
@@ -33,6 +34,7 @@ pub(crate) async fn serve(
         sink,
         meta,
         retry_of: None,
+        param_headers,
     };
     let started = Instant::now();
     // The span of this client request: `mcp.upstream` spans of the calls it makes are its

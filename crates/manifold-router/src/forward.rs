@@ -47,16 +47,22 @@ pub(crate) async fn forward(
         )?,
         _ => (None, None),
     };
-    // A 2026-07-28 HTTP upstream is also sent the annotated arguments as headers.
-    let param_headers = match &route.tool {
-        Some(tool) if !tool.mirrors.is_empty() && slot.upstream.mirrors_arguments() => {
-            let sent = obj
-                .get("arguments")
-                .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
-                .unwrap_or(Value::Null);
-            manifold_protocol::param_headers::headers(&tool.mirrors, &sent)
+    let param_headers = match param_headers(slot, &obj, route.tool.as_deref(), caller.param_headers)
+    {
+        Ok(headers) => headers,
+        Err(refused) => {
+            // A refused tool call is audited too.
+            let error = refused.clone().into_error_object();
+            policy
+                .audit_refused(
+                    session.principal(),
+                    session.inner.id,
+                    "header_mismatch",
+                    &error,
+                )
+                .await;
+            return Err(refused);
         }
-        _ => Vec::new(),
     };
     // The audit log records the arguments as they are sent, numbers as written.
     let arguments_text = (route.kind == ItemKind::Tool && policy.audits_arguments())
@@ -269,6 +275,60 @@ fn tool_arguments(
     };
     let schema = validated.then(|| tool.compiled(name));
     Ok((arguments, schema))
+}
+
+/// The `Mcp-Param-*` headers of a call: a 2026-07-28 HTTP client's are checked against the
+/// arguments it sent (a disagreement is `-32020`); a 2026-07-28 HTTP upstream is sent those of
+/// the arguments as forwarded (pinned ones included), and the client's that name no argument
+/// Manifold knows, as they came.
+fn param_headers(
+    slot: &Slot,
+    obj: &RawObject<'_>,
+    tool: Option<&ToolInfo>,
+    given: Option<&[(String, String)]>,
+) -> Result<Vec<(String, String)>, RouteError> {
+    use manifold_protocol::param_headers::{check, headers, PREFIX};
+    let upstream = slot.upstream.mirrors_arguments();
+    let mirrors = tool.map(|t| t.mirrors.as_slice()).unwrap_or_default();
+    let mut out = Vec::new();
+    if !mirrors.is_empty() && (given.is_some() || upstream) {
+        let sent = obj
+            .get("arguments")
+            .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+            .unwrap_or(Value::Null);
+        if let (Some(given), Some(tool)) = (given, tool) {
+            // Pinned arguments are Manifold's, not the client's: it sent no header for them.
+            let own: Vec<_> = mirrors
+                .iter()
+                .filter(|m| !m.path.first().is_some_and(|p| tool.fixed.contains_key(p)))
+                .cloned()
+                .collect();
+            check(&own, &sent, given).map_err(|why| {
+                RouteError::Era(manifold_protocol::ErrorObject::new(
+                    manifold_protocol::code::HEADER_MISMATCH,
+                    format!("the request headers and body disagree: {why}"),
+                ))
+            })?;
+        }
+        if upstream {
+            out = headers(mirrors, &sent);
+        }
+    }
+    if upstream {
+        let known = |name: &str| {
+            mirrors
+                .iter()
+                .any(|m| name.strip_prefix(PREFIX) == Some(m.header.to_ascii_lowercase().as_str()))
+        };
+        out.extend(
+            given
+                .unwrap_or_default()
+                .iter()
+                .filter(|(name, _)| !known(name))
+                .cloned(),
+        );
+    }
+    Ok(out)
 }
 
 /// The client's `arguments` with each pinned key set to its configured value.

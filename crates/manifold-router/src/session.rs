@@ -72,6 +72,9 @@ pub(crate) struct Caller<'a> {
     pub(crate) meta: Option<&'a manifold_protocol::modern::RequestMeta>,
     /// The server a retry of a modern upstream's input round must go back to.
     pub(crate) retry_of: Option<&'a str>,
+    /// The `Mcp-Param-*` headers of a 2026-07-28 HTTP request (lowercase names, values as sent);
+    /// `None` where requests have no headers.
+    pub(crate) param_headers: Option<&'a [(String, String)]>,
 }
 
 /// A cheap handle to one client session.
@@ -147,7 +150,20 @@ impl Session {
         sink: &crate::downstream::Sink,
     ) -> Result<Box<RawValue>, ErrorObject> {
         let asked = crate::modern::era_of(self, request).map_err(|e| e.into_error_object())?;
-        crate::dispatch::serve(self, request, sink, asked).await
+        crate::dispatch::serve(self, request, sink, asked, None).await
+    }
+
+    /// [`Session::handle_scoped`] for a 2026-07-28 HTTP request with its `Mcp-Param-*` headers
+    /// (lowercase names): checked against the arguments of the tool it calls, and those naming
+    /// no argument Manifold knows forwarded to a 2026-07-28 HTTP upstream.
+    pub async fn handle_with_param_headers(
+        &self,
+        request: &Request,
+        sink: &crate::downstream::Sink,
+        param_headers: &[(String, String)],
+    ) -> Result<Box<RawValue>, ErrorObject> {
+        let asked = crate::modern::era_of(self, request).map_err(|e| e.into_error_object())?;
+        crate::dispatch::serve(self, request, sink, asked, Some(param_headers)).await
     }
 
     /// Whether this is a modern (2026-07-28) client's session: it is sent no notifications of

@@ -127,3 +127,90 @@ async fn a_modern_http_upstream_is_found_by_the_probe_and_used_statelessly() {
         "the client's own capabilities: {retry}"
     );
 }
+
+/// A modern HTTP client's `Mcp-Param-*` headers: Manifold checks the one the tool's
+/// `x-mcp-header` names against the body (missing, different or invalid base64: 400 with
+/// `-32020`, never reaching the upstream), and forwards one it does not know as it came.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_modern_clients_param_headers_are_checked_and_unknown_ones_forwarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("modern.jsonl").display().to_string();
+    let (_server, url) = modern_http(&record).await;
+    let audit = dir.path().join("audit.jsonl");
+    let gw = crate::common::http::HttpGateway::start(&format!(
+        "[admin]\nlisten = \"off\"\n[audit]\nfile = {:?}\n[servers.web]\nurl = {url:?}\nnamespace = \"web\"\n",
+        audit.display().to_string()
+    ))
+    .await;
+    let call = |id: i64, region: Option<&str>| {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+                          "params": with_meta("param-client",
+                              json!({"name": "web__forecast", "arguments": {"region": "Hello"}}))});
+        let mut req = gw
+            .post(body)
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", "web__forecast")
+            .header("mcp-param-trace", "abc-123");
+        if let Some(region) = region {
+            req = req.header("mcp-param-region", region);
+        }
+        crate::common::http::Answer::send(req)
+    };
+    let ok = call(1, Some("=?base64?SGVsbG8=?=")).await;
+    assert_eq!(ok.status, reqwest::StatusCode::OK, "{}", ok.text);
+    assert_eq!(
+        ok.json()["result"]["content"][0]["text"],
+        "sunny in Hello",
+        "{}",
+        ok.text
+    );
+    for (id, region) in [
+        (2, None),
+        (3, Some("hello")),
+        (4, Some("=?base64?SGVsbG8?=")),
+    ] {
+        let refused = call(id, region).await;
+        assert_eq!(
+            refused.status,
+            reqwest::StatusCode::BAD_REQUEST,
+            "{region:?}: {}",
+            refused.text
+        );
+        assert_eq!(refused.json()["error"]["code"], -32020, "{}", refused.text);
+        assert_eq!(refused.json()["id"], id);
+    }
+    let calls: Vec<(Value, Value)> = received(&record)
+        .into_iter()
+        .filter(|(_, body)| body["method"] == "tools/call")
+        .collect();
+    assert_eq!(
+        calls.len(),
+        1,
+        "only the agreeing call went upstream: {calls:?}"
+    );
+    let (headers, _) = &calls[0];
+    assert_eq!(headers["mcp-param-region"], "Hello", "{headers}");
+    assert_eq!(
+        headers["mcp-param-trace"], "abc-123",
+        "forwarded: {headers}"
+    );
+    // Every refused call is in the audit log, with its reason.
+    crate::common::eventually(
+        "three refusals audited",
+        std::time::Duration::from_secs(10),
+        async || {
+            let audited = std::fs::read_to_string(&audit).unwrap_or_default();
+            let refused = audited
+                .lines()
+                .filter(|l| l.contains("header_mismatch") && l.contains("-32020"))
+                .count();
+            if refused == 3 {
+                Ok(())
+            } else {
+                Err(audited)
+            }
+        },
+    )
+    .await;
+}

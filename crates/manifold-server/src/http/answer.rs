@@ -31,13 +31,17 @@ pub(crate) async fn answer(
     app: &App,
     carrier: &Arc<HttpSession>,
     request: Request,
+    param_headers: Vec<(String, String)>,
     sse: bool,
 ) -> Response {
     let (sink, mut rx) = manifold_router::downstream::sink(STREAM_CAPACITY, app.queue.1);
     let session = carrier.session.clone();
     // The sink moves into the task: once the task ends, the stream's receiver sees the end.
     let mut task = carrier.tasks.spawn_tracked(async move {
-        match session.handle_scoped(&request, &sink).await {
+        match session
+            .handle_with_param_headers(&request, &sink, &param_headers)
+            .await
+        {
             Ok(result) => (StatusCode::OK, encode_result(&request.id, &result)),
             Err(error) => (status_of(&error), encode_error(Some(&request.id), &error)),
         }
@@ -81,9 +85,15 @@ pub(crate) async fn answer(
 }
 
 /// The HTTP status the era gives an error: 400 for a capability the request needed but did not
-/// declare (`-32021`); other errors of a served request are answered 200.
+/// declare (`-32021`) and for headers that disagree with the body (`-32020`, here the
+/// `Mcp-Param-*` ones, checked once the tool is known); other errors of a served request are
+/// answered 200.
 fn status_of(error: &manifold_protocol::ErrorObject) -> StatusCode {
-    if error.code == manifold_protocol::code::MISSING_CLIENT_CAPABILITY {
+    if matches!(
+        error.code,
+        manifold_protocol::code::MISSING_CLIENT_CAPABILITY
+            | manifold_protocol::code::HEADER_MISMATCH
+    ) {
         StatusCode::BAD_REQUEST
     } else {
         StatusCode::OK

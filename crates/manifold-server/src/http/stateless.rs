@@ -121,7 +121,37 @@ pub(crate) async fn handle(
             );
         }
     };
-    super::answer::answer(app, &carrier, request, sse).await
+    let param_headers = match param_headers(headers) {
+        Ok(params) => params,
+        Err(error) => {
+            return json(
+                StatusCode::BAD_REQUEST,
+                encode_error(Some(&request.id), &error),
+            )
+        }
+    };
+    super::answer::answer(app, &carrier, request, param_headers, sse).await
+}
+
+/// The request's `Mcp-Param-*` headers (names lowercase, values as sent), for the router to
+/// check against the called tool's arguments and to forward; one that is not visible ASCII, or
+/// appears twice, is a mismatch already.
+fn param_headers(headers: &HeaderMap) -> Result<Vec<(String, String)>, ErrorObject> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    for (name, value) in headers {
+        let name = name.as_str();
+        if !name.starts_with(manifold_protocol::param_headers::PREFIX) {
+            continue;
+        }
+        let Ok(value) = value.to_str() else {
+            return Err(mismatch(format!("{name} header is not visible ASCII")));
+        };
+        if params.iter().any(|(n, _)| n == name) {
+            return Err(mismatch(format!("{name} header appears more than once")));
+        }
+        params.push((name.to_string(), value.to_string()));
+    }
+    Ok(params)
 }
 
 /// The checks of a modern request before it is served, with the status of each refusal.
