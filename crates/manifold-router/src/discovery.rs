@@ -1,5 +1,6 @@
 //! Discovering an upstream's complete lists: every page, following `nextCursor` to the end, and
-//! applying the upstream's include/exclude filters.
+//! applying the upstream's include/exclude filters; a 2026-07-28 upstream's `ttlMs` says how
+//! long the list may be kept.
 
 use manifold_config::Filter;
 use manifold_protocol::RawValue;
@@ -19,6 +20,17 @@ struct Page {
     rest: serde_json::Map<String, Value>,
     #[serde(default)]
     next_cursor: Option<String>,
+    #[serde(default)]
+    ttl_ms: Option<u64>,
+}
+
+/// One upstream list, complete.
+pub(crate) struct Fetched {
+    /// Its items that the filter allows.
+    pub(crate) items: Vec<Value>,
+    /// The shortest positive `ttlMs` of its pages: how long it may be kept (`None`: no hint, or
+    /// `0`, which leaves it to the upstream's `list_changed`).
+    pub(crate) ttl_ms: Option<u64>,
 }
 
 /// Fetches every page of `kind` from `upstream` and keeps the items `filter` allows.
@@ -26,8 +38,9 @@ pub(crate) async fn fetch_all(
     upstream: &Upstream,
     kind: Kind,
     filter: &Filter,
-) -> Result<Vec<Value>, CallError> {
+) -> Result<Fetched, CallError> {
     let mut items = Vec::new();
+    let mut ttl_ms: Option<u64> = None;
     let mut cursor: Option<String> = None;
     for _ in 0..MAX_PAGES {
         let params = match &cursor {
@@ -41,6 +54,9 @@ pub(crate) async fn fetch_all(
             alias: upstream.alias().to_string(),
             reason: format!("malformed {} result: {e}", kind.method()),
         })?;
+        if let Some(ttl) = page.ttl_ms.filter(|t| *t > 0) {
+            ttl_ms = Some(ttl_ms.map_or(ttl, |t| t.min(ttl)));
+        }
         if let Some(Value::Array(list)) = page.rest.remove(kind.field()) {
             items.extend(list.into_iter().filter(|item| {
                 item.get(kind.key())
@@ -58,8 +74,8 @@ pub(crate) async fn fetch_all(
                 );
                 break;
             }
-            None => return Ok(items),
+            None => return Ok(Fetched { items, ttl_ms }),
         }
     }
-    Ok(items)
+    Ok(Fetched { items, ttl_ms })
 }

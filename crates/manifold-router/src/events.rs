@@ -97,12 +97,19 @@ async fn refresh(gateway: Gateway, slot: Arc<Slot>) {
         return;
     };
     let mut lists = UpstreamLists::default();
+    let mut ttl_ms: Option<u64> = None;
     for kind in Kind::ALL {
         if !info.has(kind.capability()) {
             continue;
         }
         match fetch_all(&slot.upstream, kind, slot.server.filter(kind)).await {
-            Ok(items) => lists.items[kind.index()] = items,
+            Ok(fetched) => {
+                lists.items[kind.index()] = fetched.items;
+                ttl_ms = match (ttl_ms, fetched.ttl_ms) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
             Err(e) => {
                 tracing::warn!(server = slot.alias(), list = kind.method(), error = %e, "discovery failed");
             }
@@ -111,8 +118,33 @@ async fn refresh(gateway: Gateway, slot: Arc<Slot>) {
     if slot.generation.load(Ordering::SeqCst) != generation {
         return; // a newer refresh (or a Down) superseded this one
     }
-    tracing::debug!(server = slot.alias(), "catalog refreshed");
+    tracing::debug!(server = slot.alias(), ?ttl_ms, "catalog refreshed");
     publish(&gateway, &slot, Some(Arc::new(lists))).await;
+    if let Some(ttl) = ttl_ms {
+        refresh_when_stale(&gateway, slot, generation, ttl);
+    }
+}
+
+/// The shortest time between two refreshes an upstream's `ttlMs` can ask for.
+const MIN_TTL_REFRESH: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Refreshes `slot` again once the lists it gave with `ttl` ms to live expire, unless another
+/// refresh (which sets its own expiry) or a restart came first.
+fn refresh_when_stale(gateway: &Gateway, slot: Arc<Slot>, generation: u64, ttl: u64) {
+    let wait = std::time::Duration::from_millis(ttl).max(MIN_TTL_REFRESH);
+    let task_gateway = gateway.clone();
+    let id = slot.id;
+    // Held weakly: a slot whose session ended meanwhile is not refreshed.
+    let slot = Arc::downgrade(&slot);
+    gateway.spawn(async move {
+        tokio::time::sleep(wait).await;
+        let Some(slot) = slot.upgrade().filter(|_| task_gateway.slot(id).is_some()) else {
+            return;
+        };
+        if slot.generation.load(Ordering::SeqCst) == generation {
+            refresh_soon(&task_gateway, &slot);
+        }
+    });
 }
 
 /// Stores `slot`'s lists (`None`: it is down), rebuilds the catalog of every set that includes

@@ -38,7 +38,9 @@
 //! `data.supported`/`requested`); removed methods (`initialize`, `ping`, `logging/setLevel`,
 //! `resources/subscribe`, `resources/unsubscribe`) and unknown ones are `-32601`; every result
 //! carries `resultType` and `_meta["io.modelcontextprotocol/serverInfo"]`, and discover, the
-//! lists and reads carry `ttlMs`/`cacheScope`; an unknown resource is `-32602` with `data.uri`.
+//! lists and reads carry `ttlMs`/`cacheScope` (lists `ttlMs` 0, or `--list-ttl-ms`); an unknown
+//! resource is `-32602` with `data.uri`. `--unannounced-changes` keeps list changes off listen
+//! streams.
 //! Its tools are the legacy fixture's plus the MRTR ones (`mrtr_tools`: they answer
 //! `InputRequiredResult`s, some with a `requestState` sealed by HMAC-SHA256 under a random
 //! per-process key, and ask only for input kinds the client declared, `-32021` otherwise;

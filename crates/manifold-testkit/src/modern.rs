@@ -203,7 +203,8 @@ fn discover(session: &Session) -> Value {
 }
 
 /// Adds `resultType` (`complete` unless set), the server's identity in `_meta`, and for a
-/// complete cacheable result `ttlMs` and `cacheScope` (lists may change: `ttlMs` 0).
+/// complete cacheable result `ttlMs` and `cacheScope` (lists may change: `ttlMs` 0, or
+/// `--list-ttl-ms`).
 pub(crate) fn stamp(session: &Session, method: &str, mut result: Value) -> Value {
     let Some(obj) = result.as_object_mut() else {
         return result;
@@ -219,6 +220,8 @@ pub(crate) fn stamp(session: &Session, method: &str, mut result: Value) -> Value
     if kind == "complete" && CACHEABLE.contains(&method) {
         let ttl = if method == "server/discover" {
             60_000
+        } else if method.ends_with("/list") {
+            session.opts().list_ttl_ms
         } else {
             0
         };

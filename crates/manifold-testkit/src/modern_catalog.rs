@@ -97,7 +97,9 @@ pub(crate) async fn call(
         }
         "test_trigger_tool_change" => {
             let present = hub.toggle_tool();
-            hub.notify(&Change::Tools);
+            if !session.opts().unannounced_changes {
+                hub.notify(&Change::Tools);
+            }
             ok_text(format!(
                 "Mutation triggered: {DYNAMIC_TOOL} {}",
                 if present { "added" } else { "removed" }
@@ -105,7 +107,9 @@ pub(crate) async fn call(
         }
         "test_trigger_prompt_change" => {
             let present = hub.toggle_prompt();
-            hub.notify(&Change::Prompts);
+            if !session.opts().unannounced_changes {
+                hub.notify(&Change::Prompts);
+            }
             ok_text(format!(
                 "Mutation triggered: {DYNAMIC_PROMPT} {}",
                 if present { "added" } else { "removed" }

@@ -125,6 +125,15 @@ pub struct Options {
     #[arg(long)]
     pub strict_headers: bool,
 
+    /// 2026-07-28 era: the lists say `ttlMs` N (by default 0: rely on `list_changed`).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub list_ttl_ms: u64,
+
+    /// 2026-07-28 era: list changes are not announced on listen streams (a client learns of
+    /// them only by listing again, as `--list-ttl-ms` tells it to).
+    #[arg(long)]
+    pub unannounced_changes: bool,
+
     /// Which catalog to serve: the testkit's own (`default`) or the fixture tools, resources
     /// and prompts the official MCP conformance suite expects (`conformance`). Under
     /// `conformance`, --tools, --resources, --prompts, --long-names and --tool-prefix are ignored.

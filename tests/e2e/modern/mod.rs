@@ -4,7 +4,7 @@
 //! the 2026-07-28 schema; `subscriptions/listen` (`listen`); and driven by the official TypeScript v2
 //! client (`sdk`); the MRTR bridge from legacy upstreams (`mrtr`); 2026-07-28 upstreams
 //! over stdio (`upstreams`) and Streamable HTTP (`http_upstreams`), and what Manifold stands in for
-//! when a legacy client uses one (`stand_ins`).
+//! when a legacy client uses one (`stand_ins`), and how their `ttlMs` is honoured (`upstream_ttl`).
 
 mod http;
 mod http_upstreams;
@@ -13,6 +13,7 @@ mod mrtr;
 mod sdk;
 mod stand_ins;
 mod stdio;
+mod upstream_ttl;
 mod upstreams;
 
 use serde_json::{json, Value};
