@@ -288,4 +288,6 @@ mod duplex_tests;
 #[cfg(test)]
 mod http_tests;
 #[cfg(test)]
+mod modern_http_tests;
+#[cfg(test)]
 mod tests;
