@@ -71,11 +71,19 @@ pub(crate) async fn forward(
     // Progress tokens are rewritten now; the request counts as in flight (for metrics, and
     // for routing what the upstream sends back) only once it is really sent.
     let prepared = slot.return_path.prepare(&mut obj, session.shares(slot));
-    // A modern upstream is told who the client is as the client said it, request by request.
-    if let Some(meta) = caller.meta.filter(|_| slot.upstream.is_modern()) {
-        let members = manifold_protocol::modern::members(meta);
-        let merged = manifold_protocol::modern::meta_with(obj.get("_meta"), &members);
-        obj.set("_meta", merged);
+    // A modern upstream is told who the client is as the client said it, request by request:
+    // a modern client's `_meta`, or what a legacy one said in `initialize` when the upstream
+    // serves others too (one that is its own already carries its identity).
+    if slot.upstream.is_modern() {
+        let members = match caller.meta {
+            Some(meta) => Some(manifold_protocol::modern::members(meta)),
+            None if session.shares(slot) => session.client().stateless.clone(),
+            None => None,
+        };
+        if let Some(members) = members {
+            let merged = manifold_protocol::modern::meta_with(obj.get("_meta"), &members);
+            obj.set("_meta", merged);
+        }
     }
     let sending = Sending {
         slot: slot.clone(),

@@ -149,7 +149,11 @@ impl Gateway {
             let slots = servers
                 .iter()
                 .map(|server| {
-                    let runs_here = clients == Clients::One || server.sharing == Sharing::Shared;
+                    // A 2026-07-28 upstream is told who the client is with every request: one
+                    // connection serves every session, whatever `sharing` says.
+                    let runs_here = clients == Clients::One
+                        || server.sharing == Sharing::Shared
+                        || server.spec.era == manifold_upstream::Era::Modern;
                     runs_here.then(|| {
                         start_slot(
                             &pool,

@@ -47,12 +47,22 @@ pub(crate) async fn initialize(session: &Session, params: Option<&RawValue>) -> 
             relayed.insert(key.to_string(), v.clone());
         }
     }
+    let to_raw = |v: &Value| serde_json::value::to_raw_value(v).unwrap_or_else(|_| empty_object());
     {
         let mut client = session.client();
         client.version = negotiated.to_string();
         client.capabilities = p.capabilities.clone();
+        client.stateless = Some(vec![
+            (
+                manifold_protocol::modern::CLIENT_CAPABILITIES,
+                to_raw(&Value::Object(relayed.clone())),
+            ),
+            (
+                manifold_protocol::modern::CLIENT_INFO,
+                to_raw(&p.client_info),
+            ),
+        ]);
     }
-    let to_raw = |v: &Value| serde_json::value::to_raw_value(v).unwrap_or_else(|_| empty_object());
     let gateway = session.gateway();
     if session.owns_identity() {
         // The only client of its upstreams: they are initialized with its identity and

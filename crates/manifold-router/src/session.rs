@@ -25,6 +25,10 @@ pub(crate) struct ClientState {
     pub(crate) version: String,
     /// The client's declared capabilities.
     pub(crate) capabilities: serde_json::Value,
+    /// What a 2026-07-28 upstream shared with other clients is told of this legacy client with
+    /// each request: its `clientInfo` and the capabilities Manifold relays (sampling,
+    /// elicitation, roots).
+    pub(crate) stateless: Option<Vec<(&'static str, Box<RawValue>)>>,
     /// `list_changed` notifications held back until the client is ready.
     pub(crate) held: [bool; 3],
     /// The era its first request fixed (`None` before any).

@@ -214,3 +214,41 @@ async fn a_modern_clients_param_headers_are_checked_and_unknown_ones_forwarded()
     )
     .await;
 }
+
+/// A server pinned to 2026-07-28 runs once for every HTTP session, though `sharing` defaults to
+/// per-session for URL servers: each request tells it who the client is, so two legacy sessions
+/// share one upstream (one `server/discover`), each call carrying its own client's `clientInfo`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_modern_upstream_serves_every_session_from_one_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("modern.jsonl").display().to_string();
+    let (_server, url) = modern_http(&record).await;
+    let gw = crate::common::http::HttpGateway::start(&format!(
+        "[admin]\nlisten = \"off\"\n[servers.web]\nurl = {url:?}\nnamespace = \"web\"\nprotocol = \"2026-07-28\"\n"
+    ))
+    .await;
+    for (id, name) in [(1, "first"), (2, "second")] {
+        let sid = crate::common::http::open_session(name, |sid, body| {
+            crate::common::http::on_session(gw.post(body), sid)
+        })
+        .await;
+        let called = gw.tool(&sid, id, "web__greet", json!({"name": name})).await;
+        assert_eq!(
+            called["result"]["content"][0]["text"],
+            format!("hello {name}"),
+            "{called}"
+        );
+    }
+    let got = received(&record);
+    let discovers = got
+        .iter()
+        .filter(|(_, b)| b["method"] == "server/discover")
+        .count();
+    assert_eq!(discovers, 1, "one upstream connection: {got:?}");
+    let callers: Vec<&Value> = got
+        .iter()
+        .filter(|(_, b)| b["method"] == "tools/call")
+        .map(|(_, b)| &b["params"]["_meta"]["io.modelcontextprotocol/clientInfo"]["name"])
+        .collect();
+    assert_eq!(callers, [&json!("first"), &json!("second")], "{got:?}");
+}
