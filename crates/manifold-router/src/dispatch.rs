@@ -79,8 +79,8 @@ pub(crate) async fn serve(
 
 /// The answer to one request, by method, with the upstream that served it (`None`: Manifold
 /// answered it itself, or refused it before it was routed). A modern request is first given its
-/// client (`modern::adopt`) and goes upstream without the modern keys of its `_meta`: every
-/// upstream session Manifold holds is of the legacy era.
+/// client (`modern::adopt`) and is routed without the modern keys of its `_meta` (a legacy
+/// upstream may refuse them; `forward` gives a modern upstream the client's own again).
 async fn dispatch(
     request: &Request,
     caller: &Caller<'_>,

@@ -87,10 +87,20 @@ async fn logging_and_subscriptions_of_a_legacy_client_reach_a_modern_upstream() 
                     == json!(["test://watched-resource"])
         })
         .expect("a listen for the resource");
-    // Unsubscribing cancelled it.
-    let cancelled = got.iter().any(|m| {
-        m["method"] == "notifications/cancelled"
-            && m["params"]["requestId"] == resource_listen["id"]
-    });
-    assert!(cancelled, "{methods:?}");
+    // Unsubscribing cancelled it (the cancellation goes out as the listen's task ends).
+    let listen_id = resource_listen["id"].clone();
+    common::eventually(
+        "the resource listen cancelled",
+        std::time::Duration::from_secs(10),
+        async || {
+            let got = received(&record);
+            got.iter()
+                .any(|m| {
+                    m["method"] == "notifications/cancelled"
+                        && m["params"]["requestId"] == listen_id
+                })
+                .then_some(())
+        },
+    )
+    .await;
 }
