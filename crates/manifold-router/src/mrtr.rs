@@ -290,8 +290,8 @@ pub(crate) async fn resume(caller: &Caller<'_>, params: Option<&RawValue>) -> Re
 }
 
 /// The answer to an upstream's server→client request made during a modern client's call: the
-/// client's input from the retry, or an error when it did not declare the capability (the call
-/// itself then fails with `-32021`).
+/// client's input from the retry, or an error when it did not declare the capability (for
+/// sampling and elicitation the call itself then fails with `-32021`).
 pub(crate) async fn ask(
     inputs: &Inputs,
     capability: &'static str,
@@ -302,7 +302,13 @@ pub(crate) async fn ask(
         .and_then(|caps| caps.get(capability).map(|v| v.get() != "null"))
         .unwrap_or(false);
     if !declared {
-        let _ = inputs.rounds.send(Round::Missing(capability));
+        // Servers ask for roots of their own accord (after `initialized`, say), so a roots/list
+        // arriving during a call may have nothing to do with it: the upstream is refused and
+        // the call goes on. Sampling and elicitation are asked for by the call itself: it
+        // fails with -32021.
+        if capability != "roots" {
+            let _ = inputs.rounds.send(Round::Missing(capability));
+        }
         return Err(ErrorObject::new(
             code::METHOD_NOT_FOUND,
             format!("the client did not declare the `{capability}` capability"),
