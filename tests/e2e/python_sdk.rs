@@ -3,7 +3,11 @@
 //! with `mode="auto"`, which must settle on it through Manifold's `server/discover` — over stdio
 //! and Streamable HTTP, in front of the npm `server-everything` and `server-memory` (legacy):
 //! lists, calls, reads, prompts, completions, sampling and elicitation answered through MRTR
-//! rounds, progress, `-32021`, and `subscriptions/listen` with a resource update.
+//! rounds, progress, `-32021`, and `subscriptions/listen` with a resource update. A modern-only
+//! server on the SDK (tests/python/modern_server.py) behind Manifold (`protocol = "auto"`) has
+//! its input requests answered by a legacy client (the TypeScript v1 SDK) through real
+//! `elicitation/create` and `sampling/createMessage` requests, and by the Python client in
+//! input_required rounds; its record shows `server/discover` and never `initialize`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,6 +17,8 @@ use serde_json::{json, Value};
 use crate::common::{self, python};
 use crate::modern::assert_modern_result;
 use crate::reference_servers::node_server;
+
+mod modern_upstream;
 
 const ARCHITECTURE: &str = "ev+demo://resource/static/document/architecture.md";
 
