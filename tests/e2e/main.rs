@@ -20,6 +20,7 @@ mod modern;
 mod policy;
 mod progress;
 mod prometheus;
+mod python_sdk;
 mod reference_servers;
 mod relay;
 mod routing;

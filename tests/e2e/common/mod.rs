@@ -5,6 +5,7 @@
 
 pub mod http;
 pub mod node;
+pub mod python;
 pub mod schema;
 pub mod wait;
 
