@@ -237,14 +237,10 @@ async fn the_python_sdk_client_speaks_2026_07_28_with_manifold_over_stdio() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_python_sdk_client_speaks_2026_07_28_with_manifold_over_http() {
     let store = tempfile::tempdir().unwrap();
-    // Per session, so `server-everything` is initialized with the capabilities of the client's
-    // first request (sampling, elicitation). A shared one is offered roots as well, and asks
-    // for them 350 ms after its start: a call of a client that declared no roots, in flight at
-    // that moment, would fail with -32021 (requiredCapabilities roots).
-    let (_dir, config) = reference_servers(
-        &store.path().join("memory.jsonl"),
-        "sharing = \"per-session\"",
-    );
+    // Shared, as stdio servers are by default on HTTP: `server-everything` is offered roots and
+    // asks for them 350 ms after its start, whatever call is in flight then; a client that
+    // declared no roots has that request refused upstream, and its call goes on.
+    let (_dir, config) = reference_servers(&store.path().join("memory.jsonl"), "");
     let (_gateway, url, _) = common::serve_http(&config).await;
     for mode in ["auto", "2026-07-28"] {
         let mut plan = plan(mode);

@@ -32,6 +32,7 @@ pub(crate) fn resolve_tool<'a>(opts: &Options, view: ToolView, name: &'a str) ->
         "sample" => view.sampling,
         "toggled" => view.toggled,
         "raw" => opts.raw,
+        "roots" => opts.roots_tool,
         b if FIXED_TOOLS.contains(&b) => true,
         b if opts.long_names && b == long_name() => true,
         b => b
@@ -153,6 +154,14 @@ pub(crate) fn tools(opts: &Options, view: ToolView) -> Vec<Value> {
             "sample",
             "Asks the client to sample an LLM with the prompt (with `cancel_after_ms`, cancels that request instead of waiting)",
             object_schema(json!({ "prompt": { "type": "string" } }), &["prompt"]),
+        ));
+    }
+    if opts.roots_tool {
+        list.push(tool(
+            opts,
+            "roots",
+            "Asks the client for its roots and says what came back",
+            no_args(),
         ));
     }
     if opts.raw {

@@ -7,7 +7,8 @@
 //!
 //! Tools: `echo`, `add`, `fail`, `sleep`, `hang`, `crash`, `garbage`, `big`, `link`,
 //! `whoami`, `toggle` (adds/removes `toggled`), `sample` (only when the client declared
-//! `sampling`), `gen_<i>` (`--tools N`) and a 60-character name (`--long-names`), all
+//! `sampling`), `roots` (`--roots-tool`: asks the client's roots), `gen_<i>` (`--tools N`)
+//! and a 60-character name (`--long-names`), all
 //! prefixed by `--tool-prefix`. Resources `testkit://<name>/res/<i>`, template
 //! `testkit://<name>/tpl/{id}`, prompts `greet` and `prompt_<i>`, and completion for
 //! `greet`'s `name` and the template's `id`.

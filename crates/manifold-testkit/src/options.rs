@@ -66,6 +66,11 @@ pub struct Options {
     #[arg(long)]
     pub raw: bool,
 
+    /// Add the tool `roots`, which asks the client for its roots (`roots/list`) and answers
+    /// with what came back, or with the refusal as text (the call succeeds either way).
+    #[arg(long)]
+    pub roots_tool: bool,
+
     /// Prefix prepended to every tool name.
     #[arg(long, value_name = "P", default_value = "")]
     pub tool_prefix: String,

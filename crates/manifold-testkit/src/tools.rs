@@ -100,6 +100,10 @@ pub(crate) async fn call(
             }
             None => tool_error("missing string argument \"result\""),
         },
+        "roots" => match session.request_client(reply, "roots/list", json!({})).await {
+            Ok(result) => ok_text(format!("roots: {result}")),
+            Err(err) => ok_text(format!("no roots: {}", err.message)),
+        },
         "sample" => match (
             args.get("prompt").and_then(Value::as_str),
             args.get("cancel_after_ms").and_then(Value::as_u64),

@@ -139,6 +139,40 @@ async fn a_tampered_state_is_refused_and_a_missing_capability_is_32021() {
     );
 }
 
+/// A `roots/list` a legacy upstream sends during the call of a modern client that declared no
+/// roots is refused upstream, and the call goes on (servers ask for roots of their own accord);
+/// with roots declared it is asked of the client as input like sampling.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undeclared_roots_request_is_refused_upstream_and_the_call_goes_on() {
+    let (_dir, config) =
+        common::write_config(&common::testkit_server("alpha", &["--roots-tool"], ""));
+    let mut gw = Gateway::spawn(&config);
+    gw.modern = true;
+    let mut declared = with_meta("roots", json!({"name": "alpha__roots", "arguments": {}}));
+    declared["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({"roots": {}});
+    let asked = gw.request(1, "tools/call", declared.clone()).await;
+    assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
+    let (key, request) = asked["result"]["inputRequests"]
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .expect("one input request");
+    assert_eq!(request["method"], "roots/list", "{asked}");
+    declared["inputResponses"] = json!({ key.clone(): {"roots": [{"uri": "file:///work"}]} });
+    declared["requestState"] = asked["result"]["requestState"].clone();
+    let done = gw.request(2, "tools/call", declared).await;
+    assert!(
+        text_of(&done).contains("file:///work"),
+        "the upstream got the client's roots: {done}"
+    );
+    let bare = with_meta("roots", json!({"name": "alpha__roots", "arguments": {}}));
+    let refused = gw.request(3, "tools/call", bare).await;
+    assert_eq!(refused["result"]["resultType"], "complete", "{refused}");
+    assert!(
+        text_of(&refused).starts_with("no roots:"),
+        "the upstream was refused, the call went on: {refused}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bridge_works_over_http_through_a_shared_upstream() {
     let (_dir, config) = everything();
